@@ -1,0 +1,121 @@
+// Command manager runs netprofile's controllers.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/pkg/contract"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "netprofile:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		metricsAddr, probeAddr  string
+		metricsSecure           bool
+		leaderElect             bool
+		leaderElectionNamespace string
+		leaderElectionID        string
+		labelDomain             string
+		platformNamespaces      string
+		syncPeriod              time.Duration
+		workers                 int
+		qps                     float64
+		burst                   int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
+	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP for local use.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica writes.")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.StringVar(&leaderElectionID, "leader-election-id", "netprofile.network-policy.homelab", "Name of the leader election Lease.")
+	flag.StringVar(&labelDomain, "label-domain", contract.DefaultDomain, "Domain of the Namespace labels netprofile reads (<domain>/profile, access.<domain>/<resource>, <domain>/enforcement).")
+	flag.StringVar(&platformNamespaces, "platform-namespaces", strings.Join(controllers.DefaultPlatformNamespaces, ","), "Comma-separated namespaces that keep hand-crafted policies: profiles and grants are refused there.")
+	flag.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "How often every object is re-checked even without a change.")
+	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Workers per controller.")
+	flag.Float64Var(&qps, "kube-api-qps", 50, "Client-side rate limit for API server requests (queries per second).")
+	flag.IntVar(&burst, "kube-api-burst", 100, "Client-side burst for API server requests.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	c, err := contract.New(labelDomain)
+	if err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("failed to load kubeconfig: %w", err)
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(qps), burst
+	cfg.UserAgent = "netprofile"
+
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		return err
+	}
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: metricsSecure}
+	if metricsSecure {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// HTTP/2 is off: CVE-2023-44487 and CVE-2023-39325 (rapid reset).
+		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionNamespace:       leaderElectionNamespace,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controllers.CacheOptions(syncPeriod),
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create manager: %w", err)
+	}
+	if err := controllers.Setup(mgr, controllers.Options{
+		Contract:                c,
+		PlatformNamespaces:      splitList(platformNamespaces),
+		MaxConcurrentReconciles: workers,
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("failed to add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("failed to add readiness check: %w", err)
+	}
+	ctrl.Log.WithName("setup").Info("Starting netprofile", "labelDomain", c.Domain(), "leaderElection", leaderElect)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

@@ -1,0 +1,268 @@
+// Package namespacepolicy is the Namespace reconciler: it turns a Namespace's profile and access labels into
+// its generated CiliumNetworkPolicy, keeps it repaired, prunes what is no longer asked for, and writes the
+// NetworkPolicyReady condition. Bad input never removes or opens anything: the last good policy stays.
+package namespacepolicy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/internal/apply"
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+const (
+	// ControllerName names the controller in logs and metrics.
+	ControllerName = "namespace-policy"
+	// FieldManager owns the generated namespace policies and the NetworkPolicyReady condition.
+	FieldManager = "netprofile-namespace-policy"
+)
+
+// Event reasons beyond the condition reasons.
+const (
+	reasonPruned = "PoliciesPruned"
+)
+
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces/status,verbs=get;patch
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles;sharedresources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconciler reconciles a Namespace's generated policy.
+type Reconciler struct {
+	Client   client.Client
+	Applier  apply.Applier
+	Renderer policy.Renderer
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+}
+
+// Reconcile renders, applies, prunes and reports, in that order.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	// A terminating namespace deletes its own contents; writes would only fail.
+	if !ns.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	existing := &ciliumv2.CiliumNetworkPolicyList{}
+	if err := r.Client.List(ctx, existing, client.InNamespace(ns.Name),
+		client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list generated policies: %w", err)
+	}
+	cat, err := r.catalogue(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	res, err := r.Renderer.Namespace(ns, cat)
+	if refusal, ok := errors.AsType[*policy.Refusal](err); ok {
+		// Fail closed: keep what is applied, say why, retry when the input changes (every input is watched).
+		msg := refusal.Message + "; " + r.keptMessage(existing.Items)
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, refusal.Reason, msg, reconcile.TerminalError(refusal))
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	if res.Selection.IsEmpty() && len(existing.Items) == 0 && conditions.Find(ns.Status.Conditions, conditions.Ready) == nil {
+		return ctrl.Result{}, nil // Not ours to manage, and never was.
+	}
+	if err := r.apply(ctx, ns, res.Policies, existing.Items); err != nil {
+		if apply.IsClash(err) {
+			return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error(), reconcile.TerminalError(err))
+		}
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonApplyFailed,
+			"failed to apply the generated policy, retrying: "+err.Error(), err)
+	}
+	if err := r.prune(ctx, ns, res.Policies, existing.Items); err != nil {
+		return ctrl.Result{}, err
+	}
+	if res.Selection.IsEmpty() {
+		return ctrl.Result{}, r.clearCondition(ctx, ns)
+	}
+	if invalid := rejectedByCilium(existing.Items); invalid != "" {
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid, nil)
+	}
+	return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionTrue, readyReason(res), readyMessage(res), nil)
+}
+
+// catalogue reads every NetworkProfile and SharedResource from the cache.
+func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
+	profiles := &v1alpha1.NetworkProfileList{}
+	if err := r.Client.List(ctx, profiles); err != nil {
+		return policy.Catalogue{}, fmt.Errorf("failed to list NetworkProfiles: %w", err)
+	}
+	resources := &v1alpha1.SharedResourceList{}
+	if err := r.Client.List(ctx, resources); err != nil {
+		return policy.Catalogue{}, fmt.Errorf("failed to list SharedResources: %w", err)
+	}
+	cat := policy.Catalogue{
+		Profiles:  make(map[string]*v1alpha1.NetworkProfile, len(profiles.Items)),
+		Resources: make(map[string]*v1alpha1.SharedResource, len(resources.Items)),
+	}
+	for i := range profiles.Items {
+		cat.Profiles[profiles.Items[i].Name] = &profiles.Items[i]
+	}
+	for i := range resources.Items {
+		cat.Resources[resources.Items[i].Name] = &resources.Items[i]
+	}
+	return cat, nil
+}
+
+func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []*ciliumv2.CiliumNetworkPolicy, existing []ciliumv2.CiliumNetworkPolicy) error {
+	for _, want := range desired {
+		var current client.Object
+		if i := slices.IndexFunc(existing, func(p ciliumv2.CiliumNetworkPolicy) bool { return p.Name == want.Name }); i >= 0 {
+			current = &existing[i]
+		}
+		if _, err := r.Applier.Apply(ctx, want, current, ownership.ComponentNamespacePolicy, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prune deletes generated policies that are no longer desired, including the last one when every label is
+// gone.
+func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, desired []*ciliumv2.CiliumNetworkPolicy, existing []ciliumv2.CiliumNetworkPolicy) error {
+	keep := map[string]bool{}
+	for _, p := range desired {
+		keep[p.Name] = true
+	}
+	items := make([]*ciliumv2.CiliumNetworkPolicy, 0, len(existing))
+	for i := range existing {
+		items = append(items, &existing[i])
+	}
+	var errs []error
+	var pruned []string
+	for _, p := range ownership.SelectStale(items, ownership.ComponentNamespacePolicy, ns, keep) {
+		if err := apply.Delete(ctx, r.Client, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pruned = append(pruned, p.Name)
+	}
+	if len(pruned) > 0 {
+		r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, reasonPruned, "Prune",
+			"deleted generated CiliumNetworkPolicy %s: the namespace no longer asks for it", strings.Join(pruned, ", "))
+	}
+	return errors.Join(errs...)
+}
+
+// report writes the NetworkPolicyReady condition when it changed, with an Event for the transition, and
+// returns retErr joined with any write error.
+func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string, retErr error) error {
+	want := corev1.NamespaceCondition{Type: conditions.Ready, Status: status, Reason: reason, Message: message}
+	cond, changed := conditions.Desired(ns.Status.Conditions, want, metav1.NewTime(r.Clock.Now()))
+	if !changed {
+		return retErr
+	}
+	if err := conditions.Validate(cond); err != nil {
+		return errors.Join(retErr, err)
+	}
+	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus().WithConditions(
+		corev1ac.NamespaceCondition().WithType(cond.Type).WithStatus(cond.Status).WithReason(cond.Reason).
+			WithMessage(cond.Message).WithLastTransitionTime(cond.LastTransitionTime)))
+	if err := r.Client.Status().Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return errors.Join(retErr, fmt.Errorf("failed to write condition %s: %w", conditions.Ready, err))
+	}
+	eventType := corev1.EventTypeNormal
+	if status != corev1.ConditionTrue {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(ns, nil, eventType, reason, "Reconcile", "%s", message)
+	return retErr
+}
+
+// clearCondition removes NetworkPolicyReady from a namespace that no longer asks for anything: applying an
+// empty intent drops the fields our field manager owned.
+func (r *Reconciler) clearCondition(ctx context.Context, ns *corev1.Namespace) error {
+	if conditions.Find(ns.Status.Conditions, conditions.Ready) == nil {
+		return nil
+	}
+	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus())
+	if err := r.Client.Status().Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to remove condition %s: %w", conditions.Ready, err)
+	}
+	return nil
+}
+
+func readyReason(res policy.NamespaceResult) string {
+	if len(res.Policies) == 0 {
+		return conditions.ReasonNoRulesNeeded
+	}
+	return conditions.ReasonPoliciesApplied
+}
+
+// readyMessage names the profile, the grants and the policies in effect.
+func readyMessage(res policy.NamespaceResult) string {
+	var b strings.Builder
+	if res.Selection.Profile != "" {
+		fmt.Fprintf(&b, "profile %q", res.Selection.Profile)
+	} else {
+		b.WriteString("no profile")
+	}
+	if len(res.Selection.Grants) > 0 {
+		fmt.Fprintf(&b, " with access to %s", strings.Join(res.Selection.Grants, ", "))
+	}
+	if len(res.Policies) == 0 {
+		b.WriteString(" is in effect: it allows nothing beyond the cluster baselines, so no policy is needed")
+		return b.String()
+	}
+	names := make([]string, 0, len(res.Policies))
+	for _, p := range res.Policies {
+		names = append(names, p.Name)
+	}
+	fmt.Fprintf(&b, " is in effect: applied CiliumNetworkPolicy %s", strings.Join(names, ", "))
+	return b.String()
+}
+
+// keptMessage says what stays in place while the input is bad.
+func (r *Reconciler) keptMessage(existing []ciliumv2.CiliumNetworkPolicy) string {
+	if len(existing) == 0 {
+		return "nothing was applied, so none of this namespace's traffic is opened"
+	}
+	names := make([]string, 0, len(existing))
+	for _, p := range existing {
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	msg := "the last good policy stays in place (CiliumNetworkPolicy " + strings.Join(names, ", ")
+	if profile := existing[0].Labels[r.Renderer.Contract.ProfileKey()]; profile != "" {
+		msg += ", profile " + profile
+	}
+	return msg + ")"
+}
+
+// rejectedByCilium reports a generated policy the Cilium agent marked invalid: Cilium then ignores it, so its
+// traffic is silently dropped.
+func rejectedByCilium(existing []ciliumv2.CiliumNetworkPolicy) string {
+	for _, p := range existing {
+		for _, c := range p.Status.Conditions {
+			if c.Type == ciliumv2.PolicyConditionValid && c.Status == corev1.ConditionFalse {
+				return fmt.Sprintf("Cilium rejected CiliumNetworkPolicy %s and does not enforce it: %s", p.Name, c.Message)
+			}
+		}
+	}
+	return ""
+}

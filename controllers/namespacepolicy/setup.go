@@ -1,0 +1,116 @@
+package namespacepolicy
+
+import (
+	"context"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// SetupWithManager registers the reconciler. Namespace label edits do not bump generation, so the Namespace
+// watch compares labels; informer resyncs (same resourceVersion) pass through so a resync re-checks every
+// namespace. Owned policies pass spec edits, label edits, deletions and Cilium's Valid condition, and filter
+// the rest of status churn.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		WithOptions(opts).
+		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.LabelChangedPredicate{}, ResyncPredicate{}))).
+		Owns(&ciliumv2.CiliumNetworkPolicy{}, builder.WithPredicates(
+			ComponentPredicate(ownership.ComponentNamespacePolicy),
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, ValidConditionChangedPredicate{}))).
+		Watches(&v1alpha1.NetworkProfile{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingProfile),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.SharedResource{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingResource),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}
+
+// namespacesUsingProfile fans a profile change out to every namespace labelled with it.
+func (r *Reconciler) namespacesUsingProfile(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.namespacesWithLabel(ctx, r.Renderer.Contract.ProfileKey(), obj.GetName())
+}
+
+// namespacesUsingResource fans a SharedResource change out to every namespace with its access label (any
+// value: a namespace refused for a missing resource is re-checked when the resource appears).
+func (r *Reconciler) namespacesUsingResource(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.namespacesWithLabel(ctx, r.Renderer.Contract.AccessKey(obj.GetName()), "")
+}
+
+func (r *Reconciler) namespacesWithLabel(ctx context.Context, key, value string) []reconcile.Request {
+	opts := []client.ListOption{client.HasLabels{key}}
+	if value != "" {
+		opts = []client.ListOption{client.MatchingLabels{key: value}}
+	}
+	list := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list namespaces for fan-out", "label", key)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: list.Items[i].Name}})
+	}
+	return reqs
+}
+
+// ResyncPredicate passes the informer's periodic resync (an update whose object did not change), so a
+// --sync-period resync re-checks everything even through predicates that compare fields.
+type ResyncPredicate struct{ predicate.Funcs }
+
+// Update passes resyncs only.
+func (ResyncPredicate) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld != nil && e.ObjectNew != nil && e.ObjectOld.GetResourceVersion() == e.ObjectNew.GetResourceVersion()
+}
+
+// Create passes.
+func (ResyncPredicate) Create(event.CreateEvent) bool { return true }
+
+// Delete passes.
+func (ResyncPredicate) Delete(event.DeleteEvent) bool { return true }
+
+// ComponentPredicate passes only objects of one netprofile component, so a controller is not woken by its
+// sibling's policies in the same namespace.
+func ComponentPredicate(component string) predicate.Predicate {
+	return predicate.NewPredicateFuncs(func(obj client.Object) bool {
+		return obj.GetLabels()[ownership.ComponentLabel] == component
+	})
+}
+
+// ValidConditionChangedPredicate passes updates that change the Valid condition the Cilium agent writes on a
+// policy it could not import.
+type ValidConditionChangedPredicate struct{ predicate.Funcs }
+
+// Update passes when the Valid condition changed.
+func (ValidConditionChangedPredicate) Update(e event.UpdateEvent) bool {
+	return !equality.Semantic.DeepEqual(validCondition(e.ObjectOld), validCondition(e.ObjectNew))
+}
+
+func validCondition(obj client.Object) any {
+	var conds []ciliumv2.NetworkPolicyCondition
+	switch p := obj.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
+		conds = p.Status.Conditions
+	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		conds = p.Status.Conditions
+	}
+	for _, c := range conds {
+		if c.Type == ciliumv2.PolicyConditionValid {
+			return [3]string{string(c.Status), c.Reason, c.Message}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+// Package controllers wires netprofile's reconcilers into a manager. The manager binary and the envtest suites
+// share this wiring, so the tests run exactly what ships.
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/internal/apply"
+	"github.com/netprofile/netprofile/controllers/namespacepolicy"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+// DefaultPlatformNamespaces keep their hand-crafted policies; profiles and grants are refused there.
+var DefaultPlatformNamespaces = []string{
+	"kube-system", "kube-public", "kube-node-lease", "monitoring", "database", "cache", "garage",
+	"istio-system", "istio-gateway", "cilium-secrets",
+}
+
+// Options configure the reconcilers.
+type Options struct {
+	// Contract is the label contract (label domain).
+	Contract contract.Contract
+	// PlatformNamespaces refuse profiles and grants.
+	PlatformNamespaces []string
+	// MaxConcurrentReconciles per controller.
+	MaxConcurrentReconciles int
+	// Clock is injected by tests; nil means the real clock.
+	Clock clock.Clock
+}
+
+// NewScheme returns a scheme with every type netprofile reads or writes.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, ciliumv2.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("failed to build scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// CacheOptions restrict the manager's cache to what netprofile needs: only its own Cilium policies (memory
+// scales with our objects, not the cluster's), no managedFields anywhere.
+func CacheOptions(syncPeriod time.Duration) cache.Options {
+	owned := cache.ByObject{Label: ownership.Selector()}
+	return cache.Options{
+		SyncPeriod:       &syncPeriod,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&ciliumv2.CiliumNetworkPolicy{}:            owned,
+			&ciliumv2.CiliumClusterwideNetworkPolicy{}: owned,
+		},
+	}
+}
+
+// Setup registers every reconciler with the manager.
+func Setup(mgr ctrl.Manager, opts Options) error {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	platform := make(map[string]bool, len(opts.PlatformNamespaces))
+	for _, ns := range opts.PlatformNamespaces {
+		platform[ns] = true
+	}
+	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
+	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
+
+	nsp := &namespacepolicy.Reconciler{
+		Client:   mgr.GetClient(),
+		Applier:  apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FieldManager: namespacepolicy.FieldManager},
+		Renderer: renderer,
+		Recorder: mgr.GetEventRecorder("netprofile-" + namespacepolicy.ControllerName),
+		Clock:    opts.Clock,
+	}
+	if err := nsp.SetupWithManager(mgr, copts); err != nil {
+		return fmt.Errorf("failed to set up %s controller: %w", namespacepolicy.ControllerName, err)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+// The suite runs every reconciler, wired exactly as cmd/manager wires them, against a real kube-apiserver and
+// etcd with Cilium's CRDs, and a real kube-controller-manager for garbage collection and namespace deletion.
+
+const (
+	profileKey = "network-policy.homelab/profile"
+	accessKey  = "access.network-policy.homelab/"
+	// syncPeriod is short so "a forced resync" happens inside a spec.
+	syncPeriod = 2 * time.Second
+)
+
+var (
+	env       *testenv.Env
+	k8s       client.Client // a live client: every assertion reads the API server, not a cache
+	ctx       context.Context
+	cancel    context.CancelFunc
+	fakeClock *clocktesting.FakeClock
+	stopMgr   context.CancelFunc
+	mgrDone   chan error
+)
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	SetDefaultConsistentlyDuration(3 * time.Second)
+	RunSpecs(t, "Controllers Suite")
+}
+
+var _ = BeforeSuite(func() {
+	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+
+	var err error
+	env, err = testenv.Start(testenv.Options{ControllerManager: true})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		cancel()
+		Expect(env.Stop()).To(Succeed())
+	})
+	scheme, err := controllers.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(env.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	// The default catalogue, exactly as shipped.
+	set, err := catalogue.LoadPaths(testenv.RepoRoot() + "/config/samples")
+	Expect(err).NotTo(HaveOccurred())
+	for _, p := range set.Profiles {
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+	}
+	for _, r := range set.Resources {
+		Expect(k8s.Create(ctx, r)).To(Succeed())
+	}
+	for _, b := range set.Baselines {
+		Expect(k8s.Create(ctx, b)).To(Succeed())
+	}
+
+	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
+	startManager()
+})
+
+// startManager runs the manager in the background; stopManager stops it (specs use the pair to restart).
+func startManager() {
+	scheme, err := controllers.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  controllers.CacheOptions(syncPeriod),
+		// The manager is restarted within one process; controller names are otherwise process-unique.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(controllers.Setup(mgr, controllers.Options{
+		Contract:                contract.Default(),
+		PlatformNamespaces:      controllers.DefaultPlatformNamespaces,
+		MaxConcurrentReconciles: 2,
+		Clock:                   fakeClock,
+	})).To(Succeed())
+	var mctx context.Context
+	mctx, stopMgr = context.WithCancel(ctx)
+	mgrDone = make(chan error, 1)
+	go func() {
+		defer GinkgoRecover()
+		mgrDone <- mgr.Start(mctx)
+	}()
+}
+
+func stopManager() {
+	stopMgr()
+	Eventually(mgrDone).Should(Receive(BeNil()))
+}
+
+// newNamespace creates a namespace with a random name; envtest never finishes deleting namespaces without
+// kube-controller-manager, and random names keep specs independent either way.
+func newNamespace(prefix string, labels map[string]string) *corev1.Namespace {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s", prefix, rand.String(6)), Labels: labels}}
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns
+}
+
+func setLabels(name string, set map[string]string, remove ...string) {
+	ns := &corev1.Namespace{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, ns)).To(Succeed())
+	patch := client.MergeFrom(ns.DeepCopy())
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	for k, v := range set {
+		ns.Labels[k] = v
+	}
+	for _, k := range remove {
+		delete(ns.Labels, k)
+	}
+	Expect(k8s.Patch(ctx, ns, patch)).To(Succeed())
+}
+
+func getCNP(ns, name string) func() (*ciliumv2.CiliumNetworkPolicy, error) {
+	return func() (*ciliumv2.CiliumNetworkPolicy, error) {
+		p := &ciliumv2.CiliumNetworkPolicy{}
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)
+		return p, err
+	}
+}
+
+func cnpGone(ns, name string) func() bool {
+	return func() bool {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ciliumv2.CiliumNetworkPolicy{})
+		return apierrors.IsNotFound(err)
+	}
+}
+
+func condition(ns string, t corev1.NamespaceConditionType) func() *corev1.NamespaceCondition {
+	return func() *corev1.NamespaceCondition {
+		obj := &corev1.Namespace{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, obj); err != nil {
+			return nil
+		}
+		for i := range obj.Status.Conditions {
+			if obj.Status.Conditions[i].Type == t {
+				return &obj.Status.Conditions[i]
+			}
+		}
+		return nil
+	}
+}
+
+// events lists "<type> <reason> <note>" of the Events about a Namespace (events.k8s.io, the API netprofile
+// records with; events about cluster-scoped objects live in the default namespace).
+func events(ns string) func() []string {
+	return func() []string {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list); err != nil {
+			return nil
+		}
+		var out []string
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "Namespace" && e.Regarding.Name == ns {
+				out = append(out, e.Type+" "+e.Reason+" "+e.Note)
+			}
+		}
+		return out
+	}
+}
+
+// reconcileCount reads controller-runtime's own reconcile counter for a controller, from the metrics
+// registry the manager registers with.
+func reconcileCount(controller string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if labelValue(m, "controller") == controller {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func apierrorsIsNotFound(err error) bool { return apierrors.IsNotFound(err) }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# verify-generated.sh fails when a generated file is stale: it fingerprints every generated file, runs the
+# generators, and compares. It does not depend on git state, so it works in a clean clone (CI) and in a
+# working tree with uncommitted changes alike; on failure the files are left regenerated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+generated() {
+  find api config/crd config/rbac charts/netprofile/crds charts/netprofile/files -type f \
+    \( -name 'zz_generated*.go' -o -name '*.yaml' -o -name '*.json' \) 2>/dev/null | sort || true
+}
+fingerprint() { generated | xargs -r sha256sum; }
+
+before=$(fingerprint)
+make --no-print-directory -s generate manifests helm-sync >/dev/null
+after=$(fingerprint)
+if [[ "$before" != "$after" ]]; then
+  echo "Generated files were stale (now regenerated; review and commit them):" >&2
+  diff <(echo "$before") <(echo "$after") | sed -n 's/^[<>] [0-9a-f]*  //p' | sort -u >&2
+  exit 1
+fi
+echo "generated files are up to date"

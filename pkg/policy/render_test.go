@@ -1,0 +1,334 @@
+package policy_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func samples(t testing.TB) *catalogue.Set {
+	t.Helper()
+	set, err := catalogue.LoadPaths("../../config/samples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func renderer() policy.Renderer {
+	return policy.Renderer{Contract: contract.Default(), PlatformNamespaces: map[string]bool{"kube-system": true, "database": true}}
+}
+
+func namespace(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func golden(t *testing.T, name string, objs ...any) {
+	t.Helper()
+	got, err := policy.YAML(objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "golden", name+".yaml")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/policy -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("rendered %s differs from %s (go test ./pkg/policy -update rewrites it):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+const (
+	profileKey = "network-policy.homelab/profile"
+	access     = "access.network-policy.homelab/"
+)
+
+func TestNamespaceGolden(t *testing.T) {
+	cat := samples(t).Catalogue()
+	tests := map[string]map[string]string{
+		"profile-isolated":        {profileKey: "isolated"},
+		"profile-internal":        {profileKey: "internal"},
+		"profile-internal-egress": {profileKey: "internal-egress"},
+		"profile-standard":        {profileKey: "standard"},
+		"standard-with-every-grant": {profileKey: "standard", access + "postgres": "true", access + "dragonfly": "true",
+			access + "garage-s3": "true", access + "kube-api": "true"},
+		"grants-without-profile": {access + "postgres": "true", access + "kube-api": "true"},
+	}
+	for name, labels := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := renderer().Namespace(namespace("my-app", labels), cat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Policies) != 1 {
+				t.Fatalf("want one namespaced policy, got %d", len(res.Policies))
+			}
+			for _, p := range res.Policies {
+				if err := policy.Validate(p); err != nil {
+					t.Errorf("rendered policy fails Cilium's validation: %v", err)
+				}
+			}
+			golden(t, name, anySlice(res.Policies)...)
+		})
+	}
+}
+
+func TestNamespaceRendersNothingWithoutLabels(t *testing.T) {
+	res, err := renderer().Namespace(namespace("plain", map[string]string{"team": "a"}), samples(t).Catalogue())
+	if err != nil || len(res.Policies) != 0 || !res.Selection.IsEmpty() {
+		t.Fatalf("want nothing for an unlabelled namespace, got %v, %v", res, err)
+	}
+}
+
+func TestNamespaceRefusesBadInput(t *testing.T) {
+	cat := samples(t).Catalogue()
+	broken := cat.Profiles["standard"].DeepCopy()
+	broken.Name = "broken"
+	broken.Spec.Egress[0].Ports[0].Port = 70000
+	cat.Profiles["broken"] = broken
+	noPorts := cat.Profiles["standard"].DeepCopy()
+	noPorts.Name = "no-ports"
+	noPorts.Spec.Egress[0].Ports = nil
+	cat.Profiles["no-ports"] = noPorts
+	lower := cat.Profiles["standard"].DeepCopy()
+	lower.Name = "lowercase-protocol"
+	lower.Spec.Egress[0].Ports[0].Protocol = "tcp"
+	cat.Profiles["lowercase-protocol"] = lower
+	badResource := cat.Resources["postgres"].DeepCopy()
+	badResource.Name = "bad-resource"
+	badResource.Spec.Ports = nil
+	cat.Resources["bad-resource"] = badResource
+
+	tests := map[string]struct {
+		ns         string
+		labels     map[string]string
+		reason     string
+		mentioning string
+	}{
+		"unknown profile":             {"app", map[string]string{profileKey: "standrd"}, policy.ReasonProfileNotFound, "known profiles: broken, internal, internal-egress, isolated"},
+		"wrong-case profile":          {"app", map[string]string{profileKey: "Standard"}, policy.ReasonInvalidLabel, `did you mean "standard"`},
+		"empty profile":               {"app", map[string]string{profileKey: ""}, policy.ReasonInvalidLabel, "empty"},
+		"access value yes":            {"app", map[string]string{access + "postgres": "yes"}, policy.ReasonInvalidLabel, `the only value that grants access is "true"`},
+		"access value True":           {"app", map[string]string{access + "postgres": "True"}, policy.ReasonInvalidLabel, `"true"`},
+		"unknown resource":            {"app", map[string]string{access + "mysql": "true"}, policy.ReasonResourceNotFound, "known resources: bad-resource, dragonfly, garage-s3, kube-api, postgres"},
+		"typo in a key of the domain": {"app", map[string]string{"network-policy.homelab/profil": "standard"}, policy.ReasonInvalidLabel, "defines only"},
+		"platform namespace profile":  {"kube-system", map[string]string{profileKey: "standard"}, policy.ReasonPlatformNamespace, "platform namespace"},
+		"platform namespace grant":    {"database", map[string]string{access + "kube-api": "true"}, policy.ReasonPlatformNamespace, "platform namespace"},
+		"profile with port 70000":     {"app", map[string]string{profileKey: "broken"}, policy.ReasonProfileInvalid, "70000"},
+		"profile rule without ports":  {"app", map[string]string{profileKey: "no-ports"}, policy.ReasonProfileInvalid, "no ports"},
+		"lowercase protocol":          {"app", map[string]string{profileKey: "lowercase-protocol"}, policy.ReasonProfileInvalid, "upper case"},
+		"resource without ports":      {"app", map[string]string{access + "bad-resource": "true"}, policy.ReasonResourceInvalid, "no ports"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := renderer().Namespace(namespace(tc.ns, tc.labels), cat)
+			refusal, ok := errors.AsType[*policy.Refusal](err)
+			if !ok {
+				t.Fatalf("want a refusal, got %v (policies %d)", err, len(res.Policies))
+			}
+			if refusal.Reason != tc.reason || !strings.Contains(refusal.Message, tc.mentioning) {
+				t.Errorf("got %s %q, want reason %s mentioning %q", refusal.Reason, refusal.Message, tc.reason, tc.mentioning)
+			}
+			if len(res.Policies) != 0 {
+				t.Errorf("a refusal must not come with policies")
+			}
+		})
+	}
+}
+
+func TestProfileDeletedIsRefused(t *testing.T) {
+	cat := samples(t).Catalogue()
+	now := metav1.Now()
+	cat.Profiles["standard"].DeletionTimestamp = &now
+	_, err := renderer().Namespace(namespace("app", map[string]string{profileKey: "standard"}), cat)
+	if r, ok := errors.AsType[*policy.Refusal](err); !ok || r.Reason != policy.ReasonProfileNotFound {
+		t.Fatalf("want ProfileNotFound for a profile being deleted, got %v", err)
+	}
+}
+
+func TestProviderGolden(t *testing.T) {
+	set := samples(t)
+	for name, sr := range set.Resources {
+		t.Run(name, func(t *testing.T) {
+			cnp, err := renderer().Provider(sr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sr.Spec.Provider.Entity != "" {
+				if cnp != nil {
+					t.Fatalf("an entity provider has no namespace to write into, got %v", cnp)
+				}
+				return
+			}
+			if cnp.Namespace != sr.Spec.Provider.Namespace {
+				t.Errorf("provider half in %s, want %s", cnp.Namespace, sr.Spec.Provider.Namespace)
+			}
+			golden(t, "provider-"+name, cnp)
+		})
+	}
+}
+
+func TestBaselineGolden(t *testing.T) {
+	set := samples(t)
+	if len(set.Baselines) != 4 {
+		t.Fatalf("want the 4 default baselines, got %d", len(set.Baselines))
+	}
+	for name, b := range set.Baselines {
+		t.Run(name, func(t *testing.T) {
+			ccnp, err := policy.Baseline(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "baseline-"+name, ccnp)
+		})
+	}
+}
+
+func TestBaselineDisabledRendersNothing(t *testing.T) {
+	b := samples(t).Baselines["dns"]
+	b.Spec.Enabled = new(bool)
+	if ccnp, err := policy.Baseline(b); ccnp != nil || err != nil {
+		t.Fatalf("want nothing for a disabled baseline, got %v %v", ccnp, err)
+	}
+}
+
+func TestDNSBaselineHasTheL7Rule(t *testing.T) {
+	ccnp, err := policy.Baseline(samples(t).Baselines["dns"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := ccnp.Spec.Egress[0].ToPorts[0].Rules
+	if rules == nil || len(rules.DNS) != 1 || rules.DNS[0].MatchPattern != "*" {
+		t.Fatalf("without the matchPattern \"*\" DNS rule, toFQDNs rules never match; got %+v", rules)
+	}
+}
+
+func TestAllowAllGolden(t *testing.T) {
+	p := policy.AllowAll("my-app")
+	if err := policy.Validate(p); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "allow-all", p)
+}
+
+// Same-namespace isolation must come from a namespaced policy: in a clusterwide policy an empty `{}` peer
+// means every pod of every namespace (the mistake that left the homelab without isolation).
+func TestEmptyPeersOnlyInNamespacedPolicies(t *testing.T) {
+	set := samples(t)
+	res, err := renderer().Namespace(namespace("my-app", map[string]string{profileKey: "standard", access + "postgres": "true"}), set.Catalogue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawEmpty := false
+	for _, p := range res.Policies {
+		if p.Namespace == "" {
+			t.Fatalf("namespace policy %s is not namespaced", p.Name)
+		}
+		for _, r := range p.Specs {
+			sawEmpty = sawEmpty || hasEmptyPeer(r)
+		}
+	}
+	if !sawEmpty {
+		t.Fatal("want the same-namespace `{}` peer in the namespaced policy")
+	}
+	for name, b := range set.Baselines {
+		ccnp, err := policy.Baseline(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hasEmptyPeer(ccnp.Spec) {
+			t.Errorf("clusterwide baseline %s has an empty endpoint selector as a peer", name)
+		}
+	}
+}
+
+func hasEmptyPeer(r *api.Rule) bool {
+	for _, in := range r.Ingress {
+		for _, s := range in.FromEndpoints {
+			if s.IsWildcard() {
+				return true
+			}
+		}
+	}
+	for _, out := range r.Egress {
+		for _, s := range out.ToEndpoints {
+			if s.IsWildcard() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	cat := samples(t).Catalogue()
+	labels := map[string]string{profileKey: "standard", access + "postgres": "true", access + "kube-api": "true", access + "dragonfly": "true"}
+	first, err := renderer().Namespace(namespace("a", labels), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := policy.YAML(anySlice(first.Policies)...)
+	for range 50 {
+		again, _ := renderer().Namespace(namespace("a", labels), cat)
+		got, _ := policy.YAML(anySlice(again.Policies)...)
+		if string(got) != string(want) {
+			t.Fatalf("render is not deterministic:\n%s\n---\n%s", got, want)
+		}
+	}
+}
+
+func TestValidateRejectsWhatCiliumRejects(t *testing.T) {
+	base := func() *ciliumv2.CiliumNetworkPolicy { return policy.AllowAll("x") }
+	tests := map[string]func(p *ciliumv2.CiliumNetworkPolicy){
+		"lowercase protocol (CRD schema)": func(p *ciliumv2.CiliumNetworkPolicy) {
+			p.Spec.Egress[0].ToPorts = api.PortRules{{Ports: []api.PortProtocol{{Port: "443", Protocol: "tcp"}}}}
+		},
+		"port 70000 (Sanitize)": func(p *ciliumv2.CiliumNetworkPolicy) {
+			p.Spec.Egress[0].ToPorts = api.PortRules{{Ports: []api.PortProtocol{{Port: "70000", Protocol: api.ProtoTCP}}}}
+		},
+		"no sections (not enforced)": func(p *ciliumv2.CiliumNetworkPolicy) {
+			p.Spec.Ingress, p.Spec.Egress = nil, nil
+		},
+	}
+	for name, mutate := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := base()
+			mutate(p)
+			if err := policy.Validate(p); err == nil {
+				t.Fatal("want a validation error")
+			}
+		})
+	}
+	if err := policy.Validate(base()); err != nil {
+		t.Fatalf("the unmodified policy must pass: %v", err)
+	}
+}
+
+func anySlice[T any](in []T) []any {
+	out := make([]any, len(in))
+	for i := range in {
+		out[i] = in[i]
+	}
+	return out
+}
+

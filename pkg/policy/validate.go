@@ -1,0 +1,177 @@
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2/validator"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+)
+
+// npValidator is Cilium's own CRD schema validator (the schema check the API server would run); building it
+// compiles the embedded CRDs, so it is done once.
+var npValidator = sync.OnceValues(func() (*validator.NPValidator, error) {
+	return validator.NewNPValidator(slog.New(slog.DiscardHandler))
+})
+
+// Validate runs both of Cilium's checks on a rendered policy: the CRD schema (which rejects `protocol: tcp`)
+// and the agent's Parse/Sanitize (which rejects port 70000 and rules without sections). A policy that fails
+// either is never applied: the API server would accept some of them, and Cilium would then ignore them
+// silently, which for an allow policy means dropped traffic and for the cluster means a false sense of safety.
+func Validate(obj any) error {
+	v, err := npValidator()
+	if err != nil {
+		return fmt.Errorf("failed to build Cilium's policy validator: %w", err)
+	}
+	u, err := toUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	switch p := obj.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
+		if err := v.ValidateCNP(u); err != nil {
+			return fmt.Errorf("CiliumNetworkPolicy %s/%s fails Cilium's schema: %w", p.Namespace, p.Name, err)
+		}
+		// Sanitize rewrites selectors in place; never let it touch the object we apply.
+		if _, err := p.DeepCopy().Parse(logger, "default"); err != nil {
+			return fmt.Errorf("CiliumNetworkPolicy %s/%s rejected by Cilium: %w", p.Namespace, p.Name, err)
+		}
+	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		if err := v.ValidateCCNP(u); err != nil {
+			return fmt.Errorf("CiliumClusterwideNetworkPolicy %s fails Cilium's schema: %w", p.Name, err)
+		}
+		if _, err := p.DeepCopy().Parse(logger, "default"); err != nil {
+			return fmt.Errorf("CiliumClusterwideNetworkPolicy %s rejected by Cilium: %w", p.Name, err)
+		}
+	default:
+		return fmt.Errorf("cannot validate %T", obj)
+	}
+	return nil
+}
+
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode policy: %w", err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("failed to decode policy: %w", err)
+	}
+	return u, nil
+}
+
+// anyPortRule says which peers may use anyPort in an object kind.
+type anyPortRule func(r *v1alpha1.Rule) bool
+
+// profileAnyPort: only a selector-scoped peer (a gateway, say) may be any-port in a profile.
+func profileAnyPort(r *v1alpha1.Rule) bool { return r.Endpoints != nil }
+
+// baselineAnyPort: platform baselines may also open any port to health/host entities and CIDRs (kubelet
+// probes hit every container port), never to world or cluster.
+func baselineAnyPort(r *v1alpha1.Rule) bool {
+	if r.Endpoints != nil || len(r.CIDRs) > 0 {
+		return true
+	}
+	return len(r.Entities) > 0 && !slices.ContainsFunc(r.Entities, func(e v1alpha1.Entity) bool {
+		return e == v1alpha1.EntityWorld || e == v1alpha1.EntityCluster
+	})
+}
+
+// ValidateRules repeats the CRD's schema and CEL rules in Go, so an object that slipped past admission
+// (stored before a CRD upgrade, or written with validation off) is refused instead of rendered.
+func ValidateRules(ingress, egress []v1alpha1.Rule, anyPort anyPortRule) error {
+	var errs []error
+	check := func(dir string, i int, r *v1alpha1.Rule) {
+		fail := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s[%d]: "+format, append([]any{dir, i}, args...)...))
+		}
+		peers := 0
+		for _, set := range []bool{r.Endpoints != nil, len(r.Entities) > 0, len(r.CIDRs) > 0, len(r.FQDNs) > 0} {
+			if set {
+				peers++
+			}
+		}
+		if peers != 1 {
+			fail("a rule names exactly one kind of peer: endpoints, entities, cidrs or fqdns")
+		}
+		switch {
+		case r.AnyPort && len(r.Ports) > 0:
+			fail("a rule lists its ports, or sets anyPort: true (not both)")
+		case !r.AnyPort && len(r.Ports) == 0:
+			fail("no ports: list the ports explicitly")
+		case r.AnyPort && !anyPort(r):
+			fail("anyPort is not allowed with this peer; list the ports")
+		}
+		if dir == "ingress" && (len(r.FQDNs) > 0 || len(r.DNS) > 0) {
+			fail("fqdns and dns rules are egress only")
+		}
+		if len(r.DNS) > 0 && len(r.Ports) == 0 {
+			fail("dns rules need explicit ports")
+		}
+		if r.Endpoints != nil && r.Endpoints.Namespace == "" {
+			fail("endpoints need a namespace")
+		}
+		for _, c := range r.CIDRs {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				fail("%q is not a CIDR", c)
+			}
+		}
+		for _, e := range r.Entities {
+			if !slices.Contains(entityEnum, e) {
+				fail("unknown entity %q", e)
+			}
+		}
+		if err := validatePorts(r.Ports); err != nil {
+			fail("%v", err)
+		}
+	}
+	for i := range ingress {
+		check("ingress", i, &ingress[i])
+	}
+	for i := range egress {
+		check("egress", i, &egress[i])
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateResource repeats the SharedResource CRD's rules in Go.
+func ValidateResource(spec *v1alpha1.SharedResourceSpec) error {
+	p := spec.Provider
+	switch {
+	case (p.Namespace == "") == (p.Entity == ""):
+		return errors.New("provider: set exactly one of namespace and entity")
+	case p.Entity != "" && len(p.PodSelector) > 0:
+		return errors.New("provider: podSelector needs namespace")
+	case p.Entity != "" && !slices.Contains(entityEnum, p.Entity):
+		return fmt.Errorf("provider: unknown entity %q", p.Entity)
+	case len(spec.Ports) == 0:
+		return errors.New("no ports: list the ports explicitly")
+	}
+	return validatePorts(spec.Ports)
+}
+
+var entityEnum = []v1alpha1.Entity{"world", "cluster", "host", "remote-node", "kube-apiserver", "health", "ingress", "init", "unmanaged"}
+
+func validatePorts(ports []v1alpha1.PortProtocol) error {
+	for _, p := range ports {
+		if p.Port < 1 || p.Port > 65535 {
+			return fmt.Errorf("port %d is outside 1-65535", p.Port)
+		}
+		switch p.Protocol {
+		case "", v1alpha1.ProtocolTCP, v1alpha1.ProtocolUDP, v1alpha1.ProtocolSCTP, v1alpha1.ProtocolANY:
+		default:
+			return fmt.Errorf("protocol %q: use TCP, UDP, SCTP or ANY (upper case)", p.Protocol)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+// Package testenv starts the real control plane the tests run against: etcd and kube-apiserver through
+// envtest (binaries built by hack/tools.sh from the Go module proxy), netprofile's and Cilium's CRDs, and,
+// where garbage collection or namespace deletion matters, a real kube-controller-manager.
+package testenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	ciliumcrds "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/client/crds/v2"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+)
+
+// Options choose what to start besides etcd and kube-apiserver.
+type Options struct {
+	// ControllerManager starts kube-controller-manager with the garbage collector and namespace controllers.
+	ControllerManager bool
+}
+
+// Env is a running control plane.
+type Env struct {
+	Environment *envtest.Environment
+	Config      *rest.Config
+	// Kubeconfig is a file with admin credentials, for kubectl, helm and out-of-process managers.
+	Kubeconfig string
+
+	kcm    *exec.Cmd
+	kcmLog *syncBuffer
+	dir    string
+}
+
+// syncBuffer is written by the child process's copier goroutine and read by tests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// RepoRoot is the checkout's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Assets returns the envtest binary directory: $KUBEBUILDER_ASSETS, or what hack/tools.sh builds (a no-op
+// when the cache is warm).
+func Assets() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	out, err := exec.Command(filepath.Join(RepoRoot(), "hack", "tools.sh"), "assets").Output()
+	if err != nil {
+		return "", fmt.Errorf("failed to build the control plane with hack/tools.sh assets: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// CRDs are netprofile's CRDs (config/crd/bases) and Cilium's policy CRDs, from the pinned Cilium module.
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	read := func(fsys fs.FS, name string) error {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(b, crd); err != nil {
+			return fmt.Errorf("failed to decode CRD %s: %w", name, err)
+		}
+		crds = append(crds, crd)
+		return nil
+	}
+	for _, name := range []string{"ciliumnetworkpolicies.yaml", "ciliumclusterwidenetworkpolicies.yaml"} {
+		if err := read(ciliumcrds.EmbedFS, name); err != nil {
+			return nil, err
+		}
+	}
+	ours := os.DirFS(filepath.Join(RepoRoot(), "config", "crd", "bases"))
+	names, err := fs.Glob(ours, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if err := read(ours, name); err != nil {
+			return nil, err
+		}
+	}
+	return crds, nil
+}
+
+// Start starts the control plane and installs the CRDs.
+func Start(opts Options) (*Env, error) {
+	assets, err := Assets()
+	if err != nil {
+		return nil, err
+	}
+	crds, err := CRDs()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Environment: &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDs:                  crds,
+		ErrorIfCRDPathMissing: true,
+	}}
+	e.Config, err = e.Environment.Start()
+	if err != nil {
+		return nil, fmt.Errorf("failed to start kube-apiserver and etcd: %w", err)
+	}
+	if e.dir, err = os.MkdirTemp("", "netprofile-testenv-"); err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	admin, err := e.Environment.AddUser(envtest.User{Name: "netprofile-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	e.Kubeconfig = filepath.Join(e.dir, "kubeconfig")
+	if err := os.WriteFile(e.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	if opts.ControllerManager {
+		if err := e.startControllerManager(assets); err != nil {
+			return nil, errors.Join(err, e.Stop())
+		}
+	}
+	return e, nil
+}
+
+// startControllerManager runs the two controllers whose absence makes envtest unlike a cluster: without the
+// garbage collector, ownerReferences are never collected; without the namespace controller, a deleted
+// namespace stays Terminating forever.
+func (e *Env) startControllerManager(assets string) error {
+	e.kcmLog = &syncBuffer{}
+	e.kcm = exec.Command(filepath.Join(assets, "kube-controller-manager"),
+		"--kubeconfig="+e.Kubeconfig,
+		"--controllers=garbage-collector-controller,namespace-controller",
+		"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
+		"--concurrent-gc-syncs=5", "--concurrent-namespace-syncs=5")
+	e.kcm.Stdout, e.kcm.Stderr = e.kcmLog, e.kcmLog
+	if err := e.kcm.Start(); err != nil {
+		return fmt.Errorf("failed to start kube-controller-manager: %w", err)
+	}
+	return nil
+}
+
+// ControllerManagerLog is what kube-controller-manager printed, for failure messages.
+func (e *Env) ControllerManagerLog() string {
+	if e.kcmLog == nil {
+		return ""
+	}
+	return e.kcmLog.String()
+}
+
+// Stop stops everything Start started.
+func (e *Env) Stop() error {
+	var errs []error
+	if e.kcm != nil && e.kcm.Process != nil {
+		_ = e.kcm.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- e.kcm.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = e.kcm.Process.Kill()
+		}
+	}
+	if err := e.Environment.Stop(); err != nil {
+		errs = append(errs, err)
+	}
+	if e.dir != "" {
+		errs = append(errs, os.RemoveAll(e.dir))
+	}
+	return errors.Join(errs...)
+}
