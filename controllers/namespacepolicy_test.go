@@ -27,7 +27,9 @@ func specsJSON(p *ciliumv2.CiliumNetworkPolicy) string {
 	return string(b)
 }
 
-func readyCondition(ns string) func() *corev1.NamespaceCondition { return condition(ns, conditions.Ready) }
+func readyCondition(ns string) func() *corev1.NamespaceCondition {
+	return condition(ns, conditions.Ready)
+}
 
 func haveStatus(status corev1.ConditionStatus, reason string) OmegaMatcher {
 	return And(Not(BeNil()), HaveField("Status", status), HaveField("Reason", reason))

@@ -3,10 +3,12 @@
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
@@ -14,11 +16,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	enforcementctrl "github.com/netprofile/netprofile/controllers/enforcement"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/namespacepolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/metrics"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -37,6 +43,8 @@ type Options struct {
 	PlatformNamespaces []string
 	// MaxConcurrentReconciles per controller.
 	MaxConcurrentReconciles int
+	// Enforcement are the escape hatch's thresholds.
+	Enforcement enforcement.Thresholds
 	// Clock is injected by tests; nil means the real clock.
 	Clock clock.Clock
 }
@@ -71,6 +79,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Enforcement.WarningAfter == 0 && opts.Enforcement.CriticalAfter == 0 {
+		opts.Enforcement = enforcement.DefaultThresholds
+	}
 	platform := make(map[string]bool, len(opts.PlatformNamespaces))
 	for _, ns := range opts.PlatformNamespaces {
 		platform[ns] = true
@@ -87,6 +98,31 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := nsp.SetupWithManager(mgr, copts); err != nil {
 		return fmt.Errorf("failed to set up %s controller: %w", namespacepolicy.ControllerName, err)
+	}
+
+	enf := &enforcementctrl.Reconciler{
+		Client:     mgr.GetClient(),
+		Applier:    apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FieldManager: enforcementctrl.FieldManager},
+		Contract:   opts.Contract,
+		Thresholds: opts.Enforcement,
+		Recorder:   mgr.GetEventRecorder("netprofile-" + enforcementctrl.ControllerName),
+		Clock:      opts.Clock,
+	}
+	if err := enf.SetupWithManager(mgr, copts); err != nil {
+		return fmt.Errorf("failed to set up %s controller: %w", enforcementctrl.ControllerName, err)
+	}
+
+	// The collector reads this manager's cache; a manager restarted in the same process (tests) replaces the
+	// previous one's. The counter is process-global and stays.
+	collector := &metrics.Collector{Reader: mgr.GetCache(), Contract: opts.Contract, Thresholds: opts.Enforcement, Clock: opts.Clock}
+	ctrlmetrics.Registry.Unregister(collector)
+	if err := ctrlmetrics.Registry.Register(collector); err != nil {
+		return fmt.Errorf("failed to register metrics: %w", err)
+	}
+	if err := ctrlmetrics.Registry.Register(metrics.Failures); err != nil {
+		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
+			return fmt.Errorf("failed to register metrics: %w", err)
+		}
 	}
 	return nil
 }

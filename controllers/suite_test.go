@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ var (
 	fakeClock *clocktesting.FakeClock
 	stopMgr   context.CancelFunc
 	mgrDone   chan error
+	// metricsURL is the running manager's real metrics endpoint (plain HTTP, as --metrics-secure=false).
+	metricsURL string
 )
 
 func TestControllers(t *testing.T) {
@@ -95,9 +98,14 @@ var _ = BeforeSuite(func() {
 func startManager() {
 	scheme, err := controllers.NewScheme()
 	Expect(err).NotTo(HaveOccurred())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	addr := l.Addr().String()
+	Expect(l.Close()).To(Succeed())
+	metricsURL = "http://" + addr + "/metrics"
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: addr},
 		HealthProbeBindAddress: "0",
 		Cache:                  controllers.CacheOptions(syncPeriod),
 		// The manager is restarted within one process; controller names are otherwise process-unique.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/netprofile/netprofile/controllers"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 )
 
 func main() {
@@ -40,6 +41,7 @@ func run() error {
 		workers                 int
 		qps                     float64
 		burst                   int
+		thresholds              = enforcement.DefaultThresholds
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP for local use.")
@@ -53,6 +55,9 @@ func run() error {
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Workers per controller.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Client-side rate limit for API server requests (queries per second).")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Client-side burst for API server requests.")
+	flag.DurationVar(&thresholds.WarningAfter, "enforcement-warning-after", thresholds.WarningAfter, "How long enforcement may be disabled before the namespace condition turns to a warning (keep in line with the NetworkPolicyEnforcementDisabled alert).")
+	flag.DurationVar(&thresholds.CriticalAfter, "enforcement-critical-after", thresholds.CriticalAfter, "How long enforcement may be disabled before the namespace condition turns critical (keep in line with the NetworkPolicyEnforcementDisabledLong alert).")
+	flag.DurationVar(&thresholds.MaxDisabled, "enforcement-max-disabled", 0, "End every enforcement bypass after this long, restoring enforcement even though the label stays; 0 never ends it. The per-namespace annotation <domain>/enforcement-disabled-until ends one earlier.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -61,6 +66,9 @@ func run() error {
 	c, err := contract.New(labelDomain)
 	if err != nil {
 		return err
+	}
+	if thresholds.WarningAfter <= 0 || thresholds.CriticalAfter < thresholds.WarningAfter || thresholds.MaxDisabled < 0 {
+		return fmt.Errorf("enforcement thresholds must satisfy 0 < warning-after <= critical-after and max-disabled >= 0")
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -97,6 +105,7 @@ func run() error {
 		Contract:                c,
 		PlatformNamespaces:      splitList(platformNamespaces),
 		MaxConcurrentReconciles: workers,
+		Enforcement:             thresholds,
 	}); err != nil {
 		return err
 	}

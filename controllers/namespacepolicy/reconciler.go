@@ -12,8 +12,6 @@ import (
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
+	"github.com/netprofile/netprofile/controllers/internal/nsstatus"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -98,7 +97,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if res.Selection.IsEmpty() {
-		return ctrl.Result{}, r.clearCondition(ctx, ns)
+		return ctrl.Result{}, r.status().Clear(ctx, ns)
 	}
 	if invalid := rejectedByCilium(existing.Items); invalid != "" {
 		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid, nil)
@@ -169,42 +168,14 @@ func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, desired []
 	return errors.Join(errs...)
 }
 
-// report writes the NetworkPolicyReady condition when it changed, with an Event for the transition, and
-// returns retErr joined with any write error.
+// report writes the NetworkPolicyReady condition (only on change, with an Event) and returns retErr joined
+// with any write error.
 func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string, retErr error) error {
-	want := corev1.NamespaceCondition{Type: conditions.Ready, Status: status, Reason: reason, Message: message}
-	cond, changed := conditions.Desired(ns.Status.Conditions, want, metav1.NewTime(r.Clock.Now()))
-	if !changed {
-		return retErr
-	}
-	if err := conditions.Validate(cond); err != nil {
-		return errors.Join(retErr, err)
-	}
-	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus().WithConditions(
-		corev1ac.NamespaceCondition().WithType(cond.Type).WithStatus(cond.Status).WithReason(cond.Reason).
-			WithMessage(cond.Message).WithLastTransitionTime(cond.LastTransitionTime)))
-	if err := r.Client.Status().Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return errors.Join(retErr, fmt.Errorf("failed to write condition %s: %w", conditions.Ready, err))
-	}
-	eventType := corev1.EventTypeNormal
-	if status != corev1.ConditionTrue {
-		eventType = corev1.EventTypeWarning
-	}
-	r.Recorder.Eventf(ns, nil, eventType, reason, "Reconcile", "%s", message)
-	return retErr
+	return errors.Join(retErr, r.status().Set(ctx, ns, status, reason, message))
 }
 
-// clearCondition removes NetworkPolicyReady from a namespace that no longer asks for anything: applying an
-// empty intent drops the fields our field manager owned.
-func (r *Reconciler) clearCondition(ctx context.Context, ns *corev1.Namespace) error {
-	if conditions.Find(ns.Status.Conditions, conditions.Ready) == nil {
-		return nil
-	}
-	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus())
-	if err := r.Client.Status().Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to remove condition %s: %w", conditions.Ready, err)
-	}
-	return nil
+func (r *Reconciler) status() nsstatus.Writer {
+	return nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.Ready, Clock: r.Clock}
 }
 
 func readyReason(res policy.NamespaceResult) string {

@@ -5,17 +5,16 @@ import (
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/internal/predicates"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -28,10 +27,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
-			predicate.LabelChangedPredicate{}, ResyncPredicate{}))).
-		Owns(&ciliumv2.CiliumNetworkPolicy{}, builder.WithPredicates(
-			ComponentPredicate(ownership.ComponentNamespacePolicy),
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, ValidConditionChangedPredicate{}))).
+			predicate.LabelChangedPredicate{}, predicates.Resync{}))).
+		Owns(&ciliumv2.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentNamespacePolicy))).
 		Watches(&v1alpha1.NetworkProfile{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingProfile),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.SharedResource{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingResource),
@@ -65,52 +62,4 @@ func (r *Reconciler) namespacesWithLabel(ctx context.Context, key, value string)
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: list.Items[i].Name}})
 	}
 	return reqs
-}
-
-// ResyncPredicate passes the informer's periodic resync (an update whose object did not change), so a
-// --sync-period resync re-checks everything even through predicates that compare fields.
-type ResyncPredicate struct{ predicate.Funcs }
-
-// Update passes resyncs only.
-func (ResyncPredicate) Update(e event.UpdateEvent) bool {
-	return e.ObjectOld != nil && e.ObjectNew != nil && e.ObjectOld.GetResourceVersion() == e.ObjectNew.GetResourceVersion()
-}
-
-// Create passes.
-func (ResyncPredicate) Create(event.CreateEvent) bool { return true }
-
-// Delete passes.
-func (ResyncPredicate) Delete(event.DeleteEvent) bool { return true }
-
-// ComponentPredicate passes only objects of one netprofile component, so a controller is not woken by its
-// sibling's policies in the same namespace.
-func ComponentPredicate(component string) predicate.Predicate {
-	return predicate.NewPredicateFuncs(func(obj client.Object) bool {
-		return obj.GetLabels()[ownership.ComponentLabel] == component
-	})
-}
-
-// ValidConditionChangedPredicate passes updates that change the Valid condition the Cilium agent writes on a
-// policy it could not import.
-type ValidConditionChangedPredicate struct{ predicate.Funcs }
-
-// Update passes when the Valid condition changed.
-func (ValidConditionChangedPredicate) Update(e event.UpdateEvent) bool {
-	return !equality.Semantic.DeepEqual(validCondition(e.ObjectOld), validCondition(e.ObjectNew))
-}
-
-func validCondition(obj client.Object) any {
-	var conds []ciliumv2.NetworkPolicyCondition
-	switch p := obj.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
-		conds = p.Status.Conditions
-	case *ciliumv2.CiliumClusterwideNetworkPolicy:
-		conds = p.Status.Conditions
-	}
-	for _, c := range conds {
-		if c.Type == ciliumv2.PolicyConditionValid {
-			return [3]string{string(c.Status), c.Reason, c.Message}
-		}
-	}
-	return nil
 }

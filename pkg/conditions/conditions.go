@@ -27,6 +27,16 @@ const (
 	ReasonNameClash       = "PolicyNameClash"
 	ReasonApplyFailed     = "ApplyFailed"
 	ReasonRejectedByAgent = "PolicyRejectedByCilium"
+	ReasonBaselineFailing = "BaselineNotReady"
+)
+
+// Reasons of the EnforcementDisabled condition.
+const (
+	ReasonEnforcementDisabled         = "EnforcementDisabled"
+	ReasonEnforcementDisabledWarning  = "EnforcementDisabledWarning"
+	ReasonEnforcementDisabledCritical = "EnforcementDisabledCritical"
+	ReasonDisableExpired              = "EnforcementDisableExpired"
+	ReasonInvalidEnforcement          = "InvalidEnforcementValue"
 )
 
 // Find returns the condition of type t, or nil.

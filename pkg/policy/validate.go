@@ -9,28 +9,64 @@ import (
 	"slices"
 	"sync"
 
+	ciliumcrds "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/client/crds/v2"
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
-	"github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2/validator"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 )
 
-// npValidator is Cilium's own CRD schema validator (the schema check the API server would run); building it
-// compiles the embedded CRDs, so it is done once.
-var npValidator = sync.OnceValues(func() (*validator.NPValidator, error) {
-	return validator.NewNPValidator(slog.New(slog.DiscardHandler))
+// schemas are the structural schemas of Cilium's own CRDs (embedded in the pinned Cilium module), compiled
+// once into the validator kube-apiserver itself runs on custom resources. Cilium's validator package does
+// the same but drags in its informer package, whose init installs a process-wide panic handler that exits.
+var schemas = sync.OnceValues(func() (map[string]apiservervalidation.SchemaCreateValidator, error) {
+	out := map[string]apiservervalidation.SchemaCreateValidator{}
+	for kind, file := range map[string]string{
+		ciliumv2.CNPKindDefinition:  "ciliumnetworkpolicies.yaml",
+		ciliumv2.CCNPKindDefinition: "ciliumclusterwidenetworkpolicies.yaml",
+	} {
+		raw, err := ciliumcrds.EmbedFS.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(raw, crd); err != nil {
+			return nil, fmt.Errorf("failed to decode Cilium CRD %s: %w", file, err)
+		}
+		var internal apiextensions.CustomResourceValidation
+		if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(crd.Spec.Versions[0].Schema, &internal, nil); err != nil {
+			return nil, fmt.Errorf("failed to convert Cilium CRD %s: %w", file, err)
+		}
+		v, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+		if err != nil {
+			return nil, fmt.Errorf("failed to compile the schema of Cilium CRD %s: %w", file, err)
+		}
+		out[kind] = v
+	}
+	return out, nil
 })
+
+// validateSchema runs the CRD's OpenAPI schema check kube-apiserver would run.
+func validateSchema(kind string, u *unstructured.Unstructured) error {
+	s, err := schemas()
+	if err != nil {
+		return fmt.Errorf("failed to build Cilium's policy schemas: %w", err)
+	}
+	if errs := apiservervalidation.ValidateCustomResource(nil, u.Object, s[kind]); len(errs) > 0 {
+		return errs.ToAggregate()
+	}
+	return nil
+}
 
 // Validate runs both of Cilium's checks on a rendered policy: the CRD schema (which rejects `protocol: tcp`)
 // and the agent's Parse/Sanitize (which rejects port 70000 and rules without sections). A policy that fails
 // either is never applied: the API server would accept some of them, and Cilium would then ignore them
 // silently, which for an allow policy means dropped traffic and for the cluster means a false sense of safety.
 func Validate(obj any) error {
-	v, err := npValidator()
-	if err != nil {
-		return fmt.Errorf("failed to build Cilium's policy validator: %w", err)
-	}
 	u, err := toUnstructured(obj)
 	if err != nil {
 		return err
@@ -38,7 +74,7 @@ func Validate(obj any) error {
 	logger := slog.New(slog.DiscardHandler)
 	switch p := obj.(type) {
 	case *ciliumv2.CiliumNetworkPolicy:
-		if err := v.ValidateCNP(u); err != nil {
+		if err := validateSchema(ciliumv2.CNPKindDefinition, u); err != nil {
 			return fmt.Errorf("CiliumNetworkPolicy %s/%s fails Cilium's schema: %w", p.Namespace, p.Name, err)
 		}
 		// Sanitize rewrites selectors in place; never let it touch the object we apply.
@@ -46,7 +82,7 @@ func Validate(obj any) error {
 			return fmt.Errorf("CiliumNetworkPolicy %s/%s rejected by Cilium: %w", p.Namespace, p.Name, err)
 		}
 	case *ciliumv2.CiliumClusterwideNetworkPolicy:
-		if err := v.ValidateCCNP(u); err != nil {
+		if err := validateSchema(ciliumv2.CCNPKindDefinition, u); err != nil {
 			return fmt.Errorf("CiliumClusterwideNetworkPolicy %s fails Cilium's schema: %w", p.Name, err)
 		}
 		if _, err := p.DeepCopy().Parse(logger, "default"); err != nil {

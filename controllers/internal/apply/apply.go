@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,7 +50,8 @@ type Applier struct {
 // it, with a controller reference to owner. current is what the cache holds under that name, nil if nothing.
 // It reports whether it wrote.
 func (a Applier) Apply(ctx context.Context, desired, current client.Object, component string, owner client.Object) (bool, error) {
-	if current != nil {
+	// A typed nil pointer in the interface means "nothing cached" too.
+	if current != nil && !reflect.ValueOf(current).IsNil() {
 		if !ownership.IsOwned(current, component, owner) && !ownership.IsControlledBy(current, owner) {
 			return false, clash(desired)
 		}

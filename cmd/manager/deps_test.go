@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The manager's dependency graph must stay free of two Cilium packages: the policy engine (hundreds of MB
+// and minutes of build; it belongs in the CLI's what-if command) and the informer package, whose init installs
+// a process-wide panic handler that exits the process on any recovered panic.
+func TestManagerDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := map[string]bool{}
+	for _, d := range strings.Fields(string(out)) {
+		deps[d] = true
+	}
+	if !deps["github.com/netprofile/netprofile/controllers"] {
+		t.Fatal("go list did not list the manager's dependencies")
+	}
+	for _, banned := range []string{
+		"github.com/cilium/cilium/pkg/policy",
+		"github.com/cilium/cilium/pkg/k8s/informer",
+	} {
+		if deps[banned] {
+			t.Errorf("cmd/manager depends on %s", banned)
+		}
+	}
+}

@@ -1,0 +1,26 @@
+package enforcement
+
+import (
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// SetupWithManager registers the reconciler: Namespace label and annotation edits (the label, the since
+// stamp, the until annotation), resyncs, and the allow-all policy's edits and deletion.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		WithOptions(opts).
+		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{}))).
+		Owns(&ciliumv2.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentEnforcement))).
+		Complete(r)
+}

@@ -1,0 +1,68 @@
+// Package nsstatus writes one netprofile condition on a Namespace through the namespaces/status subresource,
+// with server-side apply under the writing controller's field manager (so the two controllers' conditions
+// never overwrite each other), only when it changed, and with an Event for every transition.
+package nsstatus
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/metrics"
+)
+
+// Writer writes conditions of one type.
+type Writer struct {
+	Client       client.Client
+	FieldManager string
+	Recorder     events.EventRecorder
+	Type         corev1.NamespaceConditionType
+	Clock        clock.PassiveClock
+}
+
+// Set writes the condition if it changed and records an Event for it: Warning unless the condition is the
+// good state. Good is True for NetworkPolicyReady; for EnforcementDisabled every state is worth a warning.
+func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string) error {
+	want := corev1.NamespaceCondition{Type: w.Type, Status: status, Reason: reason, Message: message}
+	cond, changed := conditions.Desired(ns.Status.Conditions, want, metav1.NewTime(w.Clock.Now()))
+	if !changed {
+		return nil
+	}
+	if err := conditions.Validate(cond); err != nil {
+		return err
+	}
+	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus().WithConditions(
+		corev1ac.NamespaceCondition().WithType(cond.Type).WithStatus(cond.Status).WithReason(cond.Reason).
+			WithMessage(cond.Message).WithLastTransitionTime(cond.LastTransitionTime)))
+	if err := w.Client.Status().Apply(ctx, ac, client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to write condition %s: %w", w.Type, err)
+	}
+	eventType := corev1.EventTypeWarning
+	if w.Type == conditions.Ready && status == corev1.ConditionTrue {
+		eventType = corev1.EventTypeNormal
+	}
+	if status == corev1.ConditionFalse {
+		metrics.Failures.WithLabelValues(w.FieldManager, reason).Inc()
+	}
+	w.Recorder.Eventf(ns, nil, eventType, reason, "Reconcile", "%s", message)
+	return nil
+}
+
+// Clear removes the condition: applying an empty status drops the entries this field manager owned.
+func (w Writer) Clear(ctx context.Context, ns *corev1.Namespace) error {
+	if conditions.Find(ns.Status.Conditions, w.Type) == nil {
+		return nil
+	}
+	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus())
+	if err := w.Client.Status().Apply(ctx, ac, client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to remove condition %s: %w", w.Type, err)
+	}
+	return nil
+}

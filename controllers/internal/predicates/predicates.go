@@ -1,0 +1,67 @@
+// Package predicates holds the event filters netprofile's controllers share.
+package predicates
+
+import (
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// OwnedPolicy passes the events of a component's generated policies that need a reconcile: spec edits, label
+// edits, deletions and Cilium's Valid condition; other status churn is filtered.
+func OwnedPolicy(component string) predicate.Predicate {
+	return predicate.And(Component(component),
+		predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, ValidConditionChanged{}))
+}
+
+// Resync passes the informer's periodic resync (an update whose object did not change), so a
+// --sync-period resync re-checks everything even through predicates that compare fields.
+type Resync struct{ predicate.Funcs }
+
+// Update passes resyncs only.
+func (Resync) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld != nil && e.ObjectNew != nil && e.ObjectOld.GetResourceVersion() == e.ObjectNew.GetResourceVersion()
+}
+
+// Create passes.
+func (Resync) Create(event.CreateEvent) bool { return true }
+
+// Delete passes.
+func (Resync) Delete(event.DeleteEvent) bool { return true }
+
+// Component passes only objects of one netprofile component, so a controller is not woken by its
+// sibling's policies in the same namespace.
+func Component(component string) predicate.Predicate {
+	return predicate.NewPredicateFuncs(func(obj client.Object) bool {
+		return obj.GetLabels()[ownership.ComponentLabel] == component
+	})
+}
+
+// ValidConditionChanged passes updates that change the Valid condition the Cilium agent writes on a
+// policy it could not import.
+type ValidConditionChanged struct{ predicate.Funcs }
+
+// Update passes when the Valid condition changed.
+func (ValidConditionChanged) Update(e event.UpdateEvent) bool {
+	return !equality.Semantic.DeepEqual(validCondition(e.ObjectOld), validCondition(e.ObjectNew))
+}
+
+func validCondition(obj client.Object) any {
+	var conds []ciliumv2.NetworkPolicyCondition
+	switch p := obj.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
+		conds = p.Status.Conditions
+	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		conds = p.Status.Conditions
+	}
+	for _, c := range conds {
+		if c.Type == ciliumv2.PolicyConditionValid {
+			return [3]string{string(c.Status), c.Reason, c.Message}
+		}
+	}
+	return nil
+}

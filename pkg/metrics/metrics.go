@@ -1,0 +1,139 @@
+// Package metrics exports netprofile's state on the manager's metrics endpoint. Per-object state is computed
+// at scrape time from the manager's cache, so a re-enabled or deleted namespace simply stops being exported:
+// there is never a stale series to clean up, and never a false alert from one.
+package metrics
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// Metric names.
+const (
+	DisabledSinceName = "netprofile_enforcement_disabled_since_timestamp_seconds"
+	NamespacesName    = "netprofile_namespaces"
+	PoliciesName      = "netprofile_managed_policies"
+	ConditionsName    = "netprofile_namespace_conditions"
+	FailuresName      = "netprofile_failures_total"
+	ScrapeErrorsName  = "netprofile_collector_errors"
+)
+
+var (
+	disabledSinceDesc = prometheus.NewDesc(DisabledSinceName,
+		"Unix time since which network policy enforcement has been disabled in the namespace (escape hatch). Present only while disabled.",
+		[]string{"namespace"}, nil)
+	namespacesDesc = prometheus.NewDesc(NamespacesName,
+		"Namespaces labelled with each NetworkProfile.", []string{"profile"}, nil)
+	policiesDesc = prometheus.NewDesc(PoliciesName,
+		"Cilium policies netprofile generated, by kind and controller.", []string{"kind", "component"}, nil)
+	conditionsDesc = prometheus.NewDesc(ConditionsName,
+		"Namespaces by netprofile condition, status and reason.", []string{"condition", "status", "reason"}, nil)
+	scrapeErrorsDesc = prometheus.NewDesc(ScrapeErrorsName,
+		"1 when the last scrape could not read netprofile's cache.", nil, nil)
+)
+
+// Failures counts transitions into a failed condition (bad input, name clashes, failed applies), by
+// controller and reason. An operation counter with low-cardinality labels, so an ordinary vector.
+var Failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: FailuresName,
+	Help: "Transitions into a failed netprofile condition (bad input, name clashes, failed applies), by controller and reason.",
+}, []string{"controller", "reason"})
+
+// Collector computes the state gauges from the cache at scrape time.
+type Collector struct {
+	Reader     client.Reader
+	Contract   contract.Contract
+	Thresholds enforcement.Thresholds
+	Clock      clock.PassiveClock
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{disabledSinceDesc, namespacesDesc, policiesDesc, conditionsDesc, scrapeErrorsDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	failed := 0.0
+	if err := c.collectNamespaces(ctx, ch); err != nil {
+		failed = 1
+	}
+	if err := c.collectPolicies(ctx, ch); err != nil {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.GaugeValue, failed)
+}
+
+func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.Metric) error {
+	list := &corev1.NamespaceList{}
+	if err := c.Reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	now := c.Clock.Now()
+	profiles := map[string]float64{}
+	conds := map[[3]string]float64{}
+	for i := range list.Items {
+		ns := &list.Items[i]
+		if p, ok := ns.Labels[c.Contract.ProfileKey()]; ok {
+			profiles[p]++
+		}
+		for _, cond := range ns.Status.Conditions {
+			conds[[3]string{string(cond.Type), string(cond.Status), cond.Reason}]++
+		}
+		if st := enforcement.Evaluate(c.Contract, ns, now, c.Thresholds); st.Bypassed() && !st.Since.IsZero() {
+			ch <- prometheus.MustNewConstMetric(disabledSinceDesc, prometheus.GaugeValue, float64(st.Since.Unix()), ns.Name)
+		}
+	}
+	for p, n := range profiles {
+		ch <- prometheus.MustNewConstMetric(namespacesDesc, prometheus.GaugeValue, n, p)
+	}
+	keys := make([][3]string, 0, len(conds))
+	for k := range conds {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1]+keys[i][2] < keys[j][0]+keys[j][1]+keys[j][2] })
+	for _, k := range keys {
+		if t := corev1.NamespaceConditionType(k[0]); t == conditions.Ready || t == conditions.EnforcementDisabled {
+			ch <- prometheus.MustNewConstMetric(conditionsDesc, prometheus.GaugeValue, conds[k], k[0], k[1], k[2])
+		}
+	}
+	return nil
+}
+
+func (c *Collector) collectPolicies(ctx context.Context, ch chan<- prometheus.Metric) error {
+	counts := map[[2]string]float64{}
+	cnps := &ciliumv2.CiliumNetworkPolicyList{}
+	if err := c.Reader.List(ctx, cnps, client.MatchingLabelsSelector{Selector: ownership.Selector()}, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	for i := range cnps.Items {
+		counts[[2]string{"CiliumNetworkPolicy", cnps.Items[i].Labels[ownership.ComponentLabel]}]++
+	}
+	ccnps := &ciliumv2.CiliumClusterwideNetworkPolicyList{}
+	if err := c.Reader.List(ctx, ccnps, client.MatchingLabelsSelector{Selector: ownership.Selector()}, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	for i := range ccnps.Items {
+		counts[[2]string{"CiliumClusterwideNetworkPolicy", ccnps.Items[i].Labels[ownership.ComponentLabel]}]++
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(policiesDesc, prometheus.GaugeValue, n, k[0], k[1])
+	}
+	return nil
+}
