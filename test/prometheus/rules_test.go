@@ -1,0 +1,39 @@
+// Package prometheus_test runs promtool, pinned and built by hack/tools.sh, over the shipped alert rules.
+package prometheus_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+func promtool(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "tools.sh"), "promtool").Output()
+	if err != nil {
+		t.Fatalf("failed to build promtool with hack/tools.sh: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestRulesAreValid(t *testing.T) {
+	out, err := exec.Command(promtool(t), "check", "rules", filepath.Join(testenv.RepoRoot(), "config", "prometheus", "netprofile-rules.yaml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "SUCCESS: 2 rules found") {
+		t.Fatalf("want exactly the two escape hatch alerts:\n%s", out)
+	}
+}
+
+func TestAlerts(t *testing.T) {
+	cmd := exec.Command(promtool(t), "test", "rules", "netprofile-rules.test.yaml")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
