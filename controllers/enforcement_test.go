@@ -188,7 +188,7 @@ var _ = Describe("Escape hatch", func() {
 
 	It("works on platform namespaces too", func() {
 		ns := &corev1.Namespace{}
-		ns.Name = "cache"
+		ns.Name = "istio-system"
 		ns.Labels = map[string]string{enforcementKey: "disabled"}
 		Expect(k8s.Create(ctx, ns)).To(Succeed())
 		expectAllowAll(ns.Name)
@@ -221,4 +221,3 @@ var _ = Describe("Escape hatch", func() {
 		Eventually(disabledSince(ns.Name)).WithTimeout(90 * time.Second).Should(BeNil())
 	})
 })
-

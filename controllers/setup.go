@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -19,9 +20,13 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/baseline"
 	enforcementctrl "github.com/netprofile/netprofile/controllers/enforcement"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
+	"github.com/netprofile/netprofile/controllers/internal/crstatus"
 	"github.com/netprofile/netprofile/controllers/namespacepolicy"
+	"github.com/netprofile/netprofile/controllers/profile"
+	"github.com/netprofile/netprofile/controllers/sharedresource"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/metrics"
@@ -89,27 +94,32 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
-	nsp := &namespacepolicy.Reconciler{
-		Client:   mgr.GetClient(),
-		Applier:  apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FieldManager: namespacepolicy.FieldManager},
-		Renderer: renderer,
-		Recorder: mgr.GetEventRecorder("netprofile-" + namespacepolicy.ControllerName),
-		Clock:    opts.Clock,
+	applier := func(fieldManager string) apply.Applier {
+		return apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FieldManager: fieldManager}
 	}
-	if err := nsp.SetupWithManager(mgr, copts); err != nil {
-		return fmt.Errorf("failed to set up %s controller: %w", namespacepolicy.ControllerName, err)
+	recorder := func(controller string) events.EventRecorder { return mgr.GetEventRecorder("netprofile-" + controller) }
+	status := func(controller string) crstatus.Writer {
+		return crstatus.Writer{Client: mgr.GetClient(), Recorder: recorder(controller), Clock: opts.Clock, Controller: controller}
 	}
-
-	enf := &enforcementctrl.Reconciler{
-		Client:     mgr.GetClient(),
-		Applier:    apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FieldManager: enforcementctrl.FieldManager},
-		Contract:   opts.Contract,
-		Thresholds: opts.Enforcement,
-		Recorder:   mgr.GetEventRecorder("netprofile-" + enforcementctrl.ControllerName),
-		Clock:      opts.Clock,
+	reconcilers := []struct {
+		name string
+		r    interface {
+			SetupWithManager(ctrl.Manager, controller.Options) error
+		}
+	}{
+		{namespacepolicy.ControllerName, &namespacepolicy.Reconciler{Client: mgr.GetClient(), Applier: applier(namespacepolicy.FieldManager),
+			Renderer: renderer, Recorder: recorder(namespacepolicy.ControllerName), Clock: opts.Clock}},
+		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), Applier: applier(enforcementctrl.FieldManager),
+			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock}},
+		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(sharedresource.FieldManager),
+			Renderer: renderer, Status: status(sharedresource.ControllerName)}},
+		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(baseline.FieldManager), Status: status(baseline.ControllerName)}},
+		{profile.ControllerName, &profile.Reconciler{Client: mgr.GetClient(), Renderer: renderer, Status: status(profile.ControllerName)}},
 	}
-	if err := enf.SetupWithManager(mgr, copts); err != nil {
-		return fmt.Errorf("failed to set up %s controller: %w", enforcementctrl.ControllerName, err)
+	for _, c := range reconcilers {
+		if err := c.r.SetupWithManager(mgr, copts); err != nil {
+			return fmt.Errorf("failed to set up %s controller: %w", c.name, err)
+		}
 	}
 
 	// The collector reads this manager's cache; a manager restarted in the same process (tests) replaces the

@@ -12,6 +12,8 @@ import (
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -41,7 +43,7 @@ const (
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces/status,verbs=get;patch
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles;sharedresources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles;sharedresources;baselines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconciler reconciles a Namespace's generated policy.
@@ -102,7 +104,44 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if invalid := rejectedByCilium(existing.Items); invalid != "" {
 		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid, nil)
 	}
+	failing, err := r.failingBaselines(ctx, ns)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if failing != "" {
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonBaselineFailing, readyMessage(res)+", but "+failing, nil)
+	}
 	return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionTrue, readyReason(res), readyMessage(res), nil)
+}
+
+// failingBaselines describes the Baselines that select ns but are not in effect (invalid, clashing, rejected
+// by Cilium): the traffic they allow, DNS for one, is dropped here although the namespace's own policy is
+// fine. A Baseline not yet reconciled or switched off on purpose is not failing.
+func (r *Reconciler) failingBaselines(ctx context.Context, ns *corev1.Namespace) (string, error) {
+	list := &v1alpha1.BaselineList{}
+	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return "", fmt.Errorf("failed to list Baselines: %w", err)
+	}
+	var failing []string
+	for i := range list.Items {
+		b := &list.Items[i]
+		ready := apimeta.FindStatusCondition(b.Status.Conditions, "Ready")
+		if ready == nil || ready.Status != metav1.ConditionFalse || !selects(b.Spec.NamespaceSelector, ns.Labels) {
+			continue
+		}
+		failing = append(failing, fmt.Sprintf("baseline %s is not in effect (%s: %s)", b.Name, ready.Reason, ready.Message))
+	}
+	slices.Sort(failing)
+	return strings.Join(failing, "; "), nil
+}
+
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // catalogue reads every NetworkProfile and SharedResource from the cache.

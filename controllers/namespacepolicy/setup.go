@@ -5,10 +5,13 @@ import (
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -33,6 +36,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.SharedResource{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingResource),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.Baseline{}, handler.EnqueueRequestsFromMapFunc(r.managedNamespaces),
+			builder.WithPredicates(baselineReadyChanged{})).
 		Complete(r)
 }
 
@@ -45,6 +50,43 @@ func (r *Reconciler) namespacesUsingProfile(ctx context.Context, obj client.Obje
 // value: a namespace refused for a missing resource is re-checked when the resource appears).
 func (r *Reconciler) namespacesUsingResource(ctx context.Context, obj client.Object) []reconcile.Request {
 	return r.namespacesWithLabel(ctx, r.Renderer.Contract.AccessKey(obj.GetName()), "")
+}
+
+// managedNamespaces are all namespaces with netprofile labels: a Baseline going in or out of effect changes
+// what each of them reports.
+func (r *Reconciler) managedNamespaces(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list namespaces for fan-out")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if r.Renderer.Contract.Mentions(list.Items[i].Labels) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
+}
+
+// baselineReadyChanged passes Baseline updates whose Ready status changed, and deletions.
+type baselineReadyChanged struct{ predicate.Funcs }
+
+func (baselineReadyChanged) Create(event.CreateEvent) bool { return false }
+
+func (baselineReadyChanged) Update(e event.UpdateEvent) bool {
+	return readyStatus(e.ObjectOld) != readyStatus(e.ObjectNew)
+}
+
+func readyStatus(obj client.Object) metav1.ConditionStatus {
+	b, ok := obj.(*v1alpha1.Baseline)
+	if !ok {
+		return ""
+	}
+	if c := apimeta.FindStatusCondition(b.Status.Conditions, "Ready"); c != nil {
+		return c.Status
+	}
+	return ""
 }
 
 func (r *Reconciler) namespacesWithLabel(ctx context.Context, key, value string) []reconcile.Request {

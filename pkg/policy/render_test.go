@@ -331,4 +331,3 @@ func anySlice[T any](in []T) []any {
 	}
 	return out
 }
-

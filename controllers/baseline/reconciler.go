@@ -1,0 +1,151 @@
+// Package baseline is the Baseline reconciler: it renders each Baseline into its operator-owned
+// CiliumClusterwideNetworkPolicy, repairs edits and deletions, deletes it when the Baseline is switched off,
+// and reports on the Baseline whether the floor every namespace stands on is really in place.
+package baseline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/internal/apply"
+	"github.com/netprofile/netprofile/controllers/internal/crstatus"
+	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+const (
+	// ControllerName names the controller in logs and metrics.
+	ControllerName = "baseline"
+	// FieldManager owns the baseline policies.
+	FieldManager = "netprofile-baseline"
+)
+
+// Ready reasons of a Baseline.
+const (
+	ReasonApplied  = "Applied"
+	ReasonDisabled = "Disabled"
+	ReasonInvalid  = "Invalid"
+	ReasonClash    = "PolicyNameClash"
+	ReasonRejected = "PolicyRejectedByCilium"
+)
+
+// +kubebuilder:rbac:groups=network-policy.homelab,resources=baselines,verbs=get;list;watch
+// +kubebuilder:rbac:groups=network-policy.homelab,resources=baselines/status,verbs=get;patch
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumclusterwidenetworkpolicies,verbs=get;list;watch;create;patch;delete
+
+// Reconciler reconciles one Baseline.
+type Reconciler struct {
+	Client  client.Client
+	Applier apply.Applier
+	Status  crstatus.Writer
+}
+
+// Reconcile renders and applies the baseline, or deletes its policy when it is off or gone.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	current, err := r.policy(ctx, ownership.BaselinePolicyName(req.Name))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	b := &v1alpha1.Baseline{}
+	if err := r.Client.Get(ctx, req.NamespacedName, b); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		// Deleted: its policy goes with it (the ownerReference would make the garbage collector do the same).
+		if current != nil && ownership.IsOwned(current, ownership.ComponentBaseline, nil) {
+			return ctrl.Result{}, apply.Delete(ctx, r.Client, current)
+		}
+		return ctrl.Result{}, nil
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := b.DeepCopy()
+
+	ok, reason, msg, applyErr := r.reconcilePolicy(ctx, b, current)
+	b.Status.ObservedGeneration = b.Generation
+	transitioned := r.Status.SetReady(&b.Status.Conditions, b.Generation, ok, reason, msg)
+	changed := !equality.Semantic.DeepEqual(before.Status, b.Status)
+	return ctrl.Result{}, errors.Join(applyErr, r.Status.Update(ctx, before, b, b.Status.Conditions, changed, transitioned))
+}
+
+// reconcilePolicy brings the clusterwide policy in line and says how that went.
+func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, current *ciliumv2.CiliumClusterwideNetworkPolicy) (bool, string, string, error) {
+	desired, err := policy.Baseline(b)
+	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
+		// Fail closed: the last good policy stays.
+		kept := "no policy was applied"
+		if current != nil {
+			kept = "the last good CiliumClusterwideNetworkPolicy " + current.Name + " stays in place"
+		}
+		return false, ReasonInvalid, refusal.Message + "; " + kept, nil
+	}
+	if err != nil {
+		return false, ReasonInvalid, err.Error(), err
+	}
+	if desired == nil {
+		b.Status.Policy = ""
+		if current != nil && ownership.IsOwned(current, ownership.ComponentBaseline, b) {
+			if err := apply.Delete(ctx, r.Client, current); err != nil {
+				return false, ReasonDisabled, "switched off, but its policy could not be deleted: " + err.Error(), err
+			}
+		}
+		return true, ReasonDisabled, "switched off (spec.enabled: false): no policy is applied", nil
+	}
+
+	var cur client.Object
+	if current != nil {
+		cur = current
+	}
+	if _, err := r.Applier.Apply(ctx, desired, cur, ownership.ComponentBaseline, b); err != nil {
+		if apply.IsClash(err) {
+			return false, ReasonClash, err.Error(), nil
+		}
+		return false, "ApplyFailed", "failed to apply the policy, retrying: " + err.Error(), err
+	}
+	b.Status.Policy = desired.Name
+	if current != nil {
+		for _, c := range current.Status.Conditions {
+			if c.Type == ciliumv2.PolicyConditionValid && c.Status == corev1.ConditionFalse {
+				return false, ReasonRejected, fmt.Sprintf("Cilium rejected CiliumClusterwideNetworkPolicy %s and does not enforce it: %s", current.Name, c.Message), nil
+			}
+		}
+	}
+	return true, ReasonApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
+}
+
+func (r *Reconciler) policy(ctx context.Context, name string) (*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
+	p := &ciliumv2.CiliumClusterwideNetworkPolicy{}
+	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, p)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to get %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// SetupWithManager registers the reconciler; the Baseline's own status writes do not wake it.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		WithOptions(opts).
+		For(&v1alpha1.Baseline{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
+		Owns(&ciliumv2.CiliumClusterwideNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentBaseline))).
+		Complete(r)
+}

@@ -1,0 +1,246 @@
+// Package sharedresource is the SharedResource reconciler. It owns the provider half of every access grant:
+// a policy in the provider namespace that lets in the namespaces carrying the access label. (The consumer
+// half is part of each consumer's namespace policy.) It also reports how many namespaces consume the
+// resource. A deleted SharedResource keeps its provider half while consumers remain: deleting the object
+// must not silently cut off working traffic.
+package sharedresource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/internal/apply"
+	"github.com/netprofile/netprofile/controllers/internal/crstatus"
+	"github.com/netprofile/netprofile/controllers/internal/nsmap"
+	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+const (
+	// ControllerName names the controller in logs and metrics.
+	ControllerName = "sharedresource"
+	// FieldManager owns the provider-half policies.
+	FieldManager = "netprofile-provider"
+)
+
+// Ready reasons of a SharedResource.
+const (
+	ReasonApplied          = "ProviderPolicyApplied"
+	ReasonEntity           = "EntityProvider"
+	ReasonInvalid          = "Invalid"
+	ReasonNamespaceMissing = "ProviderNamespaceMissing"
+	ReasonClash            = "PolicyNameClash"
+)
+
+// +kubebuilder:rbac:groups=network-policy.homelab,resources=sharedresources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=network-policy.homelab,resources=sharedresources/status,verbs=get;patch
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;patch;delete
+
+// Reconciler reconciles one SharedResource.
+type Reconciler struct {
+	Client   client.Client
+	Applier  apply.Applier
+	Renderer policy.Renderer
+	Status   crstatus.Writer
+}
+
+// Reconcile applies the provider half, prunes stale ones and reports.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	existing, err := r.providerPolicies(ctx, req.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	consumers, err := r.consumers(ctx, req.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	sr := &v1alpha1.SharedResource{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sr); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		if consumers > 0 {
+			// Fail closed: consumers still carry the label and keep their egress; keep letting them in. Their
+			// namespaces report the missing resource.
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, r.prune(ctx, existing, nil)
+	}
+	if !sr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := sr.DeepCopy()
+
+	ok, reason, msg, applied, applyErr := r.reconcileProvider(ctx, sr, existing, consumers)
+	var pruneErr error
+	if ok {
+		pruneErr = r.prune(ctx, existing, applied)
+	}
+	sr.Status.ObservedGeneration = sr.Generation
+	sr.Status.Consumers = consumers
+	transitioned := r.Status.SetReady(&sr.Status.Conditions, sr.Generation, ok, reason, msg)
+	changed := !equality.Semantic.DeepEqual(before.Status, sr.Status)
+	return ctrl.Result{}, errors.Join(applyErr, pruneErr, r.Status.Update(ctx, before, sr, sr.Status.Conditions, changed, transitioned))
+}
+
+// reconcileProvider applies the provider half; applied is what now stands (nil for entity providers).
+func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedResource, existing []*ciliumv2.CiliumNetworkPolicy, consumers int32) (ok bool, reason, msg string, applied *ciliumv2.CiliumNetworkPolicy, err error) {
+	desired, err := r.Renderer.Provider(sr)
+	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
+		return false, ReasonInvalid, refusal.Message + "; the last good provider policy stays in place", nil, nil
+	}
+	if err != nil {
+		return false, ReasonInvalid, err.Error(), nil, err
+	}
+	ports := portList(sr.Spec.Ports)
+	if desired == nil {
+		return true, ReasonEntity, fmt.Sprintf("%d consumer namespaces reach entity %s on %s; no provider namespace to write into",
+			consumers, sr.Spec.Provider.Entity, ports), nil, nil
+	}
+	providerNS := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: desired.Namespace}, providerNS); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, ReasonNamespaceMissing, fmt.Sprintf("provider namespace %s does not exist; the provider policy is applied when it appears", desired.Namespace), nil, nil
+		}
+		return false, "ApplyFailed", err.Error(), nil, err
+	}
+	var current client.Object
+	for _, p := range existing {
+		if p.Namespace == desired.Namespace && p.Name == desired.Name {
+			current = p
+		}
+	}
+	if _, err := r.Applier.Apply(ctx, desired, current, ownership.ComponentProvider, providerNS); err != nil {
+		if apply.IsClash(err) {
+			return false, ReasonClash, err.Error(), nil, nil
+		}
+		return false, "ApplyFailed", "failed to apply the provider policy, retrying: " + err.Error(), nil, err
+	}
+	return true, ReasonApplied, fmt.Sprintf("CiliumNetworkPolicy %s/%s lets in the %d namespaces labelled %s=true on %s",
+		desired.Namespace, desired.Name, consumers, r.Renderer.Contract.AccessKey(sr.Name), ports), desired, nil
+}
+
+// providerPolicies are this resource's provider halves in every namespace (more than one only while the
+// provider moves).
+func (r *Reconciler) providerPolicies(ctx context.Context, name string) ([]*ciliumv2.CiliumNetworkPolicy, error) {
+	list := &ciliumv2.CiliumNetworkPolicyList{}
+	if err := r.Client.List(ctx, list, client.MatchingLabels{
+		ownership.ManagedByLabel: ownership.ManagedByValue, ownership.ComponentLabel: ownership.ComponentProvider,
+		r.Renderer.Contract.AccessKey(name): contract.AccessGranted,
+	}); err != nil {
+		return nil, fmt.Errorf("failed to list provider policies: %w", err)
+	}
+	out := make([]*ciliumv2.CiliumNetworkPolicy, 0, len(list.Items))
+	for i := range list.Items {
+		if list.Items[i].Name == ownership.ProviderPolicyName(name) {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+func (r *Reconciler) consumers(ctx context.Context, name string) (int32, error) {
+	list := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, list, client.MatchingLabels{r.Renderer.Contract.AccessKey(name): contract.AccessGranted}, client.UnsafeDisableDeepCopy); err != nil {
+		return 0, fmt.Errorf("failed to list consumer namespaces: %w", err)
+	}
+	return int32(len(list.Items)), nil
+}
+
+// prune deletes provider halves other than keep (a moved provider, or a deleted resource nobody uses).
+func (r *Reconciler) prune(ctx context.Context, existing []*ciliumv2.CiliumNetworkPolicy, keep *ciliumv2.CiliumNetworkPolicy) error {
+	var errs []error
+	for _, p := range existing {
+		if keep != nil && p.Namespace == keep.Namespace && p.Name == keep.Name {
+			continue
+		}
+		if ownership.IsOwned(p, ownership.ComponentProvider, nil) {
+			errs = append(errs, apply.Delete(ctx, r.Client, p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func portList(ports []v1alpha1.PortProtocol) string {
+	s := make([]string, 0, len(ports))
+	for _, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = v1alpha1.ProtocolTCP
+		}
+		s = append(s, fmt.Sprintf("%d/%s", p.Port, proto))
+	}
+	return strings.Join(s, ", ")
+}
+
+// SetupWithManager registers the reconciler: resource spec changes, its provider policies' drift, consumer
+// label changes, and provider namespaces appearing.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	prefix := r.Renderer.Contract.AccessPrefix()
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		WithOptions(opts).
+		For(&v1alpha1.SharedResource{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
+		Watches(&ciliumv2.CiliumNetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+			return requests(grants(prefix, obj.GetLabels()))
+		}), builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentProvider))).
+		Watches(&corev1.Namespace{}, nsmap.Handler(func(l map[string]string) []string { return grants(prefix, l) })).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.providedIn), builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(e event.UpdateEvent) bool { return false },
+		})).
+		Complete(r)
+}
+
+// providedIn maps a provider namespace that appears or goes to the resources it provides.
+func (r *Reconciler) providedIn(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.SharedResourceList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var names []string
+	for _, sr := range list.Items {
+		if sr.Spec.Provider.Namespace == obj.GetName() {
+			names = append(names, sr.Name)
+		}
+	}
+	return requests(names)
+}
+
+// grants are the resources with access granted ("true") by labels.
+func grants(prefix string, labels map[string]string) []string {
+	var out []string
+	for k, v := range labels {
+		if name, ok := strings.CutPrefix(k, prefix); ok && v == contract.AccessGranted {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func requests(names []string) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(names))
+	for _, n := range names {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: n}})
+	}
+	return out
+}
