@@ -1,0 +1,152 @@
+// Package desired computes, offline, the whole policy set netprofile's controllers would generate for a set of
+// Namespaces and a catalogue: each namespace's policy, the escape hatch's allow-all, the provider halves of
+// the shared resources and the baselines. It calls the same pkg/policy functions as the controllers, so what
+// the kubectl plugin renders, diffs and checks is what the operator applies.
+package desired
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+// Scope says which parts of the policy set to compute.
+type Scope struct {
+	// Namespaces: each namespace's policy and, where enforcement is disabled, its allow-all.
+	Namespaces bool
+	// Cluster: the provider halves of the shared resources and the baselines, which do not depend on any
+	// namespace.
+	Cluster bool
+}
+
+// All is every part of the policy set.
+var All = Scope{Namespaces: true, Cluster: true}
+
+// Problem is an object netprofile would refuse to render, with the condition reason it would report.
+type Problem struct {
+	// Object names what is wrong, such as "Namespace my-app" or "Baseline dns".
+	Object  string `json:"object"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Object, p.Reason, p.Message) }
+
+// Set is a computed policy set, sorted: namespaced policies by namespace and name, then clusterwide ones by
+// name.
+type Set struct {
+	CNPs  []*ciliumv2.CiliumNetworkPolicy
+	CCNPs []*ciliumv2.CiliumClusterwideNetworkPolicy
+	// Problems are the refusals; for a refused namespace nothing is rendered (the operator would keep what it
+	// applied before).
+	Problems []Problem
+}
+
+// Objects returns every policy, CNPs first, for printing.
+func (s *Set) Objects() []any {
+	out := make([]any, 0, len(s.CNPs)+len(s.CCNPs))
+	for _, p := range s.CNPs {
+		out = append(out, p)
+	}
+	for _, p := range s.CCNPs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Input is what the policy set is computed from.
+type Input struct {
+	Renderer   policy.Renderer
+	Namespaces []*corev1.Namespace
+	Catalogue  *catalogue.Set
+	Scope      Scope
+	// Now and Thresholds decide whether an escape hatch with an end (the enforcement-disabled-until
+	// annotation, or the manager's maximum) is still open, exactly as the enforcement controller decides.
+	Now        time.Time
+	Thresholds enforcement.Thresholds
+}
+
+// Compute renders the scope of the policy set. It never stops at a refusal: every problem is collected, and
+// everything that renders is returned.
+func Compute(in Input) *Set {
+	out := &Set{}
+	r, cat, scope := in.Renderer, in.Catalogue, in.Scope
+	if scope.Namespaces {
+		sorted := slices.Clone(in.Namespaces)
+		slices.SortFunc(sorted, func(a, b *corev1.Namespace) int { return cmp.Compare(a.Name, b.Name) })
+		for _, ns := range sorted {
+			out.addNamespace(in, ns)
+		}
+	}
+	if scope.Cluster {
+		for _, name := range slices.Sorted(maps.Keys(cat.Resources)) {
+			cnp, err := r.Provider(cat.Resources[name])
+			if err != nil {
+				out.problem("SharedResource "+name, err)
+				continue
+			}
+			if cnp != nil {
+				out.CNPs = append(out.CNPs, cnp)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(cat.Baselines)) {
+			ccnp, err := policy.Baseline(cat.Baselines[name])
+			if err != nil {
+				out.problem("Baseline "+name, err)
+				continue
+			}
+			if ccnp != nil {
+				out.CCNPs = append(out.CCNPs, ccnp)
+			}
+		}
+	}
+	slices.SortStableFunc(out.CNPs, func(a, b *ciliumv2.CiliumNetworkPolicy) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+func (s *Set) addNamespace(in Input, ns *corev1.Namespace) {
+	object := "Namespace " + ns.Name
+	res, err := in.Renderer.Namespace(ns, in.Catalogue.Catalogue())
+	if err != nil {
+		s.problem(object, err)
+	} else {
+		s.CNPs = append(s.CNPs, res.Policies...)
+	}
+	c := in.Renderer.Contract
+	st := enforcement.Evaluate(c, ns, in.Now, in.Thresholds)
+	switch {
+	case st.Bypassed():
+		s.CNPs = append(s.CNPs, policy.AllowAll(ns.Name))
+	case st.Label == enforcement.Invalid:
+		s.Problems = append(s.Problems, Problem{Object: object, Reason: conditions.ReasonInvalidEnforcement, Message: fmt.Sprintf(
+			"label %s=%q is not understood: the only value that disables enforcement is %q, so enforcement stays on",
+			c.EnforcementKey(), st.Value, contract.EnforcementDisabled)})
+	case st.Phase == enforcement.PhaseExpired:
+		s.Problems = append(s.Problems, Problem{Object: object, Reason: conditions.ReasonDisableExpired, Message: fmt.Sprintf(
+			"the enforcement bypass ended at %s: enforcement is back on although label %s=%s is still set; remove the label",
+			st.Until.UTC().Format(time.RFC3339), c.EnforcementKey(), contract.EnforcementDisabled)})
+	}
+}
+
+func (s *Set) problem(object string, err error) {
+	var refusal *policy.Refusal
+	if errors.As(err, &refusal) {
+		s.Problems = append(s.Problems, Problem{Object: object, Reason: refusal.Reason, Message: refusal.Message})
+		return
+	}
+	s.Problems = append(s.Problems, Problem{Object: object, Reason: "RenderFailed", Message: err.Error()})
+}
