@@ -1,0 +1,270 @@
+package check
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/cilium/cilium/pkg/crypto/certificatemanager"
+	envoypolicy "github.com/cilium/cilium/pkg/envoy/policy"
+	"github.com/cilium/cilium/pkg/identity"
+	"github.com/cilium/cilium/pkg/identity/identitymanager"
+	ipcachetypes "github.com/cilium/cilium/pkg/ipcache/types"
+	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/labels"
+	"github.com/cilium/cilium/pkg/option"
+	ciliumpolicy "github.com/cilium/cilium/pkg/policy"
+	"github.com/cilium/cilium/pkg/policy/api"
+	policytypes "github.com/cilium/cilium/pkg/policy/types"
+	policyutils "github.com/cilium/cilium/pkg/policy/utils"
+)
+
+// Policies is the policy set to check flows against, and the namespace labels pods' identities carry.
+type Policies struct {
+	CNPs  []*ciliumv2.CiliumNetworkPolicy
+	CCNPs []*ciliumv2.CiliumClusterwideNetworkPolicy
+	// NamespaceLabels are the labels of each namespace, by name; a namespace missing here has none.
+	NamespaceLabels map[string]map[string]string
+}
+
+// PolicyRef names a policy.
+type PolicyRef struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (r PolicyRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Direction is the verdict of one side of a flow: egress at the source, or ingress at the destination.
+type Direction struct {
+	Allowed bool `json:"allowed"`
+	// Enforced is true when at least one policy selects the endpoint in this direction, which turns on Cilium's
+	// default deny for it; otherwise everything is allowed.
+	Enforced bool `json:"enforced"`
+	// DecidedBy are the policies whose rules produced the verdict: the allowing rules, or the deny rules. Empty
+	// for a default deny and for an unenforced direction.
+	DecidedBy []PolicyRef `json:"decidedBy,omitempty"`
+	// SelectedBy are the policies that select the endpoint in this direction, that is, the ones whose default
+	// deny applies.
+	SelectedBy []PolicyRef `json:"selectedBy,omitempty"`
+	// Explanation says in words why.
+	Explanation string `json:"explanation"`
+}
+
+// Result is the verdict on a flow.
+type Result struct {
+	From    Endpoint  `json:"from"`
+	To      Endpoint  `json:"to"`
+	Port    Port      `json:"port"`
+	Allowed bool      `json:"allowed"`
+	Egress  Direction `json:"egress"`
+	Ingress Direction `json:"ingress"`
+}
+
+// Engine checks flows against a parsed policy set.
+type Engine struct {
+	logger          *slog.Logger
+	resources       []resource
+	namespaceLabels map[string]map[string]string
+}
+
+type resource struct {
+	ref   PolicyRef
+	id    ipcachetypes.ResourceID
+	rules api.Rules
+}
+
+// New parses every policy as the agent does. A policy Cilium would reject is an error: the agent would not
+// enforce it, and a check that silently dropped it would answer for a different cluster.
+func New(p Policies) (*Engine, error) {
+	// Cilium's defaults: policy applies to an endpoint once a rule selects it.
+	ciliumpolicy.SetPolicyEnabled(option.DefaultEnforcement)
+	// The agent fills in the cluster entity's selectors at startup; without this `cluster` selects nothing.
+	api.InitEntities(ClusterName)
+	e := &Engine{logger: slog.New(slog.DiscardHandler), namespaceLabels: p.NamespaceLabels}
+	for _, cnp := range p.CNPs {
+		ref := PolicyRef{Kind: ciliumv2.CNPKindDefinition, Namespace: cnp.Namespace, Name: cnp.Name}
+		rules, err := cnp.DeepCopy().Parse(e.logger, ClusterName)
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", ref, err)
+		}
+		e.resources = append(e.resources, resource{ref: ref, rules: rules,
+			id: ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCNP, cnp.Namespace, cnp.Name)})
+	}
+	for _, ccnp := range p.CCNPs {
+		ref := PolicyRef{Kind: ciliumv2.CCNPKindDefinition, Name: ccnp.Name}
+		rules, err := ccnp.DeepCopy().Parse(e.logger, ClusterName)
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", ref, err)
+		}
+		e.resources = append(e.resources, resource{ref: ref, rules: rules,
+			id: ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCCNP, "", ccnp.Name)})
+	}
+	return e, nil
+}
+
+// Check looks the flow up with Cilium's engine: the source's egress policy and the destination's ingress
+// policy, each distilled into the policy map the datapath would use.
+func (e *Engine) Check(from, to Endpoint, port Port) (*Result, error) {
+	proto, err := port.proto()
+	if err != nil {
+		return nil, err
+	}
+	if from.IsPod() && to.IsPod() && from.String() == to.String() {
+		// One identity on both ends is legal (a pod calling its replica), but the lookup needs two.
+		to.Labels = maps.Clone(to.Labels)
+	}
+	src, err := e.identity(from, 10000)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := e.identity(to, 10001)
+	if err != nil {
+		return nil, err
+	}
+	if src.ID == dst.ID && from.IsPod() {
+		// Two pods with the same labels share an identity in the agent; Cilium can look that up too.
+		dst = src
+	}
+
+	ids := identity.ListReservedIdentities()
+	ids[src.ID] = src.LabelArray
+	ids[dst.ID] = dst.LabelArray
+	idmgr := identitymanager.NewIDManager(e.logger)
+	repo := ciliumpolicy.NewPolicyRepository(e.logger, ids, nil,
+		envoypolicy.NewEnvoyL7RulesTranslator(e.logger, certificatemanager.NewMockSecretManagerInline()), idmgr, nil)
+	repo.UpdateIdentities(ids, nil)
+	var entries []entryOf
+	for _, r := range e.resources {
+		// Entries are built per repository: the repository keeps and indexes them.
+		es := policyutils.RulesToPolicyEntries(r.rules)
+		repo.ReplaceByResource(es, r.id)
+		for _, entry := range es {
+			entries = append(entries, entryOf{ref: r.ref, entry: entry})
+		}
+	}
+
+	verdict, egressMeta, ingressMeta, err := ciliumpolicy.LookupFlow(e.logger, repo, idmgr,
+		policytypes.Flow{From: src, To: dst, Proto: proto, Dport: port.Number})
+	if err != nil {
+		return nil, fmt.Errorf("failed to look up the flow in Cilium's policy engine: %w", err)
+	}
+	res := &Result{From: from, To: to, Port: port}
+	res.Egress = direction(verdict.Egress == policytypes.DecisionAllowed, egressMeta, selecting(entries, src, false), "egress", from)
+	res.Ingress = direction(verdict.Ingress == policytypes.DecisionAllowed, ingressMeta, selecting(entries, dst, true), "ingress", to)
+	// Only pods are Cilium endpoints here: nothing enforces policy at world, a CIDR or the API server, even
+	// though clusterwide `{}` selectors match their identities too (and the host firewall is off by default).
+	if !from.IsPod() {
+		res.Egress = notAnEndpoint(from, "egress")
+	}
+	if !to.IsPod() {
+		res.Ingress = notAnEndpoint(to, "ingress")
+	}
+	res.Allowed = res.Egress.Allowed && res.Ingress.Allowed
+	return res, nil
+}
+
+func (e *Engine) identity(ep Endpoint, id identity.NumericIdentity) (*identity.Identity, error) {
+	if ep.Entity != "" {
+		reserved := identity.LookupReservedIdentity(identity.GetReservedID(ep.Entity))
+		if reserved == nil {
+			return nil, fmt.Errorf("unknown entity %q", ep.Entity)
+		}
+		return reserved, nil
+	}
+	if ep.CIDR != "" {
+		// CIDR identities are node-local, in their own numeric scope.
+		id = identity.IdentityScopeLocal | id
+	}
+	lbls, err := ep.identityLabels(e.namespaceLabels[ep.Namespace])
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewIdentity(id, lbls), nil
+}
+
+type entryOf struct {
+	ref   PolicyRef
+	entry *policytypes.PolicyEntry
+}
+
+// selecting returns the policies with a default-deny rule selecting the identity in the direction.
+func selecting(entries []entryOf, id *identity.Identity, ingress bool) []PolicyRef {
+	var refs []PolicyRef
+	for _, e := range entries {
+		subjectIsNode := id.ID == identity.ReservedIdentityHost
+		if e.entry.Ingress != ingress || !e.entry.DefaultDeny || e.entry.Node != subjectIsNode {
+			continue
+		}
+		if e.entry.Subject.Matches(id.LabelArray) {
+			refs = append(refs, e.ref)
+		}
+	}
+	return sortRefs(refs)
+}
+
+// direction explains one side's verdict, naming the policies behind it.
+func direction(allowed bool, meta ciliumpolicy.RuleMeta, selectedBy []PolicyRef, dir string, ep Endpoint) Direction {
+	d := Direction{Allowed: allowed, Enforced: len(selectedBy) > 0, SelectedBy: selectedBy, DecidedBy: refsFromMeta(meta)}
+	verb := "allowed"
+	if !allowed {
+		verb = "denied"
+	}
+	switch {
+	case !d.Enforced && allowed:
+		d.Explanation = fmt.Sprintf("allowed: no policy selects %s for %s, so Cilium does not enforce it", ep, dir)
+	case len(d.DecidedBy) > 0:
+		d.Explanation = fmt.Sprintf("%s by %s", verb, joinRefs(d.DecidedBy))
+	case !allowed:
+		d.Explanation = fmt.Sprintf("denied: no rule allows it (default deny: %s is selected for %s by %s)", ep, dir, joinRefs(selectedBy))
+	default:
+		d.Explanation = "allowed"
+	}
+	return d
+}
+
+func notAnEndpoint(ep Endpoint, dir string) Direction {
+	return Direction{Allowed: true, Explanation: fmt.Sprintf("allowed: %s is not a Cilium endpoint, so no %s policy applies there", ep, dir)}
+}
+
+// refsFromMeta reads the policies out of the labels the agent puts on every rule it imports from Kubernetes.
+func refsFromMeta(meta ciliumpolicy.RuleMeta) []PolicyRef {
+	var refs []PolicyRef
+	for _, la := range meta.LabelArray() {
+		name := la.Get(labels.LabelSourceK8sKeyPrefix + ciliumio.PolicyLabelName)
+		if name == "" {
+			continue
+		}
+		refs = append(refs, PolicyRef{
+			Kind:      la.Get(labels.LabelSourceK8sKeyPrefix + ciliumio.PolicyLabelDerivedFrom),
+			Namespace: la.Get(labels.LabelSourceK8sKeyPrefix + ciliumio.PolicyLabelNamespace),
+			Name:      name,
+		})
+	}
+	return sortRefs(refs)
+}
+
+func sortRefs(refs []PolicyRef) []PolicyRef {
+	slices.SortFunc(refs, func(a, b PolicyRef) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Kind, b.Kind))
+	})
+	return slices.Compact(refs)
+}
+
+func joinRefs(refs []PolicyRef) string {
+	s := make([]string, 0, len(refs))
+	for _, r := range refs {
+		s = append(s, r.String())
+	}
+	return strings.Join(s, ", ")
+}
