@@ -1,0 +1,330 @@
+package lint
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+// Rule ids. Each finding carries one.
+const (
+	RuleDecode               = "decode-error"
+	RuleCiliumRejects        = "cilium-rejects"
+	RuleDefaultDeny          = "explicit-default-deny"
+	RuleDenyRule             = "deny-rule"
+	RuleHardcodedIP          = "hardcoded-ip"
+	RuleMissingPorts         = "missing-ports"
+	RuleEmptySection         = "empty-section"
+	RuleClusterwideEmptyPeer = "clusterwide-empty-peer"
+	RuleLowercaseProtocol    = "lowercase-protocol"
+	RulePlatformPrometheus   = "platform-prometheus-scrape"
+	RulePlatformHBONE        = "platform-hbone"
+)
+
+// Rules describes every rule id, for `lint --rules` and the README.
+var Rules = map[string]string{
+	RuleDecode:               "the document does not decode as a Cilium policy (wrong type, unknown field)",
+	RuleCiliumRejects:        "Cilium's CRD schema or its Parse/Sanitize rejects the policy: an invalid CNP is stored but never enforced",
+	RuleDefaultDeny:          "an explicit default-deny (deny to all, or `ingress: [{}]`): the baselines already deny implicitly",
+	RuleDenyRule:             "a deny rule: in Cilium deny beats allow, so the escape hatch's allow-all cannot lift it",
+	RuleHardcodedIP:          "a CIDR peer that is not link-local or a configured external range: use selectors and entities",
+	RuleMissingPorts:         "an allow rule without explicit ports (any port), other than health-probe ingress",
+	RuleEmptySection:         "an empty section (`egress: []`) counts as absent in Cilium",
+	RuleClusterwideEmptyPeer: "an empty `{}` peer in a clusterwide policy means every pod of every namespace",
+	RuleLowercaseProtocol:    "a lowercase protocol: Sanitize accepts it, the CRD rejects it",
+	RulePlatformPrometheus:   "a platform namespace's policies do not let Prometheus (monitoring, app.kubernetes.io/name=prometheus) scrape",
+	RulePlatformHBONE:        "an ambient platform namespace's policies do not allow HBONE (TCP 15008) in and out",
+}
+
+// Finding is one problem at one place.
+type Finding struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Rule    string `json:"rule"`
+	Object  string `json:"object"`
+	Message string `json:"message"`
+	Hint    string `json:"hint"`
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s:%d: [%s] %s: %s\n    fix: %s", f.File, f.Line, f.Rule, f.Object, f.Message, f.Hint)
+}
+
+// Options configure the rules that depend on the cluster.
+type Options struct {
+	// PlatformNamespaces get the platform rules (Prometheus scrape, HBONE).
+	PlatformNamespaces []string
+	// AmbientNamespaces are in the Istio ambient mesh (besides those whose Namespace manifest, in the linted
+	// files, carries istio.io/dataplane-mode=ambient).
+	AmbientNamespaces []string
+	// ExternalCIDRs are address ranges outside the cluster that policies may name.
+	ExternalCIDRs []netip.Prefix
+}
+
+// Linter collects policies from files, then reports on them together: the platform rules look at all the
+// policies of a namespace at once.
+type Linter struct {
+	opts     Options
+	findings []Finding
+	policies []*doc
+	ambient  map[string]bool
+}
+
+// doc is one Cilium policy document.
+type doc struct {
+	file      string
+	root      *yaml.Node
+	kind      string
+	name      string
+	namespace string
+	// rules are the policy's specs after Cilium's Parse (selectors scoped as the agent scopes them); nil when
+	// Cilium rejects the policy.
+	rules api.Rules
+}
+
+func (d *doc) object() string {
+	if d.namespace == "" {
+		return d.kind + " " + d.name
+	}
+	return d.kind + " " + d.namespace + "/" + d.name
+}
+
+// New returns a linter.
+func New(opts Options) *Linter {
+	// The agent fills in the cluster entity's selectors at startup, from its cluster name; without this the
+	// cluster entity selects nothing.
+	api.InitEntities("default")
+	l := &Linter{opts: opts, ambient: map[string]bool{}}
+	for _, ns := range opts.AmbientNamespaces {
+		l.ambient[ns] = true
+	}
+	return l
+}
+
+// Policies is how many Cilium policies were read.
+func (l *Linter) Policies() int { return len(l.policies) }
+
+// AddPaths reads every .yaml, .yml and .json file under the paths; "-" is standard input.
+func (l *Linter) AddPaths(stdin io.Reader, paths ...string) error {
+	for _, p := range paths {
+		if p == "-" {
+			b, err := io.ReadAll(stdin)
+			if err != nil {
+				return fmt.Errorf("failed to read standard input: %w", err)
+			}
+			if err := l.Add("<stdin>", b); err != nil {
+				return err
+			}
+			continue
+		}
+		files, err := expand(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("failed to read %s: %w", f, err)
+			}
+			if err := l.Add(f, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func expand(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", p, err)
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, path)
+			}
+		}
+		return nil
+	})
+	slices.Sort(files)
+	return files, err
+}
+
+// Add lints the documents of one file. Documents of other kinds are skipped, except Namespaces, which say
+// whether a namespace is in the ambient mesh.
+func (l *Linter) Add(file string, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("failed to parse %s: %w", file, err)
+		}
+		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+			continue
+		}
+		l.addDocument(file, n.Content[0])
+	}
+}
+
+func (l *Linter) addDocument(file string, root *yaml.Node) {
+	apiVersion, kind := str(root, "apiVersion"), str(root, "kind")
+	meta := get(root, "metadata")
+	switch {
+	case apiVersion == "v1" && kind == "Namespace":
+		if str(get(meta, "labels"), "istio.io/dataplane-mode") == "ambient" {
+			l.ambient[str(meta, "name")] = true
+		}
+		return
+	case kind == "List":
+		for _, item := range items(get(root, "items")) {
+			l.addDocument(file, item)
+		}
+		return
+	case apiVersion != ciliumv2.SchemeGroupVersion.String() || (kind != ciliumv2.CNPKindDefinition && kind != ciliumv2.CCNPKindDefinition):
+		return
+	}
+	d := &doc{file: file, root: root, kind: kind, name: str(meta, "name"), namespace: str(meta, "namespace")}
+	l.policies = append(l.policies, d)
+	l.decodeAndValidate(d)
+	for _, spec := range d.specs() {
+		l.lintRule(d, spec)
+	}
+}
+
+func (d *doc) specs() []*yaml.Node {
+	var out []*yaml.Node
+	if s := get(d.root, "spec"); s != nil && s.Kind == yaml.MappingNode {
+		out = append(out, s)
+	}
+	return append(out, items(get(d.root, "specs"))...)
+}
+
+func (l *Linter) add(d *doc, n *yaml.Node, rule, msg, hint string) {
+	l.findings = append(l.findings, Finding{File: d.file, Line: line(n, d.root), Rule: rule, Object: d.object(), Message: msg, Hint: hint})
+}
+
+// decodeAndValidate runs Cilium's own checks: the CRD schema and the agent's Parse/Sanitize.
+func (l *Linter) decodeAndValidate(d *doc) {
+	var m any
+	if err := d.root.Decode(&m); err != nil {
+		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
+		return
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
+		return
+	}
+	// Strict: an unknown field (a typo such as `toPort`) is pruned by the API server, silently dropping a rule.
+	strict := func(into any) error {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		return dec.Decode(into)
+	}
+	var obj any
+	if d.kind == ciliumv2.CNPKindDefinition {
+		cnp := &ciliumv2.CiliumNetworkPolicy{}
+		if err := strict(cnp); err != nil {
+			l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the CiliumNetworkPolicy reference (ports are strings)")
+			return
+		}
+		if cnp.Namespace == "" {
+			// Applied with kubectl -n; lint it as if in "default".
+			cnp.Namespace = "default"
+		}
+		obj = cnp
+	} else {
+		ccnp := &ciliumv2.CiliumClusterwideNetworkPolicy{}
+		if err := strict(ccnp); err != nil {
+			l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the CiliumClusterwideNetworkPolicy reference (ports are strings)")
+			return
+		}
+		obj = ccnp
+	}
+	if err := policy.Validate(obj); err != nil {
+		l.add(d, d.root, RuleCiliumRejects, err.Error(),
+			"Cilium stores this policy but marks it invalid and does not enforce it; fix the error above")
+		return
+	}
+	var err2 error
+	switch p := obj.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
+		d.rules, err2 = p.Parse(discard, "")
+	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		d.rules, err2 = p.Parse(discard, "")
+	}
+	if err2 != nil {
+		// Validate parsed the same object; this cannot differ, but a silent nil would skip the platform rules.
+		l.add(d, d.root, RuleCiliumRejects, err2.Error(), "fix the error above")
+	}
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// unknownField finds the key encoding/json names in an unknown-field error, so the finding points at the typo
+// rather than at the document.
+func unknownField(root *yaml.Node, err error) *yaml.Node {
+	_, name, ok := strings.Cut(err.Error(), "unknown field ")
+	if !ok {
+		return root
+	}
+	name = strings.Trim(name, `"`)
+	var find func(n *yaml.Node) *yaml.Node
+	find = func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					return n.Content[i]
+				}
+			}
+		}
+		for _, c := range n.Content {
+			if found := find(c); found != nil {
+				return found
+			}
+		}
+		return nil
+	}
+	if found := find(root); found != nil {
+		return found
+	}
+	return root
+}
+
+// Findings returns every finding, sorted by file, line and rule, after the rules that need all policies.
+func (l *Linter) Findings() []Finding {
+	out := append(slices.Clone(l.findings), l.platformFindings()...)
+	slices.SortStableFunc(out, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Rule, b.Rule))
+	})
+	return slices.Compact(out)
+}
