@@ -1,0 +1,265 @@
+package diagnose
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// Cause kinds: one per row of the seed's "Classify the Drop" table, plus what the table leaves out.
+const (
+	// KindBaselineMissing: a Baseline allows this flow (the DNS and Prometheus rows), so the baseline's policy
+	// is missing, disabled or invalid. "Should not happen."
+	KindBaselineMissing = "BaselineMissing"
+	// KindMissingAccessLabel: a SharedResource covers this flow and the consumer lacks its access label (the
+	// postgres and dragonfly rows).
+	KindMissingAccessLabel = "MissingAccessLabel"
+	// KindGrantNotApplied: the consumer has the access label, yet the flow is dropped.
+	KindGrantNotApplied = "GrantNotApplied"
+	// KindSwitchProfile: another profile allows this flow (the internet :443 and gateway ingress rows).
+	KindSwitchProfile = "SwitchProfile"
+	// KindProfileNotApplied: the namespace's own profile allows this flow, yet it is dropped.
+	KindProfileNotApplied = "ProfileNotApplied"
+	// KindDenyRule: an explicit deny rule dropped it; netprofile never writes those.
+	KindDenyRule = "DenyRule"
+	// KindPlatformPolicy: a platform namespace's hand-written policies do not allow it.
+	KindPlatformPolicy = "PlatformPolicy"
+	// KindSameNamespace: pods of one namespace were stopped from talking to each other.
+	KindSameNamespace = "SameNamespace"
+	// KindNotAllowed: nothing in the catalogue allows it; cross-namespace traffic is denied by design.
+	KindNotAllowed = "NotAllowed"
+)
+
+// Cause is what a group of drops means and what to do about it.
+type Cause struct {
+	Kind string `json:"kind"`
+	// Summary is the "likely cause" in words.
+	Summary string `json:"summary"`
+	// Fix says what to change.
+	Fix string `json:"fix"`
+	// Label is the exact label to add, when that is the fix.
+	Label string `json:"label,omitempty"`
+	// Profiles that would allow the flow, least privileged first.
+	Profiles []string `json:"profiles,omitempty"`
+	Baseline string   `json:"baseline,omitempty"`
+	Resource string   `json:"resource,omitempty"`
+}
+
+// Classifier classifies drops against a catalogue.
+type Classifier struct {
+	Contract  contract.Contract
+	Catalogue *catalogue.Set
+	// PlatformNamespaces keep hand-crafted policies.
+	PlatformNamespaces []string
+}
+
+// drop is one policy drop, its ends and where it was dropped.
+type drop struct {
+	flow     *flowpb.Flow
+	src, dst peer
+	port     Port
+	egress   bool
+}
+
+// local is the end whose policy dropped the flow.
+func (d drop) local() peer {
+	if d.egress {
+		return d.src
+	}
+	return d.dst
+}
+
+func (c *Classifier) classify(d drop) Cause {
+	if d.flow.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENY {
+		return Cause{Kind: KindDenyRule,
+			Summary: "an explicit deny rule (ingressDeny/egressDeny) dropped it",
+			Fix: fmt.Sprintf("find the deny rule selecting %s and delete it (kubectl get cnp,ccnp -A -o yaml | grep -n Deny); deny beats every allow, even the escape hatch",
+				d.local().name())}
+	}
+	if cause, ok := c.baseline(d); ok {
+		return cause
+	}
+	if cause, ok := c.resource(d); ok {
+		return cause
+	}
+	if d.src.isPod() && d.dst.isPod() && d.src.Namespace == d.dst.Namespace {
+		return Cause{Kind: KindSameNamespace,
+			Summary: fmt.Sprintf("pods of %s may not talk to each other", d.src.Namespace),
+			Fix: fmt.Sprintf("the profile's policy allows same-namespace traffic unless the NetworkProfile sets allowSameNamespace: false; check `kubectl netprofile status %s`",
+				d.src.Namespace)}
+	}
+	if cause, ok := c.platform(d); ok {
+		return cause
+	}
+	if cause, ok := c.profile(d); ok {
+		return cause
+	}
+	return Cause{Kind: KindNotAllowed,
+		Summary: fmt.Sprintf("no profile, access grant or baseline allows %s %s to %s on %s", d.src.name(), direction(d.egress), d.dst.name(), d.port),
+		Fix: fmt.Sprintf("cross-namespace and external traffic is denied unless something allows it: if %s serves other namespaces, describe it as a SharedResource and grant it with an access label; for an external API, use a NetworkProfile with an fqdns or world rule on this port",
+			d.dst.name())}
+}
+
+func direction(egress bool) string {
+	if egress {
+		return "egress"
+	}
+	return "ingress"
+}
+
+// baseline: the DNS and Prometheus rows. A baseline allows the flow, so the drop means its policy is gone.
+func (c *Classifier) baseline(d drop) (Cause, bool) {
+	local, remote := d.local(), d.dst
+	if !d.egress {
+		remote = d.src
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Catalogue.Baselines)) {
+		b := c.Catalogue.Baselines[name]
+		if !local.isPod() || !subset(b.Spec.NamespaceSelector, local.NSLabels) {
+			continue
+		}
+		rules := b.Spec.Ingress
+		if d.egress {
+			rules = b.Spec.Egress
+		}
+		if !slices.ContainsFunc(rules, func(r v1alpha1.Rule) bool { return remote.matches(&r) && allows(&r, d.port) }) {
+			continue
+		}
+		state := "missing or invalid"
+		if b.Spec.Enabled != nil && !*b.Spec.Enabled {
+			state = "disabled (spec.enabled: false)"
+		}
+		policy := ownership.BaselinePolicyName(name)
+		return Cause{Kind: KindBaselineMissing, Baseline: name,
+			Summary: fmt.Sprintf("the %s baseline should allow this: its policy is %s (should not happen)", name, state),
+			Fix: fmt.Sprintf("check the baseline: kubectl get baseline %s; kubectl get ccnp %s -o yaml (status: Valid); the operator recreates it unless the Baseline is disabled or rejected",
+				name, policy)}, true
+	}
+	return Cause{}, false
+}
+
+// resource: the postgres and dragonfly rows. A SharedResource covers the flow, so the consumer needs its
+// access label.
+func (c *Classifier) resource(d drop) (Cause, bool) {
+	if !d.src.isPod() {
+		return Cause{}, false
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Catalogue.Resources)) {
+		sr := c.Catalogue.Resources[name]
+		p := sr.Spec.Provider
+		provided := (p.Namespace != "" && d.dst.Namespace == p.Namespace && subset(p.PodSelector, d.dst.Labels)) ||
+			(p.Entity != "" && d.dst.isEntity(p.Entity))
+		if !provided || !slices.ContainsFunc(sr.Spec.Ports, func(pp v1alpha1.PortProtocol) bool { return portMatches(pp, d.port) }) {
+			continue
+		}
+		key := c.Contract.AccessKey(name)
+		label := key + "=" + contract.AccessGranted
+		if d.src.NSLabels[key] == contract.AccessGranted {
+			where := "the consumer's policy " + ownership.NamespacePolicyName + " in " + d.src.Namespace
+			if !d.egress {
+				where = "the provider's policy " + ownership.ProviderPolicyName(name) + " in " + d.dst.Namespace
+			}
+			return Cause{Kind: KindGrantNotApplied, Resource: name, Label: label,
+				Summary: fmt.Sprintf("%s has the %s access label, but %s is not letting it through", d.src.Namespace, name, where),
+				Fix: fmt.Sprintf("check `kubectl netprofile status %s` (NetworkPolicyReady) and `kubectl get sharedresource %s`; the label value must be exactly \"true\"",
+					d.src.Namespace, name)}, true
+		}
+		return Cause{Kind: KindMissingAccessLabel, Resource: name, Label: label,
+			Summary: fmt.Sprintf("missing %s access label", name),
+			Fix:     fmt.Sprintf("add the label %s: %q to Namespace %s (in git)", key, contract.AccessGranted, d.src.Namespace)}, true
+	}
+	return Cause{}, false
+}
+
+// platform: platform namespaces keep hand-written policies, so a drop on their side is theirs to fix.
+func (c *Classifier) platform(d drop) (Cause, bool) {
+	local := d.local()
+	if !local.isPod() || !slices.Contains(c.PlatformNamespaces, local.Namespace) {
+		return Cause{}, false
+	}
+	return Cause{Kind: KindPlatformPolicy,
+		Summary: fmt.Sprintf("%s is a platform namespace and its hand-written policies do not allow %s %s on %s", local.Namespace, direction(d.egress), peerOf(d), d.port),
+		Fix: fmt.Sprintf("add the rule to %s's CiliumNetworkPolicy (through git), then run `kubectl netprofile lint` on it; profiles and grants are refused in platform namespaces",
+			local.Namespace)}, true
+}
+
+func peerOf(d drop) string {
+	if d.egress {
+		return "to " + d.dst.name()
+	}
+	return "from " + d.src.name()
+}
+
+// profile: the internet :443 and gateway ingress rows. Another profile allows the flow.
+func (c *Classifier) profile(d drop) (Cause, bool) {
+	local := d.local()
+	if !local.isPod() {
+		return Cause{}, false
+	}
+	remote := d.dst
+	if !d.egress {
+		remote = d.src
+	}
+	type candidate struct {
+		name  string
+		rules int
+	}
+	var candidates []candidate
+	for name, p := range c.Catalogue.Profiles {
+		rules := p.Spec.Ingress
+		if d.egress {
+			rules = p.Spec.Egress
+		}
+		if slices.ContainsFunc(rules, func(r v1alpha1.Rule) bool { return remote.matches(&r) && allows(&r, d.port) }) {
+			candidates = append(candidates, candidate{name, len(p.Spec.Ingress) + len(p.Spec.Egress)})
+		}
+	}
+	if len(candidates) == 0 {
+		return Cause{}, false
+	}
+	// Least privilege first: the profile with fewest rules that still allows the flow.
+	slices.SortFunc(candidates, func(a, b candidate) int { return cmp.Or(cmp.Compare(a.rules, b.rules), cmp.Compare(a.name, b.name)) })
+	names := make([]string, 0, len(candidates))
+	for _, cand := range candidates {
+		names = append(names, cand.name)
+	}
+	current := local.NSLabels[c.Contract.ProfileKey()]
+	if slices.Contains(names, current) {
+		return Cause{Kind: KindProfileNotApplied, Profiles: names,
+			Summary: fmt.Sprintf("profile %s allows this, but its policy is not in effect in %s", current, local.Namespace),
+			Fix:     fmt.Sprintf("check `kubectl netprofile status %s` (NetworkPolicyReady) and `kubectl get cnp -n %s %s`", local.Namespace, local.Namespace, ownership.NamespacePolicyName)}, true
+	}
+	what := fmt.Sprintf("%s %s on %s", direction(d.egress), peerOf(d), d.port)
+	switch {
+	case d.egress && remote.isWorld() && d.port.Number == 443:
+		what = "HTTPS egress"
+	case !d.egress && remote.Namespace != "":
+		what = "ingress from " + remote.Namespace
+	}
+	summary := fmt.Sprintf("profile %s does not allow %s", current, what)
+	if current == "" {
+		summary = fmt.Sprintf("%s has no profile, so nothing allows %s", local.Namespace, what)
+	}
+	return Cause{Kind: KindSwitchProfile, Profiles: names, Label: c.Contract.ProfileKey() + "=" + names[0],
+		Summary: summary,
+		Fix:     fmt.Sprintf("switch Namespace %s to profile %s (in git: %s: %s)", local.Namespace, orList(names), c.Contract.ProfileKey(), names[0])}, true
+}
+
+func orList(s []string) string {
+	switch len(s) {
+	case 1:
+		return s[0]
+	case 2:
+		return s[0] + " or " + s[1]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
