@@ -1,0 +1,159 @@
+// Package status summarises, per namespace, what netprofile did and whether it is healthy: the profile and
+// grants the labels ask for, the escape hatch, the conditions netprofile wrote and the policies it owns with
+// Cilium's verdict on them. It is pure: the kubectl plugin fetches the objects and prints the rows.
+package status
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// Condition is a Namespace condition netprofile wrote.
+type Condition struct {
+	Status  corev1.ConditionStatus `json:"status"`
+	Reason  string                 `json:"reason"`
+	Message string                 `json:"message"`
+	Since   time.Time              `json:"since"`
+}
+
+// Policy is a policy netprofile owns in the namespace, with Cilium's verdict.
+type Policy struct {
+	Name      string `json:"name"`
+	Component string `json:"component"`
+	// Valid is Cilium's Valid condition ("" before an agent reported). An invalid policy is not enforced.
+	Valid   string `json:"valid,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Row is one namespace.
+type Row struct {
+	Namespace string   `json:"namespace"`
+	Profile   string   `json:"profile,omitempty"`
+	Grants    []string `json:"grants,omitempty"`
+	// Enforcement is "enabled", "disabled", "expired" (disabled past its end) or "invalid" (a value other
+	// than "disabled", which keeps enforcement on).
+	Enforcement   string     `json:"enforcement"`
+	DisabledSince *time.Time `json:"disabledSince,omitempty"`
+	Ready         *Condition `json:"ready,omitempty"`
+	// EnforcementDisabled is the escape hatch condition, when netprofile wrote one.
+	EnforcementDisabled *Condition `json:"enforcementDisabled,omitempty"`
+	Policies            []Policy   `json:"policies"`
+	// Problems say, in words, why the row is not OK.
+	Problems []string `json:"problems,omitempty"`
+	OK       bool     `json:"ok"`
+}
+
+// Summarize builds the row of a namespace from the namespace and the policies netprofile owns in it.
+func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.CiliumNetworkPolicy, now time.Time, t enforcement.Thresholds) Row {
+	sel, labelProblems := c.Parse(ns.Labels)
+	row := Row{Namespace: ns.Name, Profile: sel.Profile, Grants: sel.Grants, Policies: []Policy{}}
+	for _, p := range labelProblems {
+		row.Problems = append(row.Problems, p.String())
+	}
+
+	st := enforcement.Evaluate(c, ns, now, t)
+	switch {
+	case st.Label == enforcement.Invalid:
+		row.Enforcement = "invalid"
+		row.Problems = append(row.Problems, fmt.Sprintf("label %s=%q: the only value is %q; enforcement stays on",
+			c.EnforcementKey(), st.Value, contract.EnforcementDisabled))
+	case st.Label == enforcement.Disabled && st.Phase == enforcement.PhaseExpired:
+		row.Enforcement = "expired"
+	case st.Label == enforcement.Disabled:
+		row.Enforcement = "disabled"
+	default:
+		row.Enforcement = "enabled"
+	}
+	if !st.Since.IsZero() && st.Label == enforcement.Disabled {
+		since := st.Since.UTC()
+		row.DisabledSince = &since
+	}
+	row.Ready = condition(ns, conditions.Ready)
+	row.EnforcementDisabled = condition(ns, conditions.EnforcementDisabled)
+
+	sorted := slices.Clone(owned)
+	slices.SortFunc(sorted, func(a, b ciliumv2.CiliumNetworkPolicy) int { return cmp.Compare(a.Name, b.Name) })
+	for _, p := range sorted {
+		pol := Policy{Name: p.Name, Component: p.Labels[ownership.ComponentLabel]}
+		for _, pc := range p.Status.Conditions {
+			if pc.Type == ciliumv2.PolicyConditionValid {
+				pol.Valid, pol.Message = string(pc.Status), pc.Message
+			}
+		}
+		if pol.Valid == string(corev1.ConditionFalse) {
+			row.Problems = append(row.Problems, fmt.Sprintf("Cilium marked policy %s invalid, so it is not enforced: %s", p.Name, pol.Message))
+		}
+		row.Policies = append(row.Policies, pol)
+	}
+
+	switch {
+	case row.Ready != nil && row.Ready.Status != corev1.ConditionTrue:
+		row.Problems = append(row.Problems, fmt.Sprintf("%s=%s (%s): %s", conditions.Ready, row.Ready.Status, row.Ready.Reason, row.Ready.Message))
+	case row.Ready == nil && (!sel.IsEmpty() || len(labelProblems) > 0):
+		row.Problems = append(row.Problems, fmt.Sprintf("netprofile has not reported %s on this namespace yet: is the operator running?", conditions.Ready))
+	}
+	if e := row.EnforcementDisabled; e != nil && e.Reason == conditions.ReasonNameClash {
+		row.Problems = append(row.Problems, fmt.Sprintf("%s (%s): %s", conditions.EnforcementDisabled, e.Reason, e.Message))
+	}
+	row.OK = len(row.Problems) == 0
+	return row
+}
+
+func condition(ns *corev1.Namespace, t corev1.NamespaceConditionType) *Condition {
+	c := conditions.Find(ns.Status.Conditions, t)
+	if c == nil {
+		return nil
+	}
+	return &Condition{Status: c.Status, Reason: c.Reason, Message: c.Message, Since: c.LastTransitionTime.UTC()}
+}
+
+// Relevant reports whether netprofile has anything to say about the namespace: it uses the label contract,
+// carries netprofile's conditions or holds policies netprofile owns (a provider namespace, say).
+func Relevant(c contract.Contract, ns *corev1.Namespace, owned int) bool {
+	return c.Mentions(ns.Labels) || owned > 0 ||
+		conditions.Find(ns.Status.Conditions, conditions.Ready) != nil ||
+		conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled) != nil
+}
+
+// EnforcementText is the enforcement column: the state, and for a disabled namespace since when and how long.
+func (r Row) EnforcementText(now time.Time) string {
+	if r.DisabledSince == nil {
+		return r.Enforcement
+	}
+	return fmt.Sprintf("%s since %s (%s)", r.Enforcement, r.DisabledSince.Format(time.RFC3339), now.Sub(*r.DisabledSince).Truncate(time.Second))
+}
+
+// ReadyText is the ready column.
+func (r Row) ReadyText() string {
+	if r.Ready == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s)", r.Ready.Status, r.Ready.Reason)
+}
+
+// PoliciesText is the policies column; an invalid policy is marked.
+func (r Row) PoliciesText() string {
+	if len(r.Policies) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(r.Policies))
+	for _, p := range r.Policies {
+		if p.Valid == string(corev1.ConditionFalse) {
+			names = append(names, p.Name+" (INVALID)")
+			continue
+		}
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ",")
+}
