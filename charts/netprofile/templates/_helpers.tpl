@@ -1,0 +1,130 @@
+{{/*
+netprofile.name is the chart name, overridable so a fork can rename every object.
+*/}}
+{{- define "netprofile.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+netprofile.fullname prefixes objects with the release name unless the release name already contains the chart
+name (a release called "netprofile" gives "netprofile", not "netprofile-netprofile").
+*/}}
+{{- define "netprofile.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "netprofile.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+netprofile.labels go on every object the chart creates. They never include the label netprofile's own
+ownership checks use (app.kubernetes.io/managed-by: netprofile): Helm's objects are Helm's.
+*/}}
+{{- define "netprofile.labels" -}}
+helm.sh/chart: {{ include "netprofile.chart" . }}
+{{ include "netprofile.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: netprofile
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+netprofile.selectorLabels select the manager pods. They must never change across upgrades: a Deployment's
+selector is immutable.
+*/}}
+{{- define "netprofile.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "netprofile.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "netprofile.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "netprofile.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+netprofile.image is repository:tag, or repository@digest when a digest is pinned (the digest wins: it is what
+actually runs).
+*/}}
+{{- define "netprofile.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+netprofile.platformNamespaces is the --platform-namespaces list: the configured namespaces plus netprofile's own,
+whose policy is the chart's hand-written one (templates/manager-ciliumnetworkpolicy.yaml) and must not be
+replaced by a profile.
+*/}}
+{{- define "netprofile.platformNamespaces" -}}
+{{- $list := .Values.manager.platformNamespaces }}
+{{- if .Values.manager.platformIncludesReleaseNamespace }}
+{{- $list = append $list .Release.Namespace }}
+{{- end }}
+{{- $list | uniq | join "," }}
+{{- end }}
+
+{{/*
+netprofile.seconds turns a threshold into seconds: an integer is seconds already; a string is a number with
+one unit of s, m, h or d ("5m", "24h"). Prometheus compares the since-timestamp in seconds, so this is the
+one place a duration is parsed.
+*/}}
+{{- define "netprofile.seconds" -}}
+{{- $v := . }}
+{{- if kindIs "string" $v }}
+{{- $m := regexFindAll "^([0-9]+)([smhd])$" $v 1 }}
+{{- if not $m }}{{ fail (printf "threshold %q: use seconds (300) or one number with a unit of s, m, h or d (5m, 24h)" $v) }}{{ end }}
+{{- $n := regexFind "^[0-9]+" $v | int64 }}
+{{- $unit := regexFind "[smhd]$" $v }}
+{{- $mult := get (dict "s" 1 "m" 60 "h" 3600 "d" 86400) $unit }}
+{{- mul $n $mult }}
+{{- else }}
+{{- int64 $v }}
+{{- end }}
+{{- end }}
+
+{{/*
+netprofile.humanDuration says a number of seconds in words for alert summaries ("5 minutes", "24 hours").
+*/}}
+{{- define "netprofile.humanDuration" -}}
+{{- $s := int64 . }}
+{{- if and (ge $s 3600) (eq (mod $s 3600) 0) }}
+{{- $h := div $s 3600 }}{{ $h }} hour{{ if ne $h 1 }}s{{ end }}
+{{- else if and (ge $s 60) (eq (mod $s 60) 0) }}
+{{- $m := div $s 60 }}{{ $m }} minute{{ if ne $m 1 }}s{{ end }}
+{{- else }}
+{{- $s }} second{{ if ne $s 1 }}s{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+netprofile.catalogueAnnotations keeps the catalogue on `helm uninstall` when asked: deleting a Baseline deletes
+its cluster-wide policy (it owns it), which changes traffic for every namespace at once.
+*/}}
+{{- define "netprofile.catalogueAnnotations" -}}
+{{- if .Values.catalogue.keepOnUninstall }}
+annotations:
+  helm.sh/resource-policy: keep
+{{- end }}
+{{- end }}
