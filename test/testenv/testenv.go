@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	ciliumcrds "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/client/crds/v2"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
@@ -27,6 +29,11 @@ import (
 type Options struct {
 	// ControllerManager starts kube-controller-manager with the garbage collector and namespace controllers.
 	ControllerManager bool
+	// SkipNetprofileCRDs installs only Cilium's CRDs, for callers that install netprofile's own the way a user
+	// would (the e2e applies them from the Helm chart).
+	SkipNetprofileCRDs bool
+	// APIServerArgs are extra kube-apiserver flags (name without dashes -> value), e.g. an audit log.
+	APIServerArgs map[string]string
 }
 
 // Env is a running control plane.
@@ -121,11 +128,19 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.SkipNetprofileCRDs {
+		crds = slices.DeleteFunc(crds, func(crd *apiextensionsv1.CustomResourceDefinition) bool {
+			return crd.Spec.Group != "cilium.io"
+		})
+	}
 	e := &Env{Environment: &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDs:                  crds,
 		ErrorIfCRDPathMissing: true,
 	}}
+	for name, value := range opts.APIServerArgs {
+		e.Environment.ControlPlane.GetAPIServer().Configure().Set(name, value)
+	}
 	e.Config, err = e.Environment.Start()
 	if err != nil {
 		return nil, fmt.Errorf("failed to start kube-apiserver and etcd: %w", err)
@@ -168,6 +183,42 @@ func (e *Env) startControllerManager(assets string) error {
 		return fmt.Errorf("failed to start kube-controller-manager: %w", err)
 	}
 	return nil
+}
+
+// ImpersonatingKubeconfig writes a kubeconfig at path that authenticates as the admin but acts as user (with
+// extra, when set): every request is then authorized by user's RBAC, exactly as if user had sent it. For a
+// ServiceAccount user ("system:serviceaccount:<ns>:<name>") the API server adds the ServiceAccount's groups.
+func (e *Env) ImpersonatingKubeconfig(path, user string, extra map[string][]string) error {
+	cfg, err := clientcmd.LoadFromFile(e.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("failed to read the admin kubeconfig: %w", err)
+	}
+	for _, auth := range cfg.AuthInfos {
+		auth.Impersonate = user
+		auth.ImpersonateUserExtra = extra
+	}
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("failed to write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
+
+// Helm returns the pinned helm (hack/tools.sh helm; a no-op when the cache is warm).
+func Helm() (string, error) {
+	out, err := exec.Command(filepath.Join(RepoRoot(), "hack", "tools.sh"), "helm").Output()
+	if err != nil {
+		return "", fmt.Errorf("failed to build helm with hack/tools.sh helm: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Kubectl returns the pinned kubectl, next to the control plane binaries.
+func Kubectl() (string, error) {
+	assets, err := Assets()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(assets, "kubectl"), nil
 }
 
 // ControllerManagerLog is what kube-controller-manager printed, for failure messages.

@@ -1,0 +1,513 @@
+// Package chart tests the Helm chart by rendering it with the pinned helm: the parts generated from config/
+// (RBAC, alert rules) and the default catalogue must equal their sources, optional objects must appear exactly
+// when both their value and their API are there, and the values schema must refuse bad input. Applying the
+// renders to a real API server is test/e2e's job.
+package chart
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+const (
+	release   = "netprofile"
+	namespace = "netprofile-system"
+)
+
+var (
+	chartDir = filepath.Join(testenv.RepoRoot(), "charts", "netprofile")
+	// Every optional API the chart looks for.
+	allAPIs = []string{
+		"--api-versions", "cilium.io/v2/CiliumNetworkPolicy",
+		"--api-versions", "monitoring.coreos.com/v1/PrometheusRule",
+		"--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+	}
+)
+
+// render runs helm template and returns the objects, or helm's error output.
+func render(t *testing.T, args ...string) ([]*unstructured.Unstructured, error) {
+	t.Helper()
+	helm, err := testenv.Helm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("helm template %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return decode(t, out), nil
+}
+
+func mustRender(t *testing.T, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := render(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			break
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			t.Fatalf("rendered YAML does not decode: %v\n%s", err, doc)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	return objs
+}
+
+func find(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind && (name == "" || o.GetName() == name) {
+			return o
+		}
+	}
+	return nil
+}
+
+func kinds(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.GetKind())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func into(t *testing.T, u *unstructured.Unstructured, obj any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+		t.Fatalf("failed to convert %s %s: %v", u.GetKind(), u.GetName(), err)
+	}
+}
+
+// The chart's ClusterRole is controller-gen's, copied by make helm-sync: a hand edit to the template or a stale
+// copy shows up here (and in make verify).
+func TestClusterRoleIsTheGeneratedOne(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(b, want); err != nil {
+		t.Fatal(err)
+	}
+	u := find(mustRender(t), "ClusterRole", release+"-manager")
+	if u == nil {
+		t.Fatal("no ClusterRole netprofile-manager rendered")
+	}
+	got := &rbacv1.ClusterRole{}
+	into(t, u, got)
+	if !reflect.DeepEqual(got.Rules, want.Rules) {
+		t.Errorf("chart ClusterRole rules differ from config/rbac/role.yaml (run make helm-sync):\n got: %+v\nwant: %+v", got.Rules, want.Rules)
+	}
+	for _, r := range got.Rules {
+		for _, list := range [][]string{r.APIGroups, r.Resources, r.Verbs} {
+			if slices.Contains(list, "*") {
+				t.Errorf("wildcard in rule %+v", r)
+			}
+		}
+		if slices.Contains(r.APIGroups, "coordination.k8s.io") {
+			t.Errorf("leases belong in the namespaced leader election Role, not the ClusterRole: %+v", r)
+		}
+	}
+}
+
+// Leader election needs a Lease and core Events in the release namespace only; the secure metrics endpoint
+// needs TokenReviews and SubjectAccessReviews.
+func TestSupportingRBAC(t *testing.T) {
+	objs := mustRender(t)
+	role := &rbacv1.Role{}
+	u := find(objs, "Role", release+"-leader-election")
+	if u == nil {
+		t.Fatal("no leader election Role")
+	}
+	into(t, u, role)
+	if role.Namespace != namespace {
+		t.Errorf("leader election Role in %q, want the release namespace", role.Namespace)
+	}
+	wantRole := []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+	if !reflect.DeepEqual(role.Rules, wantRole) {
+		t.Errorf("leader election rules = %+v", role.Rules)
+	}
+	auth := &rbacv1.ClusterRole{}
+	into(t, find(objs, "ClusterRole", release+"-metrics-auth"), auth)
+	wantAuth := []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+	if !reflect.DeepEqual(auth.Rules, wantAuth) {
+		t.Errorf("metrics auth rules = %+v", auth.Rules)
+	}
+	if find(mustRender(t, "--set", "metrics.secure=false"), "ClusterRole", release+"-metrics-auth") != nil {
+		t.Error("plain HTTP metrics need no TokenReview rights")
+	}
+}
+
+// The chart's default catalogue is exactly config/samples (which the kubectl plugin embeds and the envtest
+// suites load): the same names, kinds and specs.
+func TestDefaultCatalogueIsConfigSamples(t *testing.T) {
+	want, err := catalogue.LoadPaths(filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	helm, err := testenv.Helm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(helm, "template", release, chartDir, "--namespace", namespace,
+		"--show-only", "templates/catalogue-networkprofiles.yaml",
+		"--show-only", "templates/catalogue-sharedresources.yaml",
+		"--show-only", "templates/catalogue-baselines.yaml").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := catalogue.NewSet()
+	if err := got.Add("chart", out); err != nil {
+		t.Fatalf("the chart's catalogue does not decode strictly: %v", err)
+	}
+	if len(got.Other) > 0 || len(got.Namespaces) > 0 {
+		t.Errorf("unexpected objects in the catalogue templates: %+v", got.Other)
+	}
+	if len(want.Profiles) != 4 || len(want.Resources) != 4 || len(want.Baselines) != 4 {
+		t.Fatalf("config/samples holds %d profiles, %d resources, %d baselines; this test expects the seed's 4+4+4",
+			len(want.Profiles), len(want.Resources), len(want.Baselines))
+	}
+	compare := func(kind string, got, want map[string]any) {
+		t.Helper()
+		if !reflect.DeepEqual(sortedKeys(got), sortedKeys(want)) {
+			t.Errorf("%s names: chart %v, config/samples %v", kind, sortedKeys(got), sortedKeys(want))
+		}
+		for name, w := range want {
+			if g, ok := got[name]; ok && !reflect.DeepEqual(g, w) {
+				gy, _ := yaml.Marshal(g)
+				wy, _ := yaml.Marshal(w)
+				t.Errorf("%s %s: chart spec differs from config/samples:\n--- chart\n%s--- config/samples\n%s", kind, name, gy, wy)
+			}
+		}
+	}
+	compare("NetworkProfile", specs(got.Profiles), specs(want.Profiles))
+	compare("SharedResource", specs(got.Resources), specs(want.Resources))
+	compare("Baseline", specs(got.Baselines), specs(want.Baselines))
+}
+
+func specs[T any](m map[string]*T) map[string]any {
+	out := make(map[string]any, len(m))
+	for name, obj := range m {
+		out[name] = reflect.ValueOf(obj).Elem().FieldByName("Spec").Interface()
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// config/prometheus/netprofile-rules.yaml is generated from the chart's PrometheusRule by make helm-sync; the
+// rules must be the same object.
+func TestPrometheusRuleIsConfigPrometheus(t *testing.T) {
+	u := find(mustRender(t, allAPIs...), "PrometheusRule", "")
+	if u == nil {
+		t.Fatal("no PrometheusRule with the API present")
+	}
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "prometheus", "netprofile-rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := yaml.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(u.Object["spec"], want) {
+		t.Error("the chart's PrometheusRule differs from config/prometheus/netprofile-rules.yaml: run make helm-sync")
+	}
+	names := alerts(t, u)
+	if !reflect.DeepEqual(sortedKeys(names), []string{"NetworkPolicyEnforcementDisabled", "NetworkPolicyEnforcementDisabledLong"}) {
+		t.Errorf("alerts = %v, want exactly the two escape hatch alerts", sortedKeys(names))
+	}
+}
+
+func alerts(t *testing.T, u *unstructured.Unstructured) map[string]any {
+	t.Helper()
+	groups, _, _ := unstructured.NestedSlice(u.Object, "spec", "groups")
+	out := map[string]any{}
+	for _, g := range groups {
+		rules, _, _ := unstructured.NestedSlice(g.(map[string]any), "rules")
+		for _, r := range rules {
+			r := r.(map[string]any)
+			out[r["alert"].(string)] = r
+		}
+	}
+	return out
+}
+
+// One pair of values drives both the manager's condition phases and the alerts, so they cannot disagree.
+func TestEnforcementThresholdsDriveFlagsAndAlerts(t *testing.T) {
+	objs := mustRender(t, append([]string{
+		"--set", "enforcement.warningAfter=10m", "--set", "enforcement.criticalAfter=2d", "--set", "enforcement.maxDisabled=3600",
+		"--set", "prometheusRule.disabled.severity=info", "--set", "prometheusRule.alertLabels.team=platform",
+	}, allAPIs...)...)
+	args := managerArgs(t, objs)
+	for _, want := range []string{"--enforcement-warning-after=600s", "--enforcement-critical-after=172800s", "--enforcement-max-disabled=3600s"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("manager args %v lack %s", args, want)
+		}
+	}
+	rules := alerts(t, find(objs, "PrometheusRule", ""))
+	check := func(alert, threshold, severity string) {
+		t.Helper()
+		r := rules[alert].(map[string]any)
+		if expr := r["expr"].(string); !strings.HasSuffix(expr, "> "+threshold) {
+			t.Errorf("%s expr %q, want threshold %s", alert, expr, threshold)
+		}
+		labels := r["labels"].(map[string]any)
+		if labels["severity"] != severity || labels["team"] != "platform" {
+			t.Errorf("%s labels %v", alert, labels)
+		}
+		if _, hasFor := r["for"]; hasFor {
+			t.Errorf("%s has a for: clause; a Prometheus restart would reset it", alert)
+		}
+	}
+	check("NetworkPolicyEnforcementDisabled", "600", "info")
+	check("NetworkPolicyEnforcementDisabledLong", "172800", "critical")
+}
+
+func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	u := find(objs, "Deployment", "")
+	if u == nil {
+		t.Fatal("no Deployment")
+	}
+	d := &appsv1.Deployment{}
+	into(t, u, d)
+	return d.Spec.Template.Spec.Containers[0].Args
+}
+
+// The Deployment runs under the restricted Pod Security Standard with a standby replica and probes on the
+// manager's health endpoint.
+func TestDeployment(t *testing.T) {
+	objs := mustRender(t)
+	d := &appsv1.Deployment{}
+	into(t, find(objs, "Deployment", release), d)
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+
+	if *d.Spec.Replicas != 2 || !slices.Contains(c.Args, "--leader-elect=true") || !slices.Contains(c.Args, "--leader-election-namespace="+namespace) {
+		t.Errorf("want 2 replicas with leader election in the release namespace: replicas %d, args %v", *d.Spec.Replicas, c.Args)
+	}
+	psc, sc := pod.SecurityContext, c.SecurityContext
+	switch {
+	case psc == nil || sc == nil:
+		t.Fatal("no security contexts")
+	case psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser != 65532:
+		t.Errorf("pod must run as non-root 65532 (the image's user): %+v", psc)
+	case psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+		t.Errorf("seccomp must be RuntimeDefault: %+v", psc.SeccompProfile)
+	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Error("root filesystem must be read-only")
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Error("privilege escalation must be off")
+	case sc.Capabilities == nil || !reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
+		t.Errorf("capabilities must drop ALL and add none: %+v", sc.Capabilities)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Error("probes must hit /healthz and /readyz")
+	}
+	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Error("memory request and limit must be set")
+	}
+
+	// The platform list is the manager's default plus the release namespace.
+	want := strings.Join(append(slices.Clone(controllers.DefaultPlatformNamespaces), namespace), ",")
+	if !slices.Contains(c.Args, "--platform-namespaces="+want) {
+		t.Errorf("args %v lack --platform-namespaces=%s", c.Args, want)
+	}
+
+	// The Dockerfile's user is the one the chart runs as.
+	dockerfile, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(dockerfile, []byte("\nUSER 65532:65532\n")) || !bytes.Contains(dockerfile, []byte("distroless/static:nonroot")) {
+		t.Error("Dockerfile must run as 65532:65532 on distroless/static:nonroot, as the chart's securityContext expects")
+	}
+
+	if pdb := find(objs, "PodDisruptionBudget", ""); pdb == nil {
+		t.Error("two replicas want a PodDisruptionBudget")
+	}
+	if pdb := find(mustRender(t, "--set", "replicaCount=1"), "PodDisruptionBudget", ""); pdb != nil {
+		t.Error("a PodDisruptionBudget over one replica blocks node drains")
+	}
+	if _, err := render(t, "--set", "replicaCount=2", "--set", "leaderElection.enabled=false"); err == nil {
+		t.Error("two replicas without leader election must be refused")
+	}
+}
+
+// Optional objects appear only when their value is on and their API exists (helm template sees no cluster, so
+// APIs come from --api-versions, as .Capabilities does against a real cluster).
+func TestOptionalObjectsAreGatedTwice(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want []string
+		not  []string
+	}{
+		"no optional API: none of them": {
+			args: nil,
+			not:  []string{"ServiceMonitor", "PrometheusRule", "CiliumNetworkPolicy"},
+		},
+		"every API and the defaults: all of them": {
+			args: allAPIs,
+			want: []string{"ServiceMonitor", "PrometheusRule", "CiliumNetworkPolicy"},
+		},
+		"every API but the values off: none of them": {
+			args: append([]string{"--set", "serviceMonitor.enabled=false", "--set", "prometheusRule.enabled=false", "--set", "networkPolicy.enabled=false"}, allAPIs...),
+			not:  []string{"ServiceMonitor", "PrometheusRule", "CiliumNetworkPolicy"},
+		},
+		"metrics off: no Service and no ServiceMonitor, alerts still ship": {
+			args: append([]string{"--set", "metrics.enabled=false"}, allAPIs...),
+			want: []string{"PrometheusRule"},
+			not:  []string{"ServiceMonitor", "Service"},
+		},
+		"catalogue off: no catalogue objects": {
+			args: []string{"--set", "catalogue.enabled=false"},
+			not:  []string{"NetworkProfile", "SharedResource", "Baseline"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := kinds(mustRender(t, tc.args...))
+			for _, k := range tc.want {
+				if !slices.Contains(got, k) {
+					t.Errorf("want a %s; rendered %v", k, got)
+				}
+			}
+			for _, k := range tc.not {
+				if slices.Contains(got, k) {
+					t.Errorf("want no %s; rendered %v", k, got)
+				}
+			}
+		})
+	}
+}
+
+// The ServiceMonitor keeps netprofile's "namespace" label (honorLabels), or the alerts would name
+// exported_namespace; the chart's own policy reaches the API server and admits probes and scrapes only.
+func TestMonitoringAndOwnPolicy(t *testing.T) {
+	objs := mustRender(t, allAPIs...)
+	sm := find(objs, "ServiceMonitor", "")
+	eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(eps) != 1 || eps[0].(map[string]any)["honorLabels"] != true || eps[0].(map[string]any)["scheme"] != "https" {
+		t.Errorf("ServiceMonitor endpoints = %v, want one https endpoint with honorLabels", eps)
+	}
+	cnp := find(objs, "CiliumNetworkPolicy", "")
+	if strings.HasPrefix(cnp.GetName(), "netprofile-") {
+		t.Errorf("the chart's policy %s uses the prefix reserved for generated policies", cnp.GetName())
+	}
+	spec, _ := yaml.Marshal(cnp.Object["spec"])
+	for _, want := range []string{"kube-apiserver", `port: "6443"`, `port: "8081"`, `port: "8443"`, "k8s:io.kubernetes.pod.namespace: monitoring"} {
+		if !strings.Contains(string(spec), want) {
+			t.Errorf("chart CiliumNetworkPolicy lacks %s:\n%s", want, spec)
+		}
+	}
+	for _, bad := range []string{"ingressDeny", "egressDeny", "- all\n", "- world\n", "- cluster\n"} {
+		if strings.Contains(string(spec), bad) {
+			t.Errorf("the chart's policy must neither deny (deny beats the escape hatch) nor open wide (%q):\n%s", bad, spec)
+		}
+	}
+}
+
+// The values schema refuses what would otherwise render a broken Deployment or wrong alerts.
+func TestSchemaRefusesBadValues(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"unknown key":                 {[]string{"--set", "manager.logLevel=debug"}, "additional properties 'logLevel'"},
+		"zero replicas":               {[]string{"--set", "replicaCount=0"}, "replicaCount"},
+		"bad duration":                {[]string{"--set", "enforcement.warningAfter=5 minutes"}, "warningAfter"},
+		"warning after critical":      {[]string{"--set", "enforcement.warningAfter=2d"}, "must not be longer"},
+		"bad log encoder":             {[]string{"--set", "manager.log.encoder=text"}, "encoder"},
+		"bad label domain":            {[]string{"--set", "manager.labelDomain=Not_A_Domain"}, "labelDomain"},
+		"bad catalogue name":          {[]string{"--set", "catalogue.profiles.Standard.description=x"}, "Standard"},
+		"catalogue entry not a map":   {[]string{"--set", "catalogue.baselines.dns=on"}, "baselines"},
+		"port out of range":           {[]string{"--set", "metrics.port=70000"}, "port"},
+		"extra arg that is no flag":   {[]string{"--set", "manager.extraArgs[0]=debug"}, "extraArgs"},
+		"metrics reader of bad kind":  {[]string{"--set", "metrics.readers[0].kind=Pod", "--set", "metrics.readers[0].name=x"}, "kind"},
+		"own ServiceAccount unnamed":  {[]string{"--set", "serviceAccount.create=false"}, "serviceAccount.name is required"},
+		"probe entity Cilium rejects": {[]string{"--set", "networkPolicy.probesFromEntities[0]=hosts"}, "probesFromEntities"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := render(t, tc.args...)
+			if err == nil {
+				t.Fatalf("helm template %v succeeded", tc.args)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error does not mention %q: %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// The all-features values file renders (test/e2e applies it to a real API server).
+func TestAllFeaturesRender(t *testing.T) {
+	objs := mustRender(t, append([]string{"-f", filepath.Join(chartDir, "ci", "all-features-values.yaml")}, allAPIs...)...)
+	for _, k := range []string{"ServiceMonitor", "PrometheusRule", "CiliumNetworkPolicy", "PodDisruptionBudget", "Baseline"} {
+		if find(objs, k, "") == nil {
+			t.Errorf("all-features render lacks a %s", k)
+		}
+	}
+	if find(objs, "NetworkProfile", "isolated") != nil || find(objs, "NetworkProfile", "batch") == nil {
+		t.Error("catalogue entries set to null must disappear and added ones appear")
+	}
+	for _, o := range objs {
+		if o.GetKind() == "NetworkProfile" && o.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("keepOnUninstall must annotate %s", o.GetName())
+		}
+	}
+	if !slices.Contains(managerArgs(t, objs), "--label-domain=netpol.example.com") {
+		t.Error("label domain not passed to the manager")
+	}
+}

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"os/exec"
+	"strings"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+// What README.md's "Install with Helm" promises, checked with the real helm install, upgrade and uninstall on
+// a control plane of its own (helm must own every object it installs, so it cannot share the kubectl-applied
+// installation the other specs use).
+var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
+	var (
+		e2 *testenv.Env
+		c  client.Client
+	)
+	helm := func(args ...string) string {
+		GinkgoHelper()
+		bin, err := testenv.Helm()
+		Expect(err).NotTo(HaveOccurred())
+		out, err := exec.Command(bin, append(args, "--kubeconfig", e2.Kubeconfig)...).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "helm %s:\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	deploymentArgs := func() []string {
+		GinkgoHelper()
+		d := &appsv1.Deployment{}
+		Expect(c.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, d)).To(Succeed())
+		return d.Spec.Template.Spec.Containers[0].Args
+	}
+
+	BeforeAll(func() {
+		var err error
+		e2, err = testenv.Start(testenv.Options{ControllerManager: true, SkipNetprofileCRDs: true})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(e2.Stop()).To(Succeed()) })
+		scheme, err := controllers.NewScheme()
+		Expect(err).NotTo(HaveOccurred())
+		c, err = client.New(e2.Config, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("installs: CRDs, catalogue, RBAC and the manager's own policy, from the cluster's real capabilities", func() {
+		out := helm("install", release, chartDir, "--namespace", releaseNamespace, "--create-namespace")
+		// Cilium's API is there (own policy installed); the Prometheus Operator's is not, and the notes say so.
+		Expect(out).To(ContainSubstring("the PrometheusRule was not installed"))
+		Expect(c.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, &ciliumv2.CiliumNetworkPolicy{})).To(Succeed())
+		baselines := &v1alpha1.BaselineList{}
+		Expect(c.List(ctx, baselines)).To(Succeed())
+		Expect(baselines.Items).To(HaveLen(4))
+	})
+
+	It("upgrades: changed values reach the Deployment", func() {
+		Expect(deploymentArgs()).To(ContainElement("--enforcement-warning-after=300s"))
+		helm("upgrade", release, chartDir, "--namespace", releaseNamespace, "--reuse-values", "--set", "enforcement.warningAfter=10m")
+		Expect(deploymentArgs()).To(ContainElement("--enforcement-warning-after=600s"))
+	})
+
+	It("uninstalls: the catalogue and the baselines' policies go; namespace policies and the CRDs stay", func() {
+		m := startManagerIn(e2, deploymentArgs(), "lifecycle")
+		for _, name := range []string{"database", "shop"} {
+			Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+		}
+		Expect(c.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{profileKey: "standard", accessKey + "postgres": "true"}}},
+			client.Merge)).To(Succeed())
+		policy := func(ns, name string) func() error {
+			return func() error {
+				return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ciliumv2.CiliumNetworkPolicy{})
+			}
+		}
+		baseline := func() error {
+			return c.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName("dns")}, &ciliumv2.CiliumClusterwideNetworkPolicy{})
+		}
+		Eventually(policy("shop", ownership.NamespacePolicyName)).Should(Succeed())
+		Eventually(policy("database", ownership.ProviderPolicyName("postgres"))).Should(Succeed())
+		Eventually(baseline).Should(Succeed())
+		// The pods stop first in a real uninstall too; stopping here first makes the outcome deterministic.
+		m.stop()
+
+		helm("uninstall", release, "--namespace", releaseNamespace)
+		gone := func(err error) bool { return apierrors.IsNotFound(err) }
+		// Baselines own their CiliumClusterwideNetworkPolicies: the garbage collector deletes them.
+		Eventually(baseline).WithTimeout(60 * time.Second).Should(Satisfy(gone))
+		profiles := &v1alpha1.NetworkProfileList{}
+		Expect(c.List(ctx, profiles)).To(Succeed())
+		Expect(profiles.Items).To(BeEmpty())
+		// Namespaces own their policies, so those outlive netprofile (without the DNS baseline!).
+		Consistently(policy("shop", ownership.NamespacePolicyName)).WithTimeout(2 * time.Second).Should(Succeed())
+		Expect(policy("database", ownership.ProviderPolicyName("postgres"))()).To(Succeed())
+		// helm never deletes what crds/ installed.
+		crd := &metav1.PartialObjectMetadata{}
+		crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+		for _, name := range []string{"networkprofiles", "sharedresources", "baselines"} {
+			Expect(c.Get(ctx, client.ObjectKey{Name: name + ".network-policy.homelab"}, crd)).To(Succeed())
+		}
+	})
+
+	It("keeps the catalogue on uninstall when asked (catalogue.keepOnUninstall)", func() {
+		helm("install", release, chartDir, "--namespace", releaseNamespace, "--set", "catalogue.keepOnUninstall=true")
+		helm("uninstall", release, "--namespace", releaseNamespace)
+		baselines := &v1alpha1.BaselineList{}
+		Expect(c.List(ctx, baselines)).To(Succeed())
+		Expect(baselines.Items).To(HaveLen(4))
+	})
+})

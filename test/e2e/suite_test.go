@@ -1,0 +1,429 @@
+// Package e2e is the whole-system test: netprofile installed as a user would install it, then driven the way
+// the seed's users drive it. A real control plane (etcd, kube-apiserver with RBAC, kube-controller-manager)
+// gets the Helm chart, rendered with the pinned helm and applied with the pinned kubectl (server-side); the
+// real bin/manager then runs out of cluster, with the chart's Deployment arguments, through a kubeconfig that
+// impersonates the chart's ServiceAccount, so every API call it makes is authorized by the chart's RBAC.
+// kube-apiserver writes an audit log, which shows who (which manager process) wrote what.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+const (
+	// release and releaseNamespace are what a user would pass to helm install.
+	release          = "netprofile"
+	releaseNamespace = "netprofile-system"
+	// serviceAccount is the chart's ServiceAccount (the full name, for release "netprofile").
+	serviceAccount = "system:serviceaccount:" + releaseNamespace + ":netprofile"
+	// instanceExtra is an impersonated user-extra key carrying the manager process's name: RBAC ignores it,
+	// the audit log records it, so the log says which process sent each request.
+	instanceExtra = "netprofile-e2e-instance"
+	leaseName     = "netprofile.network-policy.homelab"
+)
+
+var (
+	env        *testenv.Env
+	k8s        client.Client // the admin's live client, for setting up and asserting
+	clientset  *kubernetes.Clientset
+	ctx        context.Context
+	managerBin string
+	workDir    string
+	auditLog   string
+	chartDir   = filepath.Join(testenv.RepoRoot(), "charts", "netprofile")
+	// installed is the chart as applied (without CRDs), for the specs that change and restore part of it.
+	installed []*unstructured.Unstructured
+	// deploymentArgs are the manager arguments of the chart's Deployment.
+	deploymentArgs []string
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
+	SetDefaultConsistentlyDuration(4 * time.Second)
+	SetDefaultConsistentlyPollingInterval(200 * time.Millisecond)
+	RunSpecs(t, "E2E Suite")
+}
+
+// auditPolicy records every write at Metadata level (who, what, result), nothing about reads.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	var err error
+	workDir, err = os.MkdirTemp("", "netprofile-e2e-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, workDir)
+
+	By("building the manager")
+	managerBin = filepath.Join(testenv.RepoRoot(), "bin", "manager")
+	build := exec.Command("go", "build", "-o", managerBin, "./cmd/manager")
+	build.Dir = testenv.RepoRoot()
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/manager:\n%s", out)
+
+	By("starting etcd, kube-apiserver (RBAC, audit log) and kube-controller-manager")
+	policyFile := filepath.Join(workDir, "audit-policy.yaml")
+	Expect(os.WriteFile(policyFile, []byte(auditPolicy), 0o600)).To(Succeed())
+	auditLog = filepath.Join(workDir, "audit.log")
+	env, err = testenv.Start(testenv.Options{
+		ControllerManager:  true,
+		SkipNetprofileCRDs: true, // the chart installs them
+		APIServerArgs: map[string]string{
+			"audit-policy-file": policyFile,
+			"audit-log-path":    auditLog,
+			"audit-log-mode":    "blocking",
+		},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(env.Stop()).To(Succeed()) })
+	scheme, err := controllers.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(env.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	clientset, err = kubernetes.NewForConfig(env.Config)
+	Expect(err).NotTo(HaveOccurred())
+
+	By("installing the chart: helm template | kubectl apply --server-side")
+	createNamespace(releaseNamespace, nil)
+	crds, rest := splitCRDs(helmTemplate(release, releaseNamespace, "--include-crds",
+		"-f", filepath.Join("testdata", "values.yaml"),
+		"--api-versions", "cilium.io/v2/CiliumNetworkPolicy"))
+	Expect(crds).To(HaveLen(3), "the chart's crds/ holds netprofile's three CRDs")
+	// CRDs first and Established before any custom resource, as helm install does.
+	kubectlApply(crds)
+	var names []string
+	for _, crd := range crds {
+		names = append(names, "crd/"+crd.GetName())
+	}
+	kubectl(append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, names...)...)
+	kubectlApply(rest)
+	installed = rest
+
+	// A stale chart (make helm-sync not run after an RBAC marker changed) would fail every spec below with
+	// "forbidden"; say so once, up front.
+	role, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	generated := decodeAll(role)
+	Expect(generated).To(HaveLen(1))
+	for _, o := range installed {
+		if o.GetKind() == "ClusterRole" && o.GetName() == release+"-manager" {
+			Expect(o.Object["rules"]).To(Equal(generated[0].Object["rules"]),
+				"the chart's ClusterRole differs from config/rbac/role.yaml: run make helm-sync")
+		}
+	}
+
+	deployment := &appsv1.Deployment{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, deployment)).To(Succeed())
+	deploymentArgs = deployment.Spec.Template.Spec.Containers[0].Args
+	Expect(deploymentArgs).To(ContainElement("--leader-elect=true"))
+})
+
+// helmTemplate renders the chart with the pinned helm.
+func helmTemplate(release, namespace string, args ...string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	helm, err := testenv.Helm()
+	Expect(err).NotTo(HaveOccurred())
+	cmd := exec.Command(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	Expect(err).NotTo(HaveOccurred(), "helm template: %s", stderr.String())
+	return decodeAll(out)
+}
+
+func decodeAll(data []byte) []*unstructured.Unstructured {
+	GinkgoHelper()
+	var objs []*unstructured.Unstructured
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			break
+		}
+		u := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal(doc, &u.Object)).To(Succeed())
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	return objs
+}
+
+func splitCRDs(objs []*unstructured.Unstructured) (crds, rest []*unstructured.Unstructured) {
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return crds, rest
+}
+
+func manifest(objs []*unstructured.Unstructured) []byte {
+	GinkgoHelper()
+	var b bytes.Buffer
+	for _, o := range objs {
+		y, err := yaml.Marshal(o.Object)
+		Expect(err).NotTo(HaveOccurred())
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	return b.Bytes()
+}
+
+// kubectl runs the pinned kubectl as the admin and returns its output; failure fails the spec.
+func kubectl(args ...string) string {
+	GinkgoHelper()
+	out, err := kubectlStdin(nil, args...)
+	Expect(err).NotTo(HaveOccurred(), "kubectl %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+func kubectlStdin(stdin []byte, args ...string) (string, error) {
+	bin, err := testenv.Kubectl()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// kubectlApply applies objects with server-side apply, as kubectl's field manager.
+func kubectlApply(objs []*unstructured.Unstructured, extra ...string) string {
+	GinkgoHelper()
+	out, err := kubectlStdin(manifest(objs), append([]string{"apply", "--server-side", "-f", "-"}, extra...)...)
+	Expect(err).NotTo(HaveOccurred(), "kubectl apply --server-side %s:\n%s", strings.Join(extra, " "), out)
+	return out
+}
+
+func createNamespace(name string, labels map[string]string) *corev1.Namespace {
+	GinkgoHelper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns
+}
+
+// syncBuffer collects a child process's output while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// manager is one bin/manager process.
+type manager struct {
+	name    string
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	probe   string // host:port of /healthz and /readyz
+	metrics string // host:port of /metrics (HTTPS)
+	done    chan struct{}
+}
+
+// startManager runs bin/manager with the chart Deployment's arguments, changing only the listen addresses (two
+// processes share a host here), through a kubeconfig that impersonates the chart's ServiceAccount. It returns
+// once the process answers its readiness probe.
+func startManager(name string) *manager {
+	GinkgoHelper()
+	return startManagerIn(env, deploymentArgs, name)
+}
+
+// startManagerIn is startManager against another control plane, with that installation's Deployment arguments.
+func startManagerIn(e *testenv.Env, deploymentArgs []string, name string) *manager {
+	GinkgoHelper()
+	kubeconfig := filepath.Join(workDir, "kubeconfig-"+name)
+	Expect(e.ImpersonatingKubeconfig(kubeconfig, serviceAccount, map[string][]string{instanceExtra: {name}})).To(Succeed())
+	m := &manager{name: name, log: &syncBuffer{}, probe: freeAddr(), metrics: freeAddr(), done: make(chan struct{})}
+	var args []string
+	for _, a := range deploymentArgs {
+		switch {
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			a = "--health-probe-bind-address=" + m.probe
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			a = "--metrics-bind-address=" + m.metrics
+		}
+		args = append(args, a)
+	}
+	m.cmd = exec.Command(managerBin, args...)
+	// Nothing else may reach the manager: no in-cluster config, no ~/.kube/config.
+	m.cmd.Env = []string{"KUBECONFIG=" + kubeconfig, "HOME=" + workDir, "PATH=" + os.Getenv("PATH")}
+	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+	Expect(m.cmd.Start()).To(Succeed())
+	go func() {
+		_ = m.cmd.Wait()
+		close(m.done)
+	}()
+	DeferCleanup(m.stop)
+	Eventually(func() (int, error) { return httpStatus("http://" + m.probe + "/readyz") }).
+		Should(Equal(200), func() string { return "manager " + name + " never got ready:\n" + m.log.String() })
+	Expect(httpStatus("http://" + m.probe + "/healthz")).To(Equal(200))
+	return m
+}
+
+// stop sends SIGINT (what the kubelet's SIGTERM does: the manager releases its Lease) and waits.
+func (m *manager) stop() {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	_ = m.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-m.done:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+	}
+}
+
+// logContains reports whether the manager logged s (JSON escaping of quotes removed first).
+func (m *manager) logContains(s string) func() bool {
+	return func() bool { return strings.Contains(strings.ReplaceAll(m.log.String(), `\"`, `"`), s) }
+}
+
+// logged reports whether one line of the manager's log holds every one of parts (client-go's leader elector
+// logs through klog: `"Successfully acquired lease" lock="<namespace>/<name>"`).
+func (m *manager) logged(parts ...string) func() bool {
+	return func() bool {
+		for _, line := range strings.Split(m.log.String(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func freeAddr() string {
+	GinkgoHelper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// auditEvent is the part of a kube-apiserver audit event the specs read.
+type auditEvent struct {
+	Verb      string `json:"verb"`
+	ObjectRef *struct {
+		Resource    string `json:"resource"`
+		Namespace   string `json:"namespace"`
+		Name        string `json:"name"`
+		Subresource string `json:"subresource"`
+	} `json:"objectRef"`
+	ImpersonatedUser *struct {
+		Username string              `json:"username"`
+		Extra    map[string][]string `json:"extra"`
+	} `json:"impersonatedUser"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+}
+
+// write is one audited write, as "<instance> <verb> <resource>[/<subresource>] <namespace>/<name> <code>".
+type write struct {
+	Instance, Verb, Resource, Namespace, Name string
+	Code                                      int
+}
+
+func (w write) String() string {
+	return fmt.Sprintf("%s %s %s %s/%s %d", w.Instance, w.Verb, w.Resource, w.Namespace, w.Name, w.Code)
+}
+
+// managerWrites returns the writes the manager processes made so far, from the audit log. TokenReviews and
+// SubjectAccessReviews (scrape authentication) are questions, not writes, and are left out.
+func managerWrites() []write {
+	GinkgoHelper()
+	f, err := os.Open(auditLog)
+	Expect(err).NotTo(HaveOccurred())
+	defer f.Close()
+	var out []write
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e auditEvent
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.ImpersonatedUser == nil || e.ObjectRef == nil {
+			continue
+		}
+		instance := e.ImpersonatedUser.Extra[instanceExtra]
+		if len(instance) == 0 || e.ObjectRef.Resource == "tokenreviews" || e.ObjectRef.Resource == "subjectaccessreviews" {
+			continue
+		}
+		resource := e.ObjectRef.Resource
+		if e.ObjectRef.Subresource != "" {
+			resource += "/" + e.ObjectRef.Subresource
+		}
+		code := 0
+		if e.ResponseStatus != nil {
+			code = e.ResponseStatus.Code
+		}
+		out = append(out, write{Instance: instance[0], Verb: e.Verb, Resource: resource, Namespace: e.ObjectRef.Namespace, Name: e.ObjectRef.Name, Code: code})
+	}
+	Expect(sc.Err()).NotTo(HaveOccurred())
+	return out
+}
+
+func writesBy(instance string, ws []write) []string {
+	var out []string
+	for _, w := range ws {
+		if w.Instance == instance {
+			out = append(out, w.String())
+		}
+	}
+	return out
+}

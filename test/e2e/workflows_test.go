@@ -1,0 +1,374 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// The seed's label contract, with the chart's default label domain.
+const (
+	profileKey     = "network-policy.homelab/profile"
+	accessKey      = "access.network-policy.homelab/"
+	enforcementKey = "network-policy.homelab/enforcement"
+	sinceKey       = "network-policy.homelab/enforcement-disabled-since"
+)
+
+var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, ContinueOnFailure, func() {
+	var m *manager
+
+	BeforeAll(func() {
+		for _, name := range []string{"database", "monitoring"} {
+			if err := k8s.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
+				createNamespace(name, nil)
+			}
+		}
+		m = startManager("workflows")
+		DeferCleanup(func() {
+			if CurrentSpecReport().Failed() {
+				AddReportEntry("manager log", m.log.String())
+			}
+		})
+	})
+
+	It("deploys an app: a profile and an access label give the namespace policy and a Ready condition", func() {
+		ns := createNamespace(appName("shop"), map[string]string{profileKey: "standard", accessKey + "postgres": "true"})
+
+		p := waitPolicy(ns.Name, ownership.NamespacePolicyName)
+		Expect(p.Labels).To(HaveKeyWithValue(ownership.ManagedByLabel, ownership.ManagedByValue))
+		Expect(p.OwnerReferences).To(ConsistOf(And(HaveField("Kind", "Namespace"), HaveField("UID", ns.UID), HaveField("Controller", HaveValue(BeTrue())))))
+		Expect(specs(p)).To(And(ContainSubstring(`"toEntities":["world"]`), ContainSubstring(`"port":"5432"`)))
+
+		Eventually(condition(ns.Name, conditions.Ready)).Should(And(
+			HaveField("Status", corev1.ConditionTrue), HaveField("Reason", conditions.ReasonPoliciesApplied),
+			HaveField("Message", And(ContainSubstring(`profile "standard"`), ContainSubstring("postgres"), ContainSubstring(ownership.NamespacePolicyName)))))
+		Eventually(namespaceEvents(ns.Name)).Should(ContainElement(ContainSubstring("Normal PoliciesApplied")))
+	})
+
+	It("opens the provider side of a grant in the provider namespace", func() {
+		ns := createNamespace(appName("grant"), map[string]string{profileKey: "isolated", accessKey + "postgres": "true"})
+		waitPolicy(ns.Name, ownership.NamespacePolicyName)
+
+		provider := waitPolicy("database", ownership.ProviderPolicyName("postgres"))
+		Expect(specs(provider)).To(ContainSubstring(`"port":"5432"`))
+		Expect(provider.Labels).To(HaveKeyWithValue(ownership.ManagedByLabel, ownership.ManagedByValue))
+	})
+
+	It("changes the profile in place", func() {
+		ns := createNamespace(appName("change"), map[string]string{profileKey: "standard"})
+		before := waitPolicy(ns.Name, ownership.NamespacePolicyName)
+
+		setLabels(ns.Name, map[string]string{profileKey: "internal"})
+		Eventually(getPolicy(ns.Name, ownership.NamespacePolicyName)).Should(HaveField("Labels", HaveKeyWithValue(profileKey, "internal")))
+		after, err := getPolicy(ns.Name, ownership.NamespacePolicyName)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after.UID).To(Equal(before.UID), "updated in place, no delete+create gap")
+		Expect(specs(after)).NotTo(ContainSubstring(`"toEntities":["world"]`), "internal has no internet egress")
+		Eventually(condition(ns.Name, conditions.Ready)).Should(HaveField("Message", ContainSubstring(`profile "internal"`)))
+	})
+
+	It("garbage-collects the policy and the condition when the labels are removed", func() {
+		ns := createNamespace(appName("remove"), map[string]string{profileKey: "internal", accessKey + "postgres": "true"})
+		waitPolicy(ns.Name, ownership.NamespacePolicyName)
+
+		setLabels(ns.Name, nil, profileKey, accessKey+"postgres")
+		Eventually(policyGone(ns.Name, ownership.NamespacePolicyName)).Should(BeTrue())
+		Eventually(condition(ns.Name, conditions.Ready)).Should(BeNil())
+		Eventually(namespaceEvents(ns.Name)).Should(ContainElement(ContainSubstring("Normal PoliciesPruned")))
+	})
+
+	It("opens the escape hatch loudly and closes it without a gap", func() {
+		ns := createNamespace(appName("hatch"), map[string]string{profileKey: "standard"})
+		kept := waitPolicy(ns.Name, ownership.NamespacePolicyName)
+
+		By("disabling enforcement")
+		setLabels(ns.Name, map[string]string{enforcementKey: "disabled"})
+		allowAll := waitPolicy(ns.Name, ownership.AllowAllPolicyName)
+		Expect(specs(allowAll)).To(And(ContainSubstring(`"fromEntities":["all"]`), ContainSubstring(`"toEntities":["all"]`)))
+		Eventually(annotation(ns.Name, sinceKey)).Should(Satisfy(isRFC3339))
+		Eventually(condition(ns.Name, conditions.EnforcementDisabled)).Should(HaveField("Status", corev1.ConditionTrue))
+		Eventually(namespaceEvents(ns.Name)).Should(ContainElement(ContainSubstring("Warning EnforcementDisabled")))
+		Expect(getPolicy(ns.Name, ownership.NamespacePolicyName)()).To(HaveField("UID", kept.UID), "the profile's policy stays")
+
+		By("exporting the since-timestamp to an authorized scraper")
+		since, err := time.Parse(time.RFC3339, annotation(ns.Name, sinceKey)())
+		Expect(err).NotTo(HaveOccurred())
+		token := prometheusToken()
+		Eventually(func() (string, error) { return scrape(m, token) }).Should(ContainSubstring(
+			fmt.Sprintf(`netprofile_enforcement_disabled_since_timestamp_seconds{namespace=%q} %s`, ns.Name, promFloat(since.Unix()))))
+
+		By("enabling enforcement again")
+		setLabels(ns.Name, nil, enforcementKey)
+		Eventually(policyGone(ns.Name, ownership.AllowAllPolicyName)).Should(BeTrue())
+		Eventually(annotation(ns.Name, sinceKey)).Should(BeEmpty())
+		Eventually(condition(ns.Name, conditions.EnforcementDisabled)).Should(BeNil())
+		Expect(getPolicy(ns.Name, ownership.NamespacePolicyName)()).To(HaveField("UID", kept.UID), "re-enabling restores the exact previous state")
+		Eventually(func() (string, error) { return scrape(m, token) }).ShouldNot(ContainSubstring(fmt.Sprintf("namespace=%q", ns.Name)))
+	})
+
+	It("serves metrics only to authorized scrapers", func() {
+		status, err := httpsStatus(m, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(http.StatusUnauthorized), "no token")
+
+		stranger := appName("stranger")
+		createNamespace(stranger, nil)
+		Expect(k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "scraper", Namespace: stranger}})).To(Succeed())
+		status, err = httpsStatus(m, token(stranger, "scraper"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(Equal(http.StatusForbidden), "a ServiceAccount not bound to the chart's metrics-reader ClusterRole")
+	})
+
+	It("refuses a profile on a platform namespace, including netprofile's own", func() {
+		createNamespace("cache", nil)
+		for _, name := range []string{"cache", releaseNamespace} {
+			setLabels(name, map[string]string{profileKey: "standard"})
+			Eventually(condition(name, conditions.Ready)).Should(And(
+				HaveField("Status", corev1.ConditionFalse), HaveField("Reason", "PlatformNamespace"),
+				HaveField("Message", ContainSubstring("platform namespace"))), name)
+			Consistently(policyGone(name, ownership.NamespacePolicyName)).WithTimeout(time.Second).Should(BeTrue(), name)
+			Eventually(namespaceEvents(name)).Should(ContainElement(ContainSubstring("Warning PlatformNamespace")), name)
+			setLabels(name, nil, profileKey)
+		}
+		// The chart's own policy in its namespace is untouched by all this.
+		own := &ciliumv2.CiliumNetworkPolicy{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, own)).To(Succeed())
+		Expect(own.Labels).NotTo(HaveKeyWithValue(ownership.ManagedByLabel, ownership.ManagedByValue), "Helm's, not netprofile's")
+	})
+
+	It("leaves nothing behind when a namespace is deleted", func() {
+		ns := createNamespace(appName("delete"), map[string]string{profileKey: "standard", accessKey + "postgres": "true", enforcementKey: "disabled"})
+		waitPolicy(ns.Name, ownership.NamespacePolicyName)
+		waitPolicy(ns.Name, ownership.AllowAllPolicyName)
+
+		Expect(k8s.Delete(ctx, ns)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: ns.Name}, &corev1.Namespace{}))
+		}).WithTimeout(90*time.Second).Should(BeTrue(), func() string { return "kube-controller-manager:\n" + env.ControllerManagerLog() })
+		list := &ciliumv2.CiliumNetworkPolicyList{}
+		Expect(k8s.List(ctx, list, client.InNamespace(ns.Name))).To(Succeed())
+		Expect(list.Items).To(BeEmpty())
+		// No generated object anywhere still refers to the namespace.
+		Eventually(func() []string { return generatedFor(ns.Name) }).Should(BeEmpty())
+	})
+
+	It("applies the cluster baselines of the chart's catalogue", func() {
+		for _, name := range []string{"dns", "prometheus-scrape", "health-probes", "hbone"} {
+			Eventually(func() error {
+				return k8s.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName(name)}, &ciliumv2.CiliumClusterwideNetworkPolicy{})
+			}).WithTimeout(15*time.Second).Should(Succeed(), "CiliumClusterwideNetworkPolicy for Baseline "+name)
+		}
+	})
+
+	It("wrote nothing it was refused", func() {
+		var refused []string
+		for _, w := range managerWrites() {
+			if w.Instance == m.name && w.Code == http.StatusForbidden {
+				refused = append(refused, w.String())
+			}
+		}
+		Expect(refused).To(BeEmpty(), "the chart's RBAC must allow every write the manager makes")
+		Expect(m.logContains("forbidden")()).To(BeFalse(), "no API call of the manager may be forbidden:\n%s", m.log.String())
+	})
+})
+
+func appName(prefix string) string { return prefix + "-" + rand.String(5) }
+
+func getPolicy(ns, name string) func() (*ciliumv2.CiliumNetworkPolicy, error) {
+	return func() (*ciliumv2.CiliumNetworkPolicy, error) {
+		p := &ciliumv2.CiliumNetworkPolicy{}
+		return p, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)
+	}
+}
+
+func waitPolicy(ns, name string) *ciliumv2.CiliumNetworkPolicy {
+	GinkgoHelper()
+	Eventually(getPolicy(ns, name)).Should(Not(BeNil()))
+	var p *ciliumv2.CiliumNetworkPolicy
+	Eventually(func() error {
+		var err error
+		p, err = getPolicy(ns, name)()
+		return err
+	}).Should(Succeed(), "CiliumNetworkPolicy %s/%s", ns, name)
+	return p
+}
+
+func policyGone(ns, name string) func() bool {
+	return func() bool {
+		_, err := getPolicy(ns, name)()
+		return apierrors.IsNotFound(err)
+	}
+}
+
+func specs(p *ciliumv2.CiliumNetworkPolicy) string {
+	GinkgoHelper()
+	b, err := jsonMarshal(p.Specs, p.Spec)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}
+
+// generatedFor lists generated policies anywhere that belong to, or grant, the namespace.
+func generatedFor(ns string) []string {
+	list := &ciliumv2.CiliumNetworkPolicyList{}
+	if err := k8s.List(ctx, list, client.MatchingLabels{ownership.ManagedByLabel: ownership.ManagedByValue}); err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, p := range list.Items {
+		if p.Namespace == ns || strings.Contains(specs(&p), ns) {
+			out = append(out, p.Namespace+"/"+p.Name)
+		}
+	}
+	return out
+}
+
+func setLabels(name string, set map[string]string, remove ...string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		ns := &corev1.Namespace{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+			return err
+		}
+		patch := client.MergeFromWithOptions(ns.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		for k, v := range set {
+			ns.Labels[k] = v
+		}
+		for _, k := range remove {
+			delete(ns.Labels, k)
+		}
+		return k8s.Patch(ctx, ns, patch)
+	}).Should(Succeed())
+}
+
+func condition(ns string, t corev1.NamespaceConditionType) func() *corev1.NamespaceCondition {
+	return func() *corev1.NamespaceCondition {
+		obj := &corev1.Namespace{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, obj); err != nil {
+			return nil
+		}
+		return conditions.Find(obj.Status.Conditions, t)
+	}
+}
+
+func annotation(ns, key string) func() string {
+	return func() string {
+		obj := &corev1.Namespace{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, obj); err != nil {
+			return ""
+		}
+		return obj.Annotations[key]
+	}
+}
+
+func isRFC3339(s string) bool {
+	_, err := time.Parse(time.RFC3339, s)
+	return err == nil
+}
+
+// namespaceEvents lists "<type> <reason> <note>" of the events.k8s.io Events about a Namespace.
+func namespaceEvents(ns string) func() []string {
+	return func() []string {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list); err != nil {
+			return nil
+		}
+		var out []string
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "Namespace" && e.Regarding.Name == ns {
+				out = append(out, e.Type+" "+e.Reason+" "+e.Note)
+			}
+		}
+		return out
+	}
+}
+
+// token is a short-lived ServiceAccount token, as the kubelet mounts into a pod.
+func token(ns, sa string) string {
+	GinkgoHelper()
+	tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	return tr.Status.Token
+}
+
+// prometheusToken is the token of the ServiceAccount the e2e values bind to the chart's metrics-reader role.
+func prometheusToken() string {
+	GinkgoHelper()
+	err := k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "prometheus", Namespace: "monitoring"}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	return token("monitoring", "prometheus")
+}
+
+var insecure = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+	// The manager's metrics certificate is self-signed, as the ServiceMonitor's tlsConfig expects.
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+}}
+
+func httpsStatus(m *manager, bearer string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, "https://"+m.metrics+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := insecure.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// scrape reads /metrics over HTTPS as Prometheus would, with a bearer token.
+func scrape(m *manager, bearer string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, "https://"+m.metrics+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := insecure.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %s: %s", resp.Status, body)
+	}
+	return string(body), err
+}
+
+func httpStatus(url string) (int, error) {
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
