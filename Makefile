@@ -88,8 +88,9 @@ fuzz: ## Fuzz the renderer for a minute (make test runs the seed corpus).
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/manager.
+build: ## Build bin/manager and the kubectl plugin bin/kubectl-netprofile.
 	go build -o bin/manager ./cmd/manager
+	go build -o bin/kubectl-netprofile ./cmd/kubectl-netprofile
 
 ##@ Run
 

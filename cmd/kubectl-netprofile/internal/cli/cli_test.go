@@ -1,0 +1,329 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const (
+	apps          = "testdata/namespaces/apps.yaml"
+	broken        = "testdata/namespaces/broken.yaml"
+	kubeSystem    = "testdata/platform/kube-system.yaml"
+	hubbleCapture = "../../../../pkg/diagnose/testdata/hubble-drops.jsonl"
+	hubbleReport  = "../../../../pkg/diagnose/testdata/hubble-drops.txt"
+	badPolicies   = "../../../../pkg/lint/testdata/bad"
+	goodPolicies  = "../../../../pkg/lint/testdata/good"
+)
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Main(args, strings.NewReader(stdin), &out, &errOut)
+	return result{stdout: out.String(), stderr: errOut.String(), code: code}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/kubectl-netprofile/... -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update and review the diff):\n%s", file, got)
+	}
+}
+
+func TestRender(t *testing.T) {
+	cases := map[string]struct {
+		args       []string
+		stdin      string
+		code       int
+		golden     string
+		stderr     string
+		stdoutHas  []string
+		stdoutNone []string
+	}{
+		"the policies of app namespaces and the cluster's": {
+			args: []string{"render", "-f", apps, "--cluster-policies"}, golden: "render-apps.yaml",
+		},
+		"a refused namespace is reported with its reason, and the others still render": {
+			args: []string{"render", "-f", apps, "-f", broken}, code: cli.ExitFindings,
+			stderr:    `refused: Namespace typo: InvalidLabel: label network-policy.homelab/profile="Standard": NetworkProfile names are lower case: did you mean "standard"?`,
+			stdoutHas: []string{"namespace: shop", "namespace: batch"}, stdoutNone: []string{"namespace: typo"},
+		},
+		"a namespace from stdin": {
+			args: []string{"render", "-f", "-"}, stdin: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n  labels:\n    network-policy.homelab/profile: isolated\n",
+			stdoutHas: []string{"name: netprofile-namespace", "namespace: x"},
+		},
+		"a catalogue from the PR overrides the shipped one": {
+			args: []string{"render", "-f", "-"}, stdin: `apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: {network-policy.homelab/profile: isolated}}
+---
+apiVersion: network-policy.homelab/v1alpha1
+kind: NetworkProfile
+metadata: {name: isolated}
+spec:
+  egress:
+    - entities: [world]
+      ports: [{port: 8443, protocol: TCP}]
+`,
+			stdoutHas: []string{`port: "8443"`},
+		},
+		"a custom label domain": {
+			args: []string{"render", "--label-domain", "np.example.org", "-f", "-"}, stdin: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n  labels:\n    np.example.org/profile: standard\n",
+			stdoutHas: []string{"np.example.org/profile: standard"},
+		},
+		"nothing to render": {args: []string{"render"}, code: cli.ExitError, stderr: "nothing to render"},
+		"a file without namespaces": {
+			args: []string{"render", "-f", kubeSystem}, code: cli.ExitError, stderr: "no Namespace found",
+		},
+		"an unknown output format": {args: []string{"render", "-f", apps, "-o", "toml"}, code: cli.ExitError, stderr: `--output "toml"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, tc.stdin, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit code %d, want %d\nstderr: %s", r.code, tc.code, r.stderr)
+			}
+			if tc.golden != "" {
+				golden(t, tc.golden, r.stdout)
+			}
+			if !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tc.stderr)
+			}
+			for _, s := range tc.stdoutHas {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("stdout does not contain %q:\n%s", s, r.stdout)
+				}
+			}
+			for _, s := range tc.stdoutNone {
+				if strings.Contains(r.stdout, s) {
+					t.Errorf("stdout contains %q:\n%s", s, r.stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderJSON: -o json is a List of exactly the objects -o yaml prints.
+func TestRenderJSON(t *testing.T) {
+	r := run(t, "", "render", "-f", apps, "--cluster-policies", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var list struct {
+		Kind  string `json:"kind"`
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct{ Name, Namespace string }
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	yamlOut := run(t, "", "render", "-f", apps, "--cluster-policies").stdout
+	if list.Kind != "List" || len(list.Items) != strings.Count(yamlOut, "kind: Cilium") {
+		t.Errorf("JSON has %d items of kind %q, YAML %d objects", len(list.Items), list.Kind, strings.Count(yamlOut, "kind: Cilium"))
+	}
+}
+
+func TestLint(t *testing.T) {
+	good := run(t, "", "lint", goodPolicies, "--external-cidr", "198.51.100.0/24")
+	if good.code != 0 || good.stdout != "" {
+		t.Errorf("good policies: exit %d, stdout %q", good.code, good.stdout)
+	}
+	bad := run(t, "", "lint", badPolicies)
+	if bad.code != cli.ExitFindings {
+		t.Fatalf("bad policies: exit %d, want %d", bad.code, cli.ExitFindings)
+	}
+	golden(t, "lint-bad.txt", bad.stdout)
+
+	asJSON := run(t, "", "lint", badPolicies, "-o", "json")
+	var findings []struct{ File, Rule, Hint string }
+	if err := json.Unmarshal([]byte(asJSON.stdout), &findings); err != nil {
+		t.Fatal(err)
+	}
+	if asJSON.code != cli.ExitFindings || len(findings) != strings.Count(bad.stdout, "\n    fix: ") {
+		t.Errorf("-o json: exit %d, %d findings; text had %d", asJSON.code, len(findings), strings.Count(bad.stdout, "\n    fix: "))
+	}
+
+	stdin, err := os.ReadFile(filepath.Join(badPolicies, "deny-rule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	piped := run(t, string(stdin), "lint", "-")
+	if piped.code != cli.ExitFindings || !strings.HasPrefix(piped.stdout, "<stdin>:9: [deny-rule]") {
+		t.Errorf("stdin: exit %d, stdout %q", piped.code, piped.stdout)
+	}
+	external := run(t, "", "lint", filepath.Join(badPolicies, "hardcoded-ip.yaml"), "--external-cidr", "203.0.113.0/24,198.51.100.0/24")
+	if strings.Contains(external.stdout, "203.0.113.0/24") || !strings.Contains(external.stdout, "10.42.1.17/32") {
+		t.Errorf("--external-cidr: %s", external.stdout)
+	}
+	if r := run(t, "", "lint", "--rules"); r.code != 0 || !strings.Contains(r.stdout, "clusterwide-empty-peer") {
+		t.Errorf("--rules: exit %d, %q", r.code, r.stdout)
+	}
+	if r := run(t, "", "lint", "does-not-exist.yaml"); r.code != cli.ExitError {
+		t.Errorf("missing file: exit %d", r.code)
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	want, err := os.ReadFile(hubbleReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture, err := os.ReadFile(hubbleCapture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile := run(t, "", "diagnose", hubbleCapture)
+	fromStdin := run(t, string(capture), "diagnose")
+	for name, r := range map[string]result{"file": fromFile, "stdin": fromStdin} {
+		if r.code != 0 || r.stdout != string(want) {
+			t.Errorf("%s: exit %d, report differs from %s:\n%s", name, r.code, hubbleReport, r.stdout)
+		}
+	}
+	asJSON := run(t, "", "diagnose", hubbleCapture, "-o", "json")
+	var report struct {
+		PolicyDrops int `json:"policyDrops"`
+		Groups      []struct {
+			Cause struct{ Kind, Label string }
+		}
+	}
+	if err := json.Unmarshal([]byte(asJSON.stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.PolicyDrops != 9 || !slices.ContainsFunc(report.Groups, func(g struct{ Cause struct{ Kind, Label string } }) bool {
+		return g.Cause.Label == "access.network-policy.homelab/postgres=true"
+	}) {
+		t.Errorf("-o json: %s", asJSON.stdout)
+	}
+	if r := run(t, "not json\n", "diagnose"); r.code != cli.ExitError || !strings.Contains(r.stderr, "line 1") {
+		t.Errorf("garbage: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestCheck runs the issue's proof through the command line, on the rendered shipped catalogue plus
+// kube-system's platform policy.
+func TestCheck(t *testing.T) {
+	cases := map[string]struct {
+		from, to, port string
+		code           int
+		says           string
+	}{
+		"isolated reaches kube-dns:53/UDP": {from: "batch/app=job", to: "kube-system/k8s-app=kube-dns", port: "53/UDP",
+			says: "allowed by CiliumClusterwideNetworkPolicy netprofile-baseline-dns"},
+		"isolated does not reach world:443": {from: "batch/app=job", to: "world", port: "443/TCP", code: cli.ExitFindings,
+			says: "denied: no rule allows it (default deny: batch/app=job is selected for egress by CiliumClusterwideNetworkPolicy netprofile-baseline-dns, CiliumNetworkPolicy batch/netprofile-namespace)"},
+		"standard reaches world:443": {from: "shop/app=api", to: "world", port: "443/TCP",
+			says: "allowed by CiliumNetworkPolicy shop/netprofile-namespace"},
+		"postgres-labelled reaches database:5432": {from: "shop/app=api", to: "database", port: "5432/TCP",
+			says: "allowed by CiliumNetworkPolicy database/netprofile-provider-postgres"},
+		"unlabelled does not reach database:5432":         {from: "plain/app=x", to: "database", port: "5432/TCP", code: cli.ExitFindings},
+		"two profiled namespaces cannot reach each other": {from: "shop/app=api", to: "batch/app=job", port: "8080/TCP", code: cli.ExitFindings},
+		"the escape hatch opens the namespace": {from: "hatch/app=x", to: "world", port: "443/TCP",
+			says: "allowed by CiliumNetworkPolicy hatch/netprofile-enforcement-disabled"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, "", "check", "-f", apps, "--policies", kubeSystem, "--from", tc.from, "--to", tc.to, "--port", tc.port)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, tc.says) {
+				t.Errorf("output does not say %q:\n%s", tc.says, r.stdout)
+			}
+		})
+	}
+
+	asJSON := run(t, "", "check", "-f", apps, "--from", "shop/app=api", "--to", "database", "--port", "5432", "-o", "json")
+	var res struct {
+		Allowed bool
+		Ingress struct {
+			DecidedBy []struct{ Kind, Namespace, Name string }
+		}
+	}
+	if err := json.Unmarshal([]byte(asJSON.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Allowed || len(res.Ingress.DecidedBy) != 1 || res.Ingress.DecidedBy[0].Name != "netprofile-provider-postgres" {
+		t.Errorf("-o json: %s", asJSON.stdout)
+	}
+
+	errs := map[string][]string{
+		"a bad endpoint":               {"check", "--from", "Not_A_Namespace", "--to", "world", "--port", "443"},
+		"a bad port":                   {"check", "--from", "a", "--to", "world", "--port", "443/HTTP"},
+		"a missing flag":               {"check", "--from", "a", "--to", "world"},
+		"--live with -f":               {"check", "--live", "-f", apps, "--from", "a", "--to", "world", "--port", "443"},
+		"a policy Cilium would reject": {"check", "--policies", filepath.Join(badPolicies, "cilium-rejects.yaml"), "--from", "a", "--to", "world", "--port", "443"},
+	}
+	for name, args := range errs {
+		t.Run(name, func(t *testing.T) {
+			if r := run(t, "", args...); r.code != cli.ExitError {
+				t.Errorf("exit %d, want %d: %s", r.code, cli.ExitError, r.stderr)
+			}
+		})
+	}
+}
+
+// TestHelp: every subcommand explains itself with examples that use the plugin's kubectl name.
+func TestHelp(t *testing.T) {
+	for _, sub := range []string{"render", "status", "lint", "diagnose", "check"} {
+		r := run(t, "", sub, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "kubectl netprofile "+sub) {
+			t.Errorf("%s --help: exit %d\n%s", sub, r.code, r.stdout)
+		}
+	}
+	root := run(t, "", "--help")
+	for _, s := range []string{"kubectl netprofile [command]", "Exit codes"} {
+		if !strings.Contains(root.stdout, s) {
+			t.Errorf("--help does not contain %q:\n%s", s, root.stdout)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		if r := run(t, "", "completion", shell); r.code != 0 || !strings.Contains(r.stdout, "kubectl-netprofile") {
+			t.Errorf("completion %s: exit %d, %d bytes", shell, r.code, len(r.stdout))
+		}
+	}
+	r := run(t, "", "__complete", "check", "--output", "")
+	for _, want := range []string{"text", "json", "yaml"} {
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Errorf("completing -o does not offer %s:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// TestPlatformNamespacesMatchTheManager keeps the plugin's default equal to the manager's.
+func TestPlatformNamespacesMatchTheManager(t *testing.T) {
+	if !slices.Equal(policy.DefaultPlatformNamespaces, controllers.DefaultPlatformNamespaces) {
+		t.Errorf("policy.DefaultPlatformNamespaces %v != controllers.DefaultPlatformNamespaces %v",
+			policy.DefaultPlatformNamespaces, controllers.DefaultPlatformNamespaces)
+	}
+}

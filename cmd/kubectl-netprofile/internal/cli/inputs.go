@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+// loadFiles reads YAML files and directories; "-" is standard input.
+func (g *globals) loadFiles(paths []string) (*catalogue.Set, error) {
+	set := catalogue.NewSet()
+	var files []string
+	for _, p := range paths {
+		if p != "-" {
+			files = append(files, p)
+			continue
+		}
+		b, err := io.ReadAll(g.stdin)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read standard input: %w", err)
+		}
+		if err := set.Add("<stdin>", b); err != nil {
+			return nil, err
+		}
+	}
+	if len(files) == 0 {
+		return set, nil
+	}
+	fromFiles, err := catalogue.LoadPaths(files...)
+	if err != nil {
+		return nil, err
+	}
+	return merge(set, fromFiles), nil
+}
+
+// merge adds b's objects to a; catalogue objects of b replace a's of the same name.
+func merge(a, b *catalogue.Set) *catalogue.Set {
+	maps.Copy(a.Profiles, b.Profiles)
+	maps.Copy(a.Resources, b.Resources)
+	maps.Copy(a.Baselines, b.Baselines)
+	a.Namespaces = append(a.Namespaces, b.Namespaces...)
+	a.Other = append(a.Other, b.Other...)
+	return a
+}
+
+// loadCatalogue reads the catalogue directories, or the shipped catalogue when there are none. Catalogue
+// objects found among the -f files override it by name, so a PR that changes both is rendered as merged.
+func loadCatalogue(paths []string, files *catalogue.Set) (*catalogue.Set, error) {
+	var cat *catalogue.Set
+	var err error
+	if len(paths) == 0 {
+		cat, err = desired.DefaultCatalogue()
+	} else {
+		cat, err = catalogue.LoadPaths(paths...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to load the catalogue: %w", err)
+	}
+	if files != nil {
+		maps.Copy(cat.Profiles, files.Profiles)
+		maps.Copy(cat.Resources, files.Resources)
+		maps.Copy(cat.Baselines, files.Baselines)
+	}
+	return cat, nil
+}
+
+// ciliumPolicies decodes the Cilium policies among the documents, validated as the API server and the agent
+// would: a policy Cilium would not enforce must not take part in a what-if.
+func ciliumPolicies(docs []catalogue.Document) ([]*ciliumv2.CiliumNetworkPolicy, []*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
+	var cnps []*ciliumv2.CiliumNetworkPolicy
+	var ccnps []*ciliumv2.CiliumClusterwideNetworkPolicy
+	for _, d := range docs {
+		var obj any
+		switch d.Kind {
+		case ciliumv2.CNPKindDefinition:
+			cnp := &ciliumv2.CiliumNetworkPolicy{}
+			if err := yaml.UnmarshalStrict(d.Raw, cnp); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", d.Source, err)
+			}
+			if cnp.Namespace == "" {
+				cnp.Namespace = "default" // as kubectl apply without -n
+			}
+			cnps, obj = append(cnps, cnp), cnp
+		case ciliumv2.CCNPKindDefinition:
+			ccnp := &ciliumv2.CiliumClusterwideNetworkPolicy{}
+			if err := yaml.UnmarshalStrict(d.Raw, ccnp); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", d.Source, err)
+			}
+			ccnps, obj = append(ccnps, ccnp), ccnp
+		default:
+			continue
+		}
+		if err := policy.Validate(obj); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w (run kubectl netprofile lint on it)", d.Source, err)
+		}
+	}
+	return cnps, ccnps, nil
+}
+
+// client connects to the cluster of the kubeconfig, the way kubectl does.
+func (g *globals) client() (client.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if g.kubeconfig != "" {
+		rules.ExplicitPath = g.kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: g.context}).ClientConfig()
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: fmt.Errorf("failed to load kubeconfig: %w", err)}
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, ciliumv2.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, fmt.Errorf("failed to build scheme: %w", err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: fmt.Errorf("failed to connect to the cluster: %w", err)}
+	}
+	return c, nil
+}
+
+// writeJSON prints v indented, without HTML escaping ("->" stays readable).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("failed to encode JSON: %w", err)
+	}
+	return nil
+}
+
+// writeYAML prints v as YAML (through its JSON form, so field names match -o json).
+func writeYAML(w io.Writer, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("failed to encode YAML: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func write(w io.Writer, format string, v any) error {
+	if format == "json" {
+		return writeJSON(w, v)
+	}
+	return writeYAML(w, v)
+}
+
+// bullet prints lines as an indented list, for problems under a table.
+func bullet(lines []string) string {
+	var b bytes.Buffer
+	for _, l := range slices.Sorted(slices.Values(lines)) {
+		b.WriteString("  - " + strings.ReplaceAll(l, "\n", "\n    ") + "\n")
+	}
+	return b.String()
+}

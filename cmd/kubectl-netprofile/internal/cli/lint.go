@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netprofile/netprofile/pkg/lint"
+)
+
+type lintOptions struct {
+	output   string
+	ambient  []string
+	external []string
+	rules    bool
+}
+
+func newLint(g *globals) *cobra.Command {
+	o := &lintOptions{}
+	cmd := &cobra.Command{
+		Use:   "lint <file or directory>...",
+		Short: "Check hand-written CiliumNetworkPolicies against the runbook's rules and Cilium's traps",
+		Long: strings.TrimSpace(`
+Lint CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies (YAML files or directories, '-' for stdin)
+against the seed runbook's anti-patterns and the Cilium behaviours that fail silently. Every finding has a
+file:line, a rule id and a fix. Namespace manifests among the files mark namespaces as ambient
+(istio.io/dataplane-mode: ambient). Exit code 1 when there are findings.
+
+Rules (--rules lists them): explicit default-deny, deny rules (they defeat the escape hatch), hard-coded IPs
+in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe
+ingress excepted), empty sections, {} peers in clusterwide policies, lowercase protocols, Cilium's own schema
+and Parse/Sanitize errors, and for platform namespaces (--platform-namespaces) the required Prometheus scrape
+ingress and, when ambient, HBONE.`),
+		Example: strings.TrimSpace(`
+  # The platform CNPs of a GitOps repository
+  kubectl netprofile lint kubernetes/platform/config/network-policy/platform/
+
+  # In CI, machine-readable, with the cluster's external ranges and ambient namespaces
+  kubectl netprofile lint policies/ --external-cidr 203.0.113.0/24 --ambient-namespaces database,cache -o json
+
+  # One policy from a pipe
+  kubectl get cnp -n database database-default -o yaml | kubectl netprofile lint -`),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.rules {
+				return o.listRules(g)
+			}
+			if len(args) == 0 {
+				return usageError("lint needs files or directories (or - for stdin)")
+			}
+			return o.run(g, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.ambient, "ambient-namespaces", nil, "namespaces in the Istio ambient mesh (they need HBONE rules)")
+	f.StringSliceVar(&o.external, "external-cidr", nil, "address ranges outside the cluster that CIDR rules may name")
+	f.BoolVar(&o.rules, "rules", false, "list the rule ids and exit")
+	outputFlag(cmd, &o.output, "text", "text", "json")
+	return cmd
+}
+
+func (o *lintOptions) run(g *globals, paths []string) error {
+	opts := lint.Options{PlatformNamespaces: g.platform, AmbientNamespaces: o.ambient}
+	for _, c := range o.external {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return usageError("--external-cidr %q: %v", c, err)
+		}
+		opts.ExternalCIDRs = append(opts.ExternalCIDRs, p.Masked())
+	}
+	l := lint.New(opts)
+	if err := l.AddPaths(g.stdin, paths...); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	findings := l.Findings()
+	if o.output == "json" {
+		if findings == nil {
+			findings = []lint.Finding{}
+		}
+		if err := writeJSON(g.stdout, findings); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range findings {
+			fmt.Fprintln(g.stdout, f)
+		}
+		fmt.Fprintf(g.stderr, "%d findings in %d Cilium policies\n", len(findings), l.Policies())
+	}
+	if l.Policies() == 0 {
+		fmt.Fprintln(g.stderr, "warning: no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found")
+	}
+	if len(findings) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+func (o *lintOptions) listRules(g *globals) error {
+	for _, id := range slices.Sorted(maps.Keys(lint.Rules)) {
+		fmt.Fprintf(g.stdout, "%-28s %s\n", id, lint.Rules[id])
+	}
+	return nil
+}

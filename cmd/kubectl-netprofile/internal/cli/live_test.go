@@ -1,0 +1,299 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+// TestLive runs the live subcommands against a real kube-apiserver with Cilium's CRDs. No manager runs: the
+// test writes what the operator would have written (policies, Namespace conditions through the status
+// subresource, the since annotation), so each command is checked against known cluster state.
+func TestLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane")
+	}
+	env, err := testenv.Start(testenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := ciliumv2.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	k8s, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	kc := "--kubeconfig=" + env.Kubeconfig
+
+	// The operator's work for testdata/namespaces/apps.yaml, plus the cluster-wide policies.
+	files, err := catalogue.LoadPaths(apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := desired.DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := desired.Compute(desired.Input{
+		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},
+		Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
+	})
+	for _, ns := range append(files.Namespaces, nsObj("database", nil), nsObj("cache", nil), nsObj("garage", nil), nsObj("typo", map[string]string{"network-policy.homelab/profile": "Standard"}), nsObj("unrelated", map[string]string{"team": "a"})) {
+		must(t, k8s.Create(ctx, ns.DeepCopy()))
+	}
+	for _, p := range set.CNPs {
+		must(t, k8s.Create(ctx, p.DeepCopy()))
+	}
+	for _, p := range set.CCNPs {
+		must(t, k8s.Create(ctx, p.DeepCopy()))
+	}
+	since := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	annotate(t, ctx, k8s, "hatch", contract.Default().SinceAnnotation(), since.Format(time.RFC3339))
+	setConditions(t, ctx, k8s, "shop", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile standard and grant postgres applied"))
+	setConditions(t, ctx, k8s, "batch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile isolated applied"))
+	setConditions(t, ctx, k8s, "hatch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile internal applied"),
+		cond(conditions.EnforcementDisabled, corev1.ConditionTrue, conditions.ReasonEnforcementDisabledWarning, "network policy enforcement is disabled"))
+	setConditions(t, ctx, k8s, "typo", cond(conditions.Ready, corev1.ConditionFalse, policy.ReasonInvalidLabel, `NetworkProfile names are lower case: did you mean "standard"?`))
+
+	t.Run("status lists every namespace netprofile is involved with, and fails on the one not Ready", func(t *testing.T) {
+		r := run(t, "", "status", kc)
+		if r.code != cli.ExitFindings {
+			t.Fatalf("exit %d, want %d\n%s%s", r.code, cli.ExitFindings, r.stdout, r.stderr)
+		}
+		lines := strings.Split(r.stdout, "\n")
+		want := map[string][]string{
+			"batch":    {"isolated", "enabled", "True (PoliciesApplied)", "netprofile-namespace"},
+			"shop":     {"standard", "postgres", "enabled", "True (PoliciesApplied)"},
+			"hatch":    {"internal", "disabled since " + since.Format(time.RFC3339), "netprofile-enforcement-disabled,netprofile-namespace"},
+			"typo":     {"False (InvalidLabel)"},
+			"database": {"netprofile-provider-postgres"},
+		}
+		for ns, cols := range want {
+			line := lineOf(lines, ns+" ")
+			for _, c := range cols {
+				if !strings.Contains(line, c) {
+					t.Errorf("row %q does not contain %q", line, c)
+				}
+			}
+		}
+		if lineOf(lines, "unrelated") != "" {
+			t.Errorf("an unrelated namespace is listed:\n%s", r.stdout)
+		}
+		if !strings.Contains(r.stdout, `typo: NetworkPolicyReady=False (InvalidLabel): NetworkProfile names are lower case`) {
+			t.Errorf("the problem is not explained:\n%s", r.stdout)
+		}
+	})
+	t.Run("status of a Ready namespace exits 0", func(t *testing.T) {
+		if r := run(t, "", "status", "shop", kc); r.code != 0 {
+			t.Errorf("exit %d\n%s", r.code, r.stdout)
+		}
+	})
+	t.Run("status -o json of the escape hatch", func(t *testing.T) {
+		r := run(t, "", "status", "hatch", kc, "-o", "json")
+		var rows []struct {
+			Enforcement         string     `json:"enforcement"`
+			DisabledSince       *time.Time `json:"disabledSince"`
+			EnforcementDisabled *struct{ Reason string }
+			OK                  bool `json:"ok"`
+		}
+		must(t, json.Unmarshal([]byte(r.stdout), &rows))
+		if len(rows) != 1 || rows[0].Enforcement != "disabled" || rows[0].DisabledSince == nil || !rows[0].DisabledSince.Equal(since) ||
+			rows[0].EnforcementDisabled == nil || rows[0].EnforcementDisabled.Reason != conditions.ReasonEnforcementDisabledWarning || !rows[0].OK {
+			t.Errorf("rows = %s", r.stdout)
+		}
+	})
+	t.Run("status of a namespace that does not exist", func(t *testing.T) {
+		if r := run(t, "", "status", "nope", kc); r.code != cli.ExitError || !strings.Contains(r.stderr, `namespace "nope" not found`) {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("a policy Cilium marked invalid makes status fail", func(t *testing.T) {
+		p := &ciliumv2.CiliumNetworkPolicy{}
+		must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "batch", Name: ownership.NamespacePolicyName}, p))
+		p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "unable to parse rule"}}
+		must(t, k8s.Status().Update(ctx, p))
+		t.Cleanup(func() {
+			must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "batch", Name: ownership.NamespacePolicyName}, p))
+			p.Status.Conditions = nil
+			must(t, k8s.Status().Update(ctx, p))
+		})
+		r := run(t, "", "status", "batch", kc)
+		if r.code != cli.ExitFindings || !strings.Contains(r.stdout, "netprofile-namespace (INVALID)") ||
+			!strings.Contains(r.stdout, "Cilium marked policy netprofile-namespace invalid, so it is not enforced: unable to parse rule") {
+			t.Errorf("exit %d\n%s", r.code, r.stdout)
+		}
+	})
+
+	t.Run("render --diff: no differences when the cluster has the rendered policies", func(t *testing.T) {
+		r := run(t, "", "render", "-f", apps, "--cluster-policies", "--diff", kc)
+		if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "no differences") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("render --diff: a live edit, and a generated policy the operator would delete", func(t *testing.T) {
+		p := &ciliumv2.CiliumNetworkPolicy{}
+		must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: ownership.NamespacePolicyName}, p))
+		p.Specs[1].Egress[0].ToPorts[0].Ports[0].Port = "8443"
+		must(t, k8s.Update(ctx, p))
+		stale := policy.AllowAll("batch")
+		must(t, k8s.Create(ctx, stale))
+		t.Cleanup(func() { must(t, k8s.Delete(ctx, stale)) })
+
+		r := run(t, "", "render", "-f", apps, "--diff", kc)
+		if r.code != cli.ExitFindings {
+			t.Fatalf("exit %d, want %d\n%s%s", r.code, cli.ExitFindings, r.stdout, r.stderr)
+		}
+		for _, s := range []string{
+			"--- live/CiliumNetworkPolicy/shop/netprofile-namespace\n+++ rendered/CiliumNetworkPolicy/shop/netprofile-namespace",
+			`-      - port: "8443"`, `+      - port: "443"`,
+			"--- live/CiliumNetworkPolicy/batch/netprofile-enforcement-disabled\n+++ rendered/CiliumNetworkPolicy/batch/netprofile-enforcement-disabled (not generated: the operator deletes it)\n@@ -1,19 +0,0 @@",
+			"-  name: netprofile-enforcement-disabled",
+		} {
+			if !strings.Contains(r.stdout, s) {
+				t.Errorf("diff does not contain %q:\n%s", s, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "hatch/") || strings.Contains(r.stdout, "netprofile-baseline") {
+			t.Errorf("unchanged or out-of-scope policies are in the diff:\n%s", r.stdout)
+		}
+	})
+	t.Run("render --diff: a namespace whose policy the operator has yet to create", func(t *testing.T) {
+		r := run(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: newapp\n  labels:\n    network-policy.homelab/profile: isolated\n",
+			"render", "-f", "-", "--diff", kc)
+		if r.code != cli.ExitFindings || !strings.Contains(r.stdout,
+			"--- live/CiliumNetworkPolicy/newapp/netprofile-namespace (absent: the operator creates it)\n+++ rendered/CiliumNetworkPolicy/newapp/netprofile-namespace\n@@ -0,0 +1,") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("render --diff leaves a refused namespace alone", func(t *testing.T) {
+		r := run(t, "", "render", "-f", broken, "--diff", kc)
+		if r.code != cli.ExitFindings || r.stdout != "" || !strings.Contains(r.stderr, "refused: Namespace typo") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("check --live uses the cluster's policies and namespace labels", func(t *testing.T) {
+		cases := map[string]struct {
+			args []string
+			code int
+		}{
+			"the postgres-labelled namespace reaches the database": {args: []string{"--from", "shop/app=api", "--to", "database", "--port", "5432/TCP"}},
+			"the unlabelled namespace does not":                    {args: []string{"--from", "plain/app=x", "--to", "database", "--port", "5432/TCP"}, code: cli.ExitFindings},
+			"a proposed policy on top of the cluster's": {args: []string{"--from", "plain/app=x", "--to", "kube-system/k8s-app=kube-dns", "--port", "53/UDP",
+				"--policies", kubeSystem}},
+			"without it, DNS stops at kube-dns": {args: []string{"--from", "plain/app=x", "--to", "kube-system/k8s-app=kube-dns", "--port", "53/UDP"}, code: cli.ExitFindings},
+		}
+		for name, tc := range cases {
+			t.Run(name, func(t *testing.T) {
+				r := run(t, "", append([]string{"check", "--live", kc}, tc.args...)...)
+				if r.code != tc.code {
+					t.Errorf("exit %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
+				}
+			})
+		}
+	})
+	t.Run("check --live leaves out a policy Cilium marked invalid", func(t *testing.T) {
+		open := &ciliumv2.CiliumNetworkPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "let-plain-out", Namespace: "plain"},
+			Spec: &api.Rule{
+				EndpointSelector: api.WildcardEndpointSelector,
+				Egress: []api.EgressRule{{
+					EgressCommonRule: api.EgressCommonRule{ToEntities: api.EntitySlice{api.EntityWorld}},
+					ToPorts:          api.PortRules{{Ports: []api.PortProtocol{{Port: "443", Protocol: api.ProtoTCP}}}},
+				}},
+			},
+		}
+		must(t, k8s.Create(ctx, open))
+		args := []string{"check", "--live", kc, "--from", "plain/app=x", "--to", "world", "--port", "443/TCP"}
+		if r := run(t, "", args...); r.code != 0 {
+			t.Fatalf("a valid hand-written policy should allow it: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		open.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "bad"}}
+		must(t, k8s.Status().Update(ctx, open))
+		r := run(t, "", args...)
+		if r.code != cli.ExitFindings || !strings.Contains(r.stderr, "CiliumNetworkPolicy plain/let-plain-out is marked invalid by Cilium and not enforced") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("a kubeconfig that does not exist", func(t *testing.T) {
+		if r := run(t, "", "status", "--kubeconfig=/nonexistent"); r.code != cli.ExitError {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+}
+
+func nsObj(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func cond(t corev1.NamespaceConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NamespaceCondition {
+	return corev1.NamespaceCondition{Type: t, Status: s, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
+}
+
+// setConditions writes Namespace conditions the way netprofile does: through the status subresource.
+func setConditions(t *testing.T, ctx context.Context, c client.Client, name string, conds ...corev1.NamespaceCondition) {
+	t.Helper()
+	ns := &corev1.Namespace{}
+	must(t, c.Get(ctx, client.ObjectKey{Name: name}, ns))
+	ns.Status.Conditions = append(ns.Status.Conditions, conds...)
+	must(t, c.Status().Update(ctx, ns))
+}
+
+func annotate(t *testing.T, ctx context.Context, c client.Client, name, key, value string) {
+	t.Helper()
+	ns := &corev1.Namespace{}
+	must(t, c.Get(ctx, client.ObjectKey{Name: name}, ns))
+	patch := client.MergeFrom(ns.DeepCopy())
+	if ns.Annotations == nil {
+		ns.Annotations = map[string]string{}
+	}
+	ns.Annotations[key] = value
+	must(t, c.Patch(ctx, ns, patch))
+}
+
+func lineOf(lines []string, prefix string) string {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

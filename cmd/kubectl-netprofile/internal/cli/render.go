@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+type renderOptions struct {
+	files, catalogue []string
+	cluster, diff    bool
+	output           string
+	// rendered are the namespaces of the manifests, including those that render nothing (whose generated
+	// policies the operator would delete).
+	rendered []string
+}
+
+func newRender(g *globals) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render -f <namespace.yaml>... [--catalogue <dir>] [--cluster-policies] [--diff]",
+		Short: "Print exactly the policies the operator would generate",
+		Long: strings.TrimSpace(`
+Render the Cilium policies netprofile generates for Namespace manifests, with the operator's own code: each
+namespace's policy (profile and access grants), the escape hatch's allow-all, and with --cluster-policies the
+provider halves of the shared resources and the baselines. Use it to review a GitOps PR or in CI.
+
+The catalogue (NetworkProfiles, SharedResources, Baselines) is the one the chart ships unless --catalogue
+names directories; catalogue objects among the -f files override it by name. A namespace netprofile would
+refuse (unknown profile, a typo in a label, a profile on a platform namespace) is reported on stderr with
+the condition reason the operator would set, and makes the exit code 1.
+
+--diff compares the rendered policies with the cluster's (kubeconfig) and prints a unified diff, including
+generated policies the operator would delete; exit code 1 when they differ.`),
+		Example: strings.TrimSpace(`
+  # What does my app's namespace get?
+  kubectl netprofile render -f apps/my-app/namespace.yaml
+
+  # Every namespace of a GitOps repository, plus baselines and provider policies, with a changed catalogue
+  kubectl netprofile render -f clusters/prod/namespaces/ --catalogue platform/netprofile/ --cluster-policies
+
+  # What would merging this PR change in the cluster?
+  kubectl netprofile render -f apps/my-app/namespace.yaml --diff`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
+	}
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.files, "filename", "f", nil, "Namespace manifests: files or directories ('-' for stdin)")
+	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with NetworkProfiles, SharedResources and Baselines (default: the shipped catalogue)")
+	f.BoolVar(&o.cluster, "cluster-policies", false, "also render the provider halves of the shared resources and the baselines")
+	f.BoolVar(&o.diff, "diff", false, "compare with the live cluster instead of printing the policies")
+	outputFlag(cmd, &o.output, "yaml", "yaml", "json")
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
+	_ = cmd.MarkFlagDirname("catalogue")
+	return cmd
+}
+
+func (o *renderOptions) run(ctx context.Context, g *globals) error {
+	if len(o.files) == 0 && !o.cluster {
+		return usageError("nothing to render: pass -f <namespace.yaml> and/or --cluster-policies")
+	}
+	set, err := o.compute(g)
+	if err != nil {
+		return err
+	}
+	for _, p := range set.Problems {
+		fmt.Fprintf(g.stderr, "refused: %s\n", p)
+	}
+	if o.diff {
+		differs, err := o.runDiff(ctx, g, set)
+		if err != nil {
+			return err
+		}
+		if differs || len(set.Problems) > 0 {
+			return errFindings
+		}
+		return nil
+	}
+	if err := printPolicies(g, o.output, set.Objects()); err != nil {
+		return err
+	}
+	if len(set.Problems) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+func (o *renderOptions) compute(g *globals) (*desired.Set, error) {
+	files, err := g.loadFiles(o.files)
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	if len(o.files) > 0 && len(files.Namespaces) == 0 {
+		return nil, usageError("no Namespace found in %s", strings.Join(o.files, ", "))
+	}
+	for _, ns := range files.Namespaces {
+		o.rendered = append(o.rendered, ns.Name)
+	}
+	cat, err := loadCatalogue(o.catalogue, files)
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	r, err := g.renderer()
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return desired.Compute(desired.Input{
+		Renderer: r, Namespaces: files.Namespaces, Catalogue: cat,
+		Scope: desired.Scope{Namespaces: true, Cluster: o.cluster},
+		Now:   time.Now(), Thresholds: enforcement.DefaultThresholds,
+	}), nil
+}
+
+func printPolicies(g *globals, format string, objs []any) error {
+	if format == "json" {
+		items := make([]any, 0, len(objs))
+		for _, obj := range objs {
+			m, err := policy.Clean(obj)
+			if err != nil {
+				return err
+			}
+			items = append(items, m)
+		}
+		return writeJSON(g.stdout, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	}
+	b, err := policy.YAML(objs...)
+	if err != nil {
+		return err
+	}
+	_, err = g.stdout.Write(b)
+	return err
+}
+
+// objectKey names a policy in diffs.
+type objectKey struct{ kind, namespace, name string }
+
+func (k objectKey) String() string {
+	if k.namespace == "" {
+		return k.kind + "/" + k.name
+	}
+	return k.kind + "/" + k.namespace + "/" + k.name
+}
+
+// runDiff prints, per policy, the difference between the cluster and the rendering, and reports whether
+// there was any. Namespaces netprofile refuses are left out: the operator keeps what they have.
+func (o *renderOptions) runDiff(ctx context.Context, g *globals, set *desired.Set) (bool, error) {
+	c, err := g.client()
+	if err != nil {
+		return false, err
+	}
+	refused := map[string]bool{}
+	for _, p := range set.Problems {
+		if ns, ok := strings.CutPrefix(p.Object, "Namespace "); ok {
+			refused[ns] = true
+		}
+	}
+	want := map[objectKey]any{}
+	for _, p := range set.CNPs {
+		want[objectKey{ciliumv2.CNPKindDefinition, p.Namespace, p.Name}] = p
+	}
+	for _, p := range set.CCNPs {
+		want[objectKey{ciliumv2.CCNPKindDefinition, "", p.Name}] = p
+	}
+	live, err := o.live(ctx, c, set, refused)
+	if err != nil {
+		return false, err
+	}
+	keys := map[objectKey]bool{}
+	for k := range want {
+		keys[k] = true
+	}
+	for k := range live {
+		keys[k] = true
+	}
+	sorted := make([]objectKey, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	slices.SortFunc(sorted, func(a, b objectKey) int { return strings.Compare(a.String(), b.String()) })
+	differs := false
+	for _, k := range sorted {
+		before, err := comparable(live[k])
+		if err != nil {
+			return false, err
+		}
+		after, err := comparable(want[k])
+		if err != nil {
+			return false, err
+		}
+		if before == after {
+			continue
+		}
+		differs = true
+		from, to := "live/"+k.String(), "rendered/"+k.String()
+		switch {
+		case before == "":
+			from += " (absent: the operator creates it)"
+		case after == "":
+			to += " (not generated: the operator deletes it)"
+		}
+		d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: lines(before), B: lines(after), FromFile: from, ToFile: to, Context: 3,
+		})
+		if err != nil {
+			return false, fmt.Errorf("failed to diff %s: %w", k, err)
+		}
+		fmt.Fprint(g.stdout, d)
+	}
+	if !differs {
+		fmt.Fprintln(g.stderr, "no differences: the cluster has exactly the rendered policies")
+	}
+	return differs, nil
+}
+
+// live fetches the generated policies the rendering is compared with: by name what was rendered, and by
+// ownership label what the operator owns in the same scope (which it would delete if no longer rendered).
+func (o *renderOptions) live(ctx context.Context, c client.Client, set *desired.Set, refused map[string]bool) (map[objectKey]any, error) {
+	out := map[objectKey]any{}
+	for _, p := range set.CNPs {
+		live := &ciliumv2.CiliumNetworkPolicy{}
+		err := c.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Name}, live)
+		if client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("failed to get CiliumNetworkPolicy %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		if err == nil {
+			out[objectKey{ciliumv2.CNPKindDefinition, p.Namespace, p.Name}] = live
+		}
+	}
+	for _, p := range set.CCNPs {
+		live := &ciliumv2.CiliumClusterwideNetworkPolicy{}
+		err := c.Get(ctx, client.ObjectKey{Name: p.Name}, live)
+		if client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("failed to get CiliumClusterwideNetworkPolicy %s: %w", p.Name, err)
+		}
+		if err == nil {
+			out[objectKey{ciliumv2.CCNPKindDefinition, "", p.Name}] = live
+		}
+	}
+	// What the operator owns in scope and would delete.
+	components := []string{ownership.ComponentNamespacePolicy, ownership.ComponentEnforcement}
+	for _, ns := range o.namespaces(set, refused) {
+		for _, comp := range components {
+			var list ciliumv2.CiliumNetworkPolicyList
+			if err := c.List(ctx, &list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(comp)}); err != nil {
+				return nil, fmt.Errorf("failed to list policies in %s: %w", ns, err)
+			}
+			for i := range list.Items {
+				out[objectKey{ciliumv2.CNPKindDefinition, ns, list.Items[i].Name}] = &list.Items[i]
+			}
+		}
+	}
+	if o.cluster {
+		var cnps ciliumv2.CiliumNetworkPolicyList
+		if err := c.List(ctx, &cnps, client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentProvider)}); err != nil {
+			return nil, fmt.Errorf("failed to list provider policies: %w", err)
+		}
+		for i := range cnps.Items {
+			out[objectKey{ciliumv2.CNPKindDefinition, cnps.Items[i].Namespace, cnps.Items[i].Name}] = &cnps.Items[i]
+		}
+		var ccnps ciliumv2.CiliumClusterwideNetworkPolicyList
+		if err := c.List(ctx, &ccnps, client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentBaseline)}); err != nil {
+			return nil, fmt.Errorf("failed to list baseline policies: %w", err)
+		}
+		for i := range ccnps.Items {
+			out[objectKey{ciliumv2.CCNPKindDefinition, "", ccnps.Items[i].Name}] = &ccnps.Items[i]
+		}
+	}
+	return out, nil
+}
+
+// namespaces are the namespaces of the rendered manifests that netprofile does not refuse.
+func (o *renderOptions) namespaces(set *desired.Set, refused map[string]bool) []string {
+	seen := map[string]bool{}
+	for _, p := range set.CNPs {
+		seen[p.Namespace] = true
+	}
+	for _, ns := range o.rendered {
+		seen[ns] = true
+	}
+	var out []string
+	for ns := range seen {
+		if !refused[ns] {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return difflib.SplitLines(s)
+}
+
+// comparable is the YAML of the parts of a policy netprofile decides: no status, no server-set metadata, no
+// owner references (set at apply time) and no annotations (netprofile writes none).
+func comparable(obj any) (string, error) {
+	if obj == nil {
+		return "", nil
+	}
+	m, err := policy.Clean(obj)
+	if err != nil {
+		return "", err
+	}
+	unstructured.RemoveNestedField(m, "metadata", "ownerReferences")
+	unstructured.RemoveNestedField(m, "metadata", "annotations")
+	b, err := yaml.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("failed to encode YAML: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,150 @@
+// Package cli is the kubectl-netprofile command tree: flag parsing, input loading, cluster access and
+// output. The decisions live in pkg/ (desired, lint, diagnose, check, status), so what the plugin says is what
+// the operator does.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+// Exit codes, the same for every subcommand.
+const (
+	// ExitOK: success, nothing to report.
+	ExitOK = 0
+	// ExitFindings: the command worked and the answer is negative (lint findings, a namespace not Ready, a
+	// denied flow, a diff, a render refusal).
+	ExitFindings = 1
+	// ExitError: the command could not do its job (bad flags, unreadable input, no cluster).
+	ExitError = 2
+)
+
+// exitError carries an exit code; err is nil when the command already printed everything.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit code %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// errFindings ends a command whose negative answer is already printed.
+var errFindings = &exitError{code: ExitFindings}
+
+// Main runs the plugin and returns its exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := NewRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "Error:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "Error:", err)
+	return ExitError
+}
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	kubeconfig, context string
+	domain              string
+	platform            []string
+}
+
+func (g *globals) contract() (contract.Contract, error) {
+	return contract.New(g.domain)
+}
+
+func (g *globals) renderer() (policy.Renderer, error) {
+	c, err := g.contract()
+	if err != nil {
+		return policy.Renderer{}, err
+	}
+	return policy.Renderer{Contract: c, PlatformNamespaces: policy.PlatformSet(g.platform)}, nil
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "kubectl-netprofile",
+		Short: "Render, check and debug netprofile's Cilium policies, offline and live",
+		Long: strings.TrimSpace(`
+netprofile turns Namespace labels into Cilium network policies. This plugin runs the operator's own code
+outside the cluster, so the seed runbook's daily workflows work from a laptop or CI:
+
+  deploy an app      render the policies a Namespace manifest produces, check a flow before merging
+  debug a drop       diagnose Hubble's dropped flows, check which policy decides a flow
+  platform CNPs      lint hand-written CiliumNetworkPolicies against the runbook's rules
+  escape hatch       status shows who has enforcement disabled, and since when
+
+Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differences, refusals);
+2 the command failed (bad flags, unreadable input, cluster unreachable).`),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl netprofile"},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitError, err: err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (live commands; default $KUBECONFIG or ~/.kube/config)")
+	pf.StringVar(&g.context, "context", "", "kubeconfig context to use (live commands)")
+	pf.StringVar(&g.domain, "label-domain", contract.DefaultDomain, "label domain of the contract (the manager's --label-domain)")
+	pf.StringSliceVar(&g.platform, "platform-namespaces", policy.DefaultPlatformNamespaces,
+		"namespaces that keep hand-crafted policies (the manager's --platform-namespaces)")
+
+	root.AddCommand(newRender(g), newStatus(g), newLint(g), newDiagnose(g), newCheck(g))
+	return root
+}
+
+// outputFlag registers -o with its allowed values and their completion.
+func outputFlag(cmd *cobra.Command, into *string, def string, allowed ...string) {
+	cmd.Flags().StringVarP(into, "output", "o", def, "output format: "+strings.Join(allowed, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if !containsString(allowed, *into) {
+			return &exitError{code: ExitError, err: fmt.Errorf("--output %q: use one of %s", *into, strings.Join(allowed, ", "))}
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// usageError is a flag or argument mistake.
+func usageError(format string, args ...any) error {
+	return &exitError{code: ExitError, err: fmt.Errorf(format, args...)}
+}
