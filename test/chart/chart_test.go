@@ -458,6 +458,29 @@ func TestMonitoringAndOwnPolicy(t *testing.T) {
 	}
 }
 
+// Adoption scopes every baseline to labelled namespaces, keeping each baseline's own selector.
+func TestBaselineNamespaceSelector(t *testing.T) {
+	objs := mustRender(t, "--set-json", `catalogue.baselineNamespaceSelector={"netprofile.example.com/adopted":"true"}`)
+	for _, name := range []string{"dns", "prometheus-scrape", "health-probes", "hbone"} {
+		b := find(objs, "Baseline", name)
+		if b == nil {
+			t.Fatalf("no Baseline %s", name)
+		}
+		sel, _, _ := unstructured.NestedStringMap(b.Object, "spec", "namespaceSelector")
+		if sel["netprofile.example.com/adopted"] != "true" {
+			t.Errorf("Baseline %s namespaceSelector %v lacks the adoption label", name, sel)
+		}
+		if name == "hbone" && sel["istio.io/dataplane-mode"] != "ambient" {
+			t.Errorf("hbone lost its own selector: %v", sel)
+		}
+	}
+	// The values themselves are not changed by the merge (a second render starts clean).
+	b := find(mustRender(t), "Baseline", "dns")
+	if _, found, _ := unstructured.NestedMap(b.Object, "spec", "namespaceSelector"); found {
+		t.Error("default baselines must select every endpoint")
+	}
+}
+
 // The values schema refuses what would otherwise render a broken Deployment or wrong alerts.
 func TestSchemaRefusesBadValues(t *testing.T) {
 	tests := map[string]struct {
