@@ -293,3 +293,28 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceAccountSelectors: a pod's service account is part of its identity, so a policy selecting it
+// applies only to pods that name it.
+func TestServiceAccountSelectors(t *testing.T) {
+	sa := &ciliumv2.CiliumNetworkPolicy{}
+	if err := yaml.UnmarshalStrict([]byte(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-out, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {io.cilium.k8s.policy.serviceaccount: api}}
+  egress:
+    - toEntities: [world]
+      toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+`), sa); err != nil {
+		t.Fatal(err)
+	}
+	e := engineFor(t, []*ciliumv2.CiliumNetworkPolicy{sa}, namespace("a", nil))
+	if res := mustCheck(t, e, "a/io.cilium.k8s.policy.serviceaccount=api", "world", "443/TCP"); !res.Allowed {
+		t.Errorf("the api service account should be allowed: %s", res.Egress.Explanation)
+	}
+	if res := mustCheck(t, e, "a/app=x", "world", "443/TCP"); res.Allowed {
+		t.Errorf("the default service account should not be: %s", res.Egress.Explanation)
+	}
+}

@@ -99,6 +99,9 @@ func (e Endpoint) identityLabels(namespaceLabels map[string]string) (labels.Labe
 	}
 	l := labels.Labels{}
 	add := func(k, v string) { l[k] = labels.NewLabel(k, v, labels.LabelSourceK8s) }
+	// Defaults a pod label may override (--from ns/io.cilium.k8s.policy.serviceaccount=api).
+	add(ciliumio.PolicyLabelServiceAccount, "default")
+	add(ciliumio.PolicyLabelCluster, ClusterName)
 	for k, v := range e.Labels {
 		add(k, v)
 	}
@@ -112,8 +115,6 @@ func (e Endpoint) identityLabels(namespaceLabels map[string]string) (labels.Labe
 		add(ciliumio.PodNamespaceMetaLabelsPrefix+k, v)
 	}
 	add(ciliumio.PodNamespaceLabel, e.Namespace)
-	add(ciliumio.PolicyLabelCluster, ClusterName)
-	add(ciliumio.PolicyLabelServiceAccount, "default")
 	return l, nil
 }
 

@@ -40,7 +40,7 @@ plus --policies, so a proposed policy can be tried against the cluster. Namespac
 
 Endpoints: <namespace>, <namespace>/<label>=<value>[,...], an entity (world, host, remote-node,
 kube-apiserver, health, ingress, init, unmanaged) or cidr:<prefix>. Exit code 1 when the flow is denied.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   # Can the isolated batch namespace resolve names?
   kubectl netprofile check -f batch.yaml --from batch/app=job --to kube-system/k8s-app=kube-dns --port 53/UDP \
     --policies platform/kube-system/
@@ -49,7 +49,7 @@ kube-apiserver, health, ingress, init, unmanaged) or cidr:<prefix>. Exit code 1 
   kubectl netprofile check -f apps/shop/namespace.yaml --from shop/app=api --to database --port 5432/TCP
 
   # Against the live cluster, with a proposed hand-written policy added
-  kubectl netprofile check --live --policies proposed-cnp.yaml --from my-app/app=api --to world --port 443/TCP`),
+  kubectl netprofile check --live --policies proposed-cnp.yaml --from my-app/app=api --to world --port 443/TCP`, "\n"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}

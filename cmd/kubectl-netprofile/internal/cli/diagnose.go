@@ -28,12 +28,12 @@ to the catalogue: a drop a Baseline should allow means the baseline is missing (
 SharedResource covers means the namespace lacks the access label (named exactly); a drop another profile
 allows means switching profile (named, least privileged first). Forwarded flows and drops for reasons other
 than policy are counted and left out.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   # The runbook's step 1, piped straight in
   hubble observe --verdict DROPPED --namespace my-app --since 5m -o json | kubectl netprofile diagnose
 
   # A saved capture, against the catalogue in git, as JSON
-  kubectl netprofile diagnose drops.json --catalogue platform/netprofile/ -o json`),
+  kubectl netprofile diagnose drops.json --catalogue platform/netprofile/ -o json`, "\n"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := g.stdin

@@ -35,7 +35,7 @@ in CIDR rules (link-local and --external-cidr ranges are fine), rules without ex
 ingress excepted), empty sections, {} peers in clusterwide policies, lowercase protocols, Cilium's own schema
 and Parse/Sanitize errors, and for platform namespaces (--platform-namespaces) the required Prometheus scrape
 ingress and, when ambient, HBONE.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   # The platform CNPs of a GitOps repository
   kubectl netprofile lint kubernetes/platform/config/network-policy/platform/
 
@@ -43,7 +43,7 @@ ingress and, when ambient, HBONE.`),
   kubectl netprofile lint policies/ --external-cidr 203.0.113.0/24 --ambient-namespaces database,cache -o json
 
   # One policy from a pipe
-  kubectl get cnp -n database database-default -o yaml | kubectl netprofile lint -`),
+  kubectl get cnp -n database database-default -o yaml | kubectl netprofile lint -`, "\n"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.rules {
 				return o.listRules(g)

@@ -46,7 +46,7 @@ the condition reason the operator would set, and makes the exit code 1.
 
 --diff compares the rendered policies with the cluster's (kubeconfig) and prints a unified diff, including
 generated policies the operator would delete; exit code 1 when they differ.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   # What does my app's namespace get?
   kubectl netprofile render -f apps/my-app/namespace.yaml
 
@@ -54,7 +54,7 @@ generated policies the operator would delete; exit code 1 when they differ.`),
   kubectl netprofile render -f clusters/prod/namespaces/ --catalogue platform/netprofile/ --cluster-policies
 
   # What would merging this PR change in the cluster?
-  kubectl netprofile render -f apps/my-app/namespace.yaml --diff`),
+  kubectl netprofile render -f apps/my-app/namespace.yaml --diff`, "\n"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}

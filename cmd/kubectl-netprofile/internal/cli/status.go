@@ -36,7 +36,7 @@ policy is not enforced). Problems are listed under the table.
 
 Exit code 1 when a namespace is not OK: NetworkPolicyReady is not True, netprofile has not reported on a
 labelled namespace, a label is not understood, or Cilium rejected a generated policy.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   # Every namespace netprofile manages
   kubectl netprofile status
 
@@ -44,7 +44,7 @@ labelled namespace, a label is not understood, or Cilium rejected a generated po
   kubectl netprofile status my-app -o json
 
   # Which namespaces have the escape hatch open?
-  kubectl netprofile status -o json | jq -r '.[] | select(.enforcement == "disabled") | .namespace'`),
+  kubectl netprofile status -o json | jq -r '.[] | select(.enforcement == "disabled") | .namespace'`, "\n"),
 		Args: cobra.MaximumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
