@@ -8,6 +8,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -382,6 +385,43 @@ func TestDeployment(t *testing.T) {
 	}
 	if _, err := render(t, "--set", "replicaCount=2", "--set", "leaderElection.enabled=false"); err == nil {
 		t.Error("two replicas without leader election must be refused")
+	}
+}
+
+// Every flag cmd/manager defines is set by the Deployment template from a value, so a new flag cannot ship
+// without a chart knob (its default may still live in the binary: the template may render it conditionally).
+func TestEveryManagerFlagHasAValue(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(testenv.RepoRoot(), "cmd", "manager", "main.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) < 2 {
+			return true
+		}
+		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && strings.HasSuffix(sel.Sel.Name, "Var") {
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "flag" {
+				if lit, ok := call.Args[1].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					flags = append(flags, strings.Trim(lit.Value, "\"`"))
+				}
+			}
+		}
+		return true
+	})
+	if len(flags) < 10 {
+		t.Fatalf("found only %v in cmd/manager/main.go: has the flag style changed?", flags)
+	}
+	tmpl, err := os.ReadFile(filepath.Join(chartDir, "templates", "manager-deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range flags {
+		if !bytes.Contains(tmpl, []byte("- --"+name+"=")) {
+			t.Errorf("flag --%s of cmd/manager is not set by templates/manager-deployment.yaml: add a value for it", name)
+		}
 	}
 }
 
