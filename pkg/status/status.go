@@ -126,12 +126,17 @@ func Relevant(c contract.Contract, ns *corev1.Namespace, owned int) bool {
 		conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled) != nil
 }
 
-// EnforcementText is the enforcement column: the state, and for a disabled namespace since when and how long.
+// EnforcementText is the enforcement column: the state, and for a disabled namespace since when, how long,
+// and the alert phase netprofile reported (the EnforcementDisabled condition's reason).
 func (r Row) EnforcementText(now time.Time) string {
 	if r.DisabledSince == nil {
 		return r.Enforcement
 	}
-	return fmt.Sprintf("%s since %s (%s)", r.Enforcement, r.DisabledSince.Format(time.RFC3339), now.Sub(*r.DisabledSince).Truncate(time.Second))
+	detail := now.Sub(*r.DisabledSince).Truncate(time.Second).String()
+	if e := r.EnforcementDisabled; e != nil && e.Reason != conditions.ReasonEnforcementDisabled {
+		detail += ", " + e.Reason
+	}
+	return fmt.Sprintf("%s since %s (%s)", r.Enforcement, r.DisabledSince.Format(time.RFC3339), detail)
 }
 
 // ReadyText is the ready column.

@@ -80,6 +80,13 @@ func TestSummarize(t *testing.T) {
 			ok: true, enforcement: "disabled since 2026-07-01T09:00:00Z (3h0m0s)",
 			policiesCol: "netprofile-enforcement-disabled,netprofile-namespace",
 		},
+		"escape hatch open past the warning threshold shows the alert phase": {
+			ns: namespace(map[string]string{profile: "isolated", hatch: "disabled"}, map[string]string{since: "2026-07-01T09:00:00Z"},
+				ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue,
+					Reason: conditions.ReasonEnforcementDisabledWarning, LastTransitionTime: metav1.NewTime(now)}),
+			ok: true, enforcement: "disabled since 2026-07-01T09:00:00Z (3h0m0s, EnforcementDisabledWarning)",
+		},
 		"an enforcement value that is not understood": {
 			ns: namespace(map[string]string{hatch: "off"}, nil),
 			ok: false, enforcement: "invalid", problem: `the only value is "disabled"`,
