@@ -122,6 +122,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		}
 	}
 
+	metrics.RestoreClientRequests()
 	// The collector reads this manager's cache; a manager restarted in the same process (tests) replaces the
 	// previous one's. The counter is process-global and stays.
 	collector := &metrics.Collector{Reader: mgr.GetCache(), Contract: opts.Contract, Thresholds: opts.Enforcement, Clock: opts.Clock}

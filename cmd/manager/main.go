@@ -31,6 +31,7 @@ func main() {
 func run() error {
 	var (
 		metricsAddr, probeAddr  string
+		pprofAddr               string
 		metricsSecure           bool
 		leaderElect             bool
 		leaderElectionNamespace string
@@ -46,6 +47,7 @@ func run() error {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP for local use.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address to serve Go pprof profiles on (for `go tool pprof`); empty disables it.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica writes.")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "netprofile.network-policy.homelab", "Name of the leader election Lease.")
@@ -92,6 +94,7 @@ func run() error {
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionNamespace:       leaderElectionNamespace,
 		LeaderElectionID:              leaderElectionID,
