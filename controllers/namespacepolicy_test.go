@@ -153,6 +153,16 @@ var _ = Describe("Namespace policies", func() {
 			g.Expect(now.ResourceVersion).To(Equal(live.ResourceVersion))
 		}).WithTimeout(2*syncPeriod + time.Second).Should(Succeed())
 		Expect(reconcileCount("namespace-policy")).To(BeNumerically(">", reconciles), "the resync must have reconciled")
+
+		// A restarted manager relists everything and reconciles every namespace: still nothing to write.
+		stopManager()
+		startManager()
+		Consistently(func(g Gomega) {
+			g.Expect(getCNP(ns.Name, nsPolicy)()).To(HaveField("ResourceVersion", p.ResourceVersion))
+			now := &corev1.Namespace{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: ns.Name}, now)).To(Succeed())
+			g.Expect(now.ResourceVersion).To(Equal(live.ResourceVersion))
+		}).WithTimeout(2*syncPeriod + time.Second).Should(Succeed())
 	})
 
 	It("reports a policy Cilium marked invalid", func() {

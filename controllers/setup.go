@@ -5,10 +5,12 @@ package controllers
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
@@ -30,7 +32,6 @@ import (
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/metrics"
-	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -65,17 +66,39 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// CacheOptions restrict the manager's cache to what netprofile needs: only its own Cilium policies (memory
-// scales with our objects, not the cluster's), no managedFields anywhere.
-func CacheOptions(syncPeriod time.Duration) cache.Options {
-	owned := cache.ByObject{Label: ownership.Selector()}
+// CacheOptions keep the manager's cache to what netprofile decides with. Cilium policies are cached cluster-
+// wide but reduced to metadata, the Valid condition and a hash of their rules (apply.TransformPolicy): a few
+// hundred bytes each, and a hand-written policy holding a reserved name is seen without a request.
+// Namespaces keep their labels, netprofile's annotations and status. No managedFields anywhere.
+func CacheOptions(c contract.Contract, syncPeriod time.Duration) cache.Options {
+	policies := cache.ByObject{Transform: apply.TransformPolicy}
 	return cache.Options{
 		SyncPeriod:       &syncPeriod,
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&ciliumv2.CiliumNetworkPolicy{}:            owned,
-			&ciliumv2.CiliumClusterwideNetworkPolicy{}: owned,
+			&ciliumv2.CiliumNetworkPolicy{}:            policies,
+			&ciliumv2.CiliumClusterwideNetworkPolicy{}: policies,
+			&corev1.Namespace{}:                        {Transform: transformNamespace(c)},
 		},
+	}
+}
+
+// transformNamespace drops what netprofile never reads from a Namespace (other tools' annotations, such as a
+// last-applied-configuration, can dwarf the rest).
+func transformNamespace(c contract.Contract) func(any) (any, error) {
+	prefix := c.Domain() + "/"
+	return func(obj any) (any, error) {
+		ns, ok := obj.(*corev1.Namespace)
+		if !ok {
+			return obj, nil
+		}
+		ns.ManagedFields = nil
+		for k := range ns.Annotations {
+			if !strings.HasPrefix(k, prefix) {
+				delete(ns.Annotations, k)
+			}
+		}
+		return ns, nil
 	}
 }
 
@@ -95,7 +118,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
 	applier := func(fieldManager string) apply.Applier {
-		return apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), FieldManager: fieldManager}
+		return apply.Applier{Client: mgr.GetClient(), FieldManager: fieldManager}
 	}
 	recorder := func(controller string) events.EventRecorder { return mgr.GetEventRecorder("netprofile-" + controller) }
 	status := func(controller string) crstatus.Writer {

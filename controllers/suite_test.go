@@ -107,7 +107,7 @@ func startManager() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: addr},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(syncPeriod),
+		Cache:                  controllers.CacheOptions(contract.Default(), syncPeriod),
 		// The manager is restarted within one process; controller names are otherwise process-unique.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})

@@ -99,7 +99,7 @@ func run() error {
 		LeaderElectionNamespace:       leaderElectionNamespace,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         controllers.CacheOptions(syncPeriod),
+		Cache:                         controllers.CacheOptions(c, syncPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)

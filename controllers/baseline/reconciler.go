@@ -66,8 +66,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 		// Deleted: its policy goes with it (the ownerReference would make the garbage collector do the same).
-		if current != nil && ownership.IsOwned(current, ownership.ComponentBaseline, nil) {
-			return ctrl.Result{}, apply.Delete(ctx, r.Client, current)
+		if current != nil {
+			return ctrl.Result{}, apply.Delete(ctx, r.Client, current, ownership.ComponentBaseline)
 		}
 		return ctrl.Result{}, nil
 	}
@@ -100,18 +100,14 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 	if desired == nil {
 		b.Status.Policy = ""
 		if current != nil && ownership.IsOwned(current, ownership.ComponentBaseline, b) {
-			if err := apply.Delete(ctx, r.Client, current); err != nil {
+			if err := apply.Delete(ctx, r.Client, current, ownership.ComponentBaseline); err != nil {
 				return false, ReasonDisabled, "switched off, but its policy could not be deleted: " + err.Error(), err
 			}
 		}
 		return true, ReasonDisabled, "switched off (spec.enabled: false): no policy is applied", nil
 	}
 
-	var cur client.Object
-	if current != nil {
-		cur = current
-	}
-	if _, err := r.Applier.Apply(ctx, desired, cur, ownership.ComponentBaseline, b); err != nil {
+	if _, err := r.Applier.Apply(ctx, desired, ownership.ComponentBaseline, b); err != nil {
 		if apply.IsClash(err) {
 			return false, ReasonClash, err.Error(), nil
 		}

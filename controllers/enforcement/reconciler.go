@@ -94,14 +94,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		st = enforcement.Evaluate(r.Contract, ns, now, r.Thresholds)
 	}
 	if st.Bypassed() {
-		if _, err := r.Applier.Apply(ctx, policy.AllowAll(ns.Name), current, ownership.ComponentEnforcement, ns); err != nil {
+		if _, err := r.Applier.Apply(ctx, policy.AllowAll(ns.Name), ownership.ComponentEnforcement, ns); err != nil {
 			if apply.IsClash(err) {
 				return ctrl.Result{}, status.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error())
 			}
 			return ctrl.Result{}, err
 		}
 	} else if current != nil {
-		if err := apply.Delete(ctx, r.Client, current); err != nil {
+		if err := apply.Delete(ctx, r.Client, current, ownership.ComponentEnforcement); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -152,7 +152,7 @@ func (r *Reconciler) stamp(ctx context.Context, ns *corev1.Namespace, now time.T
 func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *ciliumv2.CiliumNetworkPolicy) error {
 	var errs []error
 	if current != nil {
-		errs = append(errs, apply.Delete(ctx, r.Client, current))
+		errs = append(errs, apply.Delete(ctx, r.Client, current, ownership.ComponentEnforcement))
 	}
 	if _, stamped := ns.Annotations[r.Contract.SinceAnnotation()]; stamped {
 		// An apply with no annotations drops the one this field manager owns.

@@ -88,7 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if res.Selection.IsEmpty() && len(existing.Items) == 0 && conditions.Find(ns.Status.Conditions, conditions.Ready) == nil {
 		return ctrl.Result{}, nil // Not ours to manage, and never was.
 	}
-	if err := r.apply(ctx, ns, res.Policies, existing.Items); err != nil {
+	if err := r.apply(ctx, ns, res.Policies); err != nil {
 		if apply.IsClash(err) {
 			return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error(), reconcile.TerminalError(err))
 		}
@@ -167,13 +167,9 @@ func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	return cat, nil
 }
 
-func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []*ciliumv2.CiliumNetworkPolicy, existing []ciliumv2.CiliumNetworkPolicy) error {
+func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []*ciliumv2.CiliumNetworkPolicy) error {
 	for _, want := range desired {
-		var current client.Object
-		if i := slices.IndexFunc(existing, func(p ciliumv2.CiliumNetworkPolicy) bool { return p.Name == want.Name }); i >= 0 {
-			current = &existing[i]
-		}
-		if _, err := r.Applier.Apply(ctx, want, current, ownership.ComponentNamespacePolicy, ns); err != nil {
+		if _, err := r.Applier.Apply(ctx, want, ownership.ComponentNamespacePolicy, ns); err != nil {
 			return err
 		}
 	}
@@ -194,7 +190,7 @@ func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, desired []
 	var errs []error
 	var pruned []string
 	for _, p := range ownership.SelectStale(items, ownership.ComponentNamespacePolicy, ns, keep) {
-		if err := apply.Delete(ctx, r.Client, p); err != nil {
+		if err := apply.Delete(ctx, r.Client, p, ownership.ComponentNamespacePolicy); err != nil {
 			errs = append(errs, err)
 			continue
 		}

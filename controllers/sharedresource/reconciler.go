@@ -123,13 +123,7 @@ func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedR
 		}
 		return false, "ApplyFailed", err.Error(), nil, err
 	}
-	var current client.Object
-	for _, p := range existing {
-		if p.Namespace == desired.Namespace && p.Name == desired.Name {
-			current = p
-		}
-	}
-	if _, err := r.Applier.Apply(ctx, desired, current, ownership.ComponentProvider, providerNS); err != nil {
+	if _, err := r.Applier.Apply(ctx, desired, ownership.ComponentProvider, providerNS); err != nil {
 		if apply.IsClash(err) {
 			return false, ReasonClash, err.Error(), nil, nil
 		}
@@ -173,9 +167,7 @@ func (r *Reconciler) prune(ctx context.Context, existing []*ciliumv2.CiliumNetwo
 		if keep != nil && p.Namespace == keep.Namespace && p.Name == keep.Name {
 			continue
 		}
-		if ownership.IsOwned(p, ownership.ComponentProvider, nil) {
-			errs = append(errs, apply.Delete(ctx, r.Client, p))
-		}
+		errs = append(errs, apply.Delete(ctx, r.Client, p, ownership.ComponentProvider))
 	}
 	return errors.Join(errs...)
 }

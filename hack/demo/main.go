@@ -185,6 +185,8 @@ func labelString(l map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-func indent(s string) string { return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n" }
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }

@@ -2,8 +2,12 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -46,4 +50,24 @@ func Clean(obj any) (map[string]any, error) {
 		unstructured.RemoveNestedField(m, "metadata", f)
 	}
 	return m, nil
+}
+
+// RulesHash fingerprints a policy's rules (spec and specs) in their wire encoding, so a rendered policy and
+// the same policy read back from the API server hash alike. "" for other objects.
+func RulesHash(obj any) string {
+	var v any
+	switch p := obj.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
+		v = [2]any{p.Spec, p.Specs}
+	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		v = [2]any{p.Spec, p.Specs}
+	default:
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

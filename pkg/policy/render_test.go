@@ -331,3 +331,15 @@ func anySlice[T any](in []T) []any {
 	}
 	return out
 }
+
+// Validation is remembered per rules; its message must still name the policy at hand.
+func TestValidateNamesEachPolicy(t *testing.T) {
+	for _, ns := range []string{"first", "second"} {
+		p := policy.AllowAll(ns)
+		p.Spec.Ingress, p.Spec.Egress = nil, nil
+		err := policy.Validate(p)
+		if err == nil || !strings.Contains(err.Error(), ns+"/") {
+			t.Fatalf("want an error naming %s, got %v", ns, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	ciliumcrds "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/client/crds/v2"
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
@@ -66,32 +67,72 @@ func validateSchema(kind string, u *unstructured.Unstructured) error {
 // and the agent's Parse/Sanitize (which rejects port 70000 and rules without sections). A policy that fails
 // either is never applied: the API server would accept some of them, and Cilium would then ignore them
 // silently, which for an allow policy means dropped traffic and for the cluster means a false sense of safety.
+//
+// Results are remembered by kind and rules: thousands of namespaces share a handful of profile and grant
+// combinations, and validation is the most expensive step of rendering.
 func Validate(obj any) error {
-	u, err := toUnstructured(obj)
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.DiscardHandler)
+	var what string
 	switch p := obj.(type) {
 	case *ciliumv2.CiliumNetworkPolicy:
-		if err := validateSchema(ciliumv2.CNPKindDefinition, u); err != nil {
-			return fmt.Errorf("CiliumNetworkPolicy %s/%s fails Cilium's schema: %w", p.Namespace, p.Name, err)
-		}
-		// Sanitize rewrites selectors in place; never let it touch the object we apply.
-		if _, err := p.DeepCopy().Parse(logger, "default"); err != nil {
-			return fmt.Errorf("CiliumNetworkPolicy %s/%s rejected by Cilium: %w", p.Namespace, p.Name, err)
-		}
+		what = fmt.Sprintf("CiliumNetworkPolicy %s/%s", p.Namespace, p.Name)
 	case *ciliumv2.CiliumClusterwideNetworkPolicy:
-		if err := validateSchema(ciliumv2.CCNPKindDefinition, u); err != nil {
-			return fmt.Errorf("CiliumClusterwideNetworkPolicy %s fails Cilium's schema: %w", p.Name, err)
-		}
-		if _, err := p.DeepCopy().Parse(logger, "default"); err != nil {
-			return fmt.Errorf("CiliumClusterwideNetworkPolicy %s rejected by Cilium: %w", p.Name, err)
-		}
+		what = "CiliumClusterwideNetworkPolicy " + p.Name
 	default:
 		return fmt.Errorf("cannot validate %T", obj)
 	}
+	key := fmt.Sprintf("%T/%s", obj, RulesHash(obj))
+	v, ok := validated.Load(key)
+	if !ok {
+		v = validate(obj)
+		if validatedCount.Add(1) > maxValidated {
+			validated.Clear()
+			validatedCount.Store(0)
+		}
+		validated.Store(key, v)
+	}
+	if f := v.(verdict); f.err != nil {
+		return fmt.Errorf("%s %s: %w", what, f.stage, f.err)
+	}
 	return nil
+}
+
+// verdict is a validation result without the policy's identity, so it can be shared between namespaces.
+type verdict struct {
+	stage string
+	err   error
+}
+
+// validated memoizes Validate by kind and rules (a policy's validity does not depend on its name or
+// namespace); bounded so endless distinct inputs (a fuzzer, a runaway catalogue) cannot grow it without limit.
+var (
+	validated      sync.Map
+	validatedCount atomic.Int64
+)
+
+const maxValidated = 4096
+
+func validate(obj any) verdict {
+	u, err := toUnstructured(obj)
+	if err != nil {
+		return verdict{"could not be encoded", err}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	var kind string
+	var parse func() error
+	switch p := obj.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
+		// Sanitize rewrites selectors in place; never let it touch the object we apply.
+		kind, parse = ciliumv2.CNPKindDefinition, func() error { _, err := p.DeepCopy().Parse(logger, "default"); return err }
+	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		kind, parse = ciliumv2.CCNPKindDefinition, func() error { _, err := p.DeepCopy().Parse(logger, "default"); return err }
+	}
+	if err := validateSchema(kind, u); err != nil {
+		return verdict{"fails Cilium's schema", err}
+	}
+	if err := parse(); err != nil {
+		return verdict{"rejected by Cilium", err}
+	}
+	return verdict{}
 }
 
 func toUnstructured(obj any) (*unstructured.Unstructured, error) {

@@ -50,7 +50,7 @@ var _ = Describe("The chart's RBAC without a needed rule", Ordered, func() {
 		ns := createNamespace(appName("rbac"), map[string]string{profileKey: "standard"})
 		// The policy is written (that rule is still there) but the condition can never be: forbidden, for real.
 		waitPolicy(ns.Name, ownership.NamespacePolicyName)
-		Eventually(m.logContains(`User "` + serviceAccount + `" cannot patch resource "namespaces/status"`)).Should(BeTrue(), m.log.String)
+		Eventually(m.logContains(`User "`+serviceAccount+`" cannot patch resource "namespaces/status"`)).Should(BeTrue(), m.log.String)
 		Consistently(condition(ns.Name, conditions.Ready)).Should(BeNil())
 
 		By("restoring the chart's ClusterRole")

@@ -3,7 +3,6 @@
 package apply
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,10 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 // ClashError means an object netprofile does not own already has the name of a generated policy. It is left
@@ -38,30 +39,36 @@ func (e *ClashError) Error() string {
 
 // Applier applies generated policies.
 type Applier struct {
-	// Client reads from the cache (restricted to netprofile's objects) and writes to the API server.
+	// Client reads from the manager's cache, which holds every Cilium policy in the cluster reduced by
+	// TransformPolicy (so a hand-written policy with a reserved name is seen without a request), and writes
+	// to the API server.
 	Client client.Client
-	// APIReader reads past the cache, to look for unowned objects with a reserved name before creating one.
-	APIReader client.Reader
 	// FieldManager is the controller's server-side apply field manager.
 	FieldManager string
 }
 
 // Apply makes the object named like desired (a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy) match
-// it, with a controller reference to owner. current is what the cache holds under that name, nil if nothing.
-// It reports whether it wrote.
-func (a Applier) Apply(ctx context.Context, desired, current client.Object, component string, owner client.Object) (bool, error) {
-	// A typed nil pointer in the interface means "nothing cached" too.
-	if current != nil && !reflect.ValueOf(current).IsNil() {
-		if !ownership.IsOwned(current, component, owner) && !ownership.IsControlledBy(current, owner) {
-			return false, clash(desired)
-		}
-		if upToDate(desired, current) && ownership.IsOwned(current, component, owner) {
-			return false, nil
-		}
-	} else if err := a.checkNotClashing(ctx, desired, component, owner); err != nil {
-		return false, err
+// it, with a controller reference to owner, and reports whether it wrote. An object with that name that
+// netprofile does not own is a ClashError and is left alone.
+func (a Applier) Apply(ctx context.Context, desired client.Object, component string, owner client.Object) (bool, error) {
+	current := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
+	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), current); {
+	case apierrors.IsNotFound(err):
+		// Nothing by that name anywhere: a create. (Something created in the instant since the cache last
+		// heard from the API server would be taken over; names under the reserved prefix make that moot.)
+	case err != nil:
+		return false, fmt.Errorf("failed to read %s %s: %w", desired.GetObjectKind().GroupVersionKind().Kind, key(desired), err)
+	case !ownership.IsOwned(current, component, owner) && !ownership.IsControlledBy(current, owner):
+		return false, clash(desired)
+	case upToDate(desired, current) && ownership.IsOwned(current, component, owner):
+		return false, nil
 	}
 
+	if log := ctrl.LoggerFrom(ctx).V(1); log.Enabled() {
+		log.Info("Applying policy", "policy", key(desired), "exists", current.GetUID() != "",
+			"cachedRulesHash", current.GetAnnotations()[RulesHashAnnotation], "desiredRulesHash", policy.RulesHash(desired),
+			"cachedLabels", current.GetLabels())
+	}
 	u, err := toUnstructured(desired)
 	if err != nil {
 		return false, err
@@ -83,26 +90,12 @@ func (a Applier) Apply(ctx context.Context, desired, current client.Object, comp
 	return true, nil
 }
 
-// checkNotClashing looks past the cache (which only holds our objects) for an object with the name.
-func (a Applier) checkNotClashing(ctx context.Context, desired client.Object, component string, owner client.Object) error {
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(desired.GetObjectKind().GroupVersionKind())
-	err := a.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), meta)
-	switch {
-	case apierrors.IsNotFound(err):
+// Delete deletes a policy if the component owns it (anything else is left alone), with a UID precondition so
+// a same-named replacement is never hit.
+func Delete(ctx context.Context, c client.Client, obj client.Object, component string) error {
+	if !ownership.IsOwned(obj, component, nil) {
 		return nil
-	case err != nil:
-		return fmt.Errorf("failed to look for an existing %s %s: %w", desired.GetObjectKind().GroupVersionKind().Kind, key(desired), err)
-	case ownership.IsOwned(meta, component, owner) || ownership.IsControlledBy(meta, owner):
-		// Ours, with the cache behind or our labels removed by hand: applying repairs it.
-		return nil
-	default:
-		return clash(desired)
 	}
-}
-
-// Delete deletes a policy netprofile owns, with a UID precondition so a same-named replacement is never hit.
-func Delete(ctx context.Context, c client.Client, obj client.Object) error {
 	uid := obj.GetUID()
 	if err := c.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
 		return fmt.Errorf("failed to delete %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, key(obj), err)
@@ -110,32 +103,48 @@ func Delete(ctx context.Context, c client.Client, obj client.Object) error {
 	return nil
 }
 
-// upToDate compares what netprofile owns: the rules, and its labels.
+// upToDate compares what netprofile owns: its labels, and the rules by hash (the cache keeps only that).
 func upToDate(desired, current client.Object) bool {
 	for k, v := range desired.GetLabels() {
 		if current.GetLabels()[k] != v {
 			return false
 		}
 	}
-	d, c := rules(desired), rules(current)
-	return bytes.Equal(d, c)
+	return current.GetAnnotations()[RulesHashAnnotation] == policy.RulesHash(desired)
 }
 
-// rules encodes spec and specs; comparing encodings sidesteps nil-vs-empty differences after a round trip
-// through the API server.
-func rules(p client.Object) []byte {
-	var v any
-	switch p := p.(type) {
+// RulesHashAnnotation holds, on cached copies only, the hash of a policy's rules; it is never written to
+// the API server.
+const RulesHashAnnotation = "netprofile.internal/rules-sha256"
+
+// emptyRulesHash is the hash of a policy without rules: what a reduced object hashes to.
+var emptyRulesHash = policy.RulesHash(&ciliumv2.CiliumNetworkPolicy{})
+
+// TransformPolicy reduces a Cilium policy entering the manager's cache to what netprofile decides with: its
+// metadata, its Valid condition and a hash of its rules. Memory then scales with the number of policies, not
+// with their size, so the cache can hold every policy in the cluster and clashes need no extra request.
+//
+// Informers may hand an object to a transform more than once (a relist replaces the store), so a reduced
+// object passes through unchanged.
+func TransformPolicy(obj any) (any, error) {
+	if p, ok := obj.(client.Object); ok {
+		if _, reduced := p.GetAnnotations()[RulesHashAnnotation]; reduced && policy.RulesHash(p) == emptyRulesHash {
+			return obj, nil
+		}
+	}
+	switch p := obj.(type) {
 	case *ciliumv2.CiliumNetworkPolicy:
-		v = [2]any{p.Spec, p.Specs}
+		p.Annotations = map[string]string{RulesHashAnnotation: policy.RulesHash(p)}
+		p.ManagedFields = nil
+		p.Spec, p.Specs = nil, nil
+		p.Status = ciliumv2.CiliumNetworkPolicyStatus{Conditions: p.Status.Conditions}
 	case *ciliumv2.CiliumClusterwideNetworkPolicy:
-		v = [2]any{p.Spec, p.Specs}
+		p.Annotations = map[string]string{RulesHashAnnotation: policy.RulesHash(p)}
+		p.ManagedFields = nil
+		p.Spec, p.Specs = nil, nil
+		p.Status = ciliumv2.CiliumNetworkPolicyStatus{Conditions: p.Status.Conditions}
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return b
+	return obj, nil
 }
 
 func toUnstructured(obj client.Object) (*unstructured.Unstructured, error) {

@@ -12,9 +12,10 @@ import (
 )
 
 // OwnedPolicy passes the events of a component's generated policies that need a reconcile: spec edits, label
-// edits, deletions and Cilium's Valid condition; other status churn is filtered.
+// edits, deletions and Cilium's Valid condition. Creations are netprofile's own writes (or, at start, objects
+// whose owners are reconciled anyway), and other status churn is noise.
 func OwnedPolicy(component string) predicate.Predicate {
-	return predicate.And(Component(component),
+	return predicate.And(Component(component), predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }},
 		predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, ValidConditionChanged{}))
 }
 
