@@ -1,0 +1,540 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers"
+	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
+	"github.com/netprofile/netprofile/test/testenv"
+)
+
+var (
+	profiles  = []string{"isolated", "internal", "internal-egress", "standard"}
+	cnpGVR    = schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}
+	c         = contract.Default()
+	writeVerb = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+)
+
+type harness struct {
+	env    *testenv.Env
+	o      options
+	n      int
+	c      client.Client
+	cs     kubernetes.Interface
+	dyn    dynamic.Interface
+	names  []string
+	set    *catalogue.Set
+	watch  *watcher
+	mgr    *exec.Cmd
+	mgrLog *os.File
+	mURL   string
+}
+
+func newHarness(ctx context.Context, env *testenv.Env, o options, n int) (*harness, error) {
+	cfg := rest.CopyConfig(env.Config)
+	// The harness and the ceiling must never be the bottleneck: no client-side rate limit.
+	cfg.QPS, cfg.Burst = -1, 0
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{env: env, o: o, n: n}
+	if h.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+	if h.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if h.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if h.set, err = catalogue.LoadPaths(filepath.Join(testenv.RepoRoot(), "config", "samples")); err != nil {
+		return nil, err
+	}
+	return h, h.setup(ctx, cfg)
+}
+
+// setup installs the default catalogue and N namespaces with mixed profiles and grants.
+func (h *harness) setup(ctx context.Context, cfg *rest.Config) error {
+	step("setup: catalogue, provider namespaces, %d labelled namespaces", h.n)
+	for _, objs := range [][]client.Object{objects(h.set.Profiles), objects(h.set.Resources), objects(h.set.Baselines)} {
+		for _, o := range objs {
+			if err := h.c.Create(ctx, o); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ns := range []string{"database", "cache", "garage"} {
+		if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	for i := range h.n {
+		h.names = append(h.names, fmt.Sprintf("app-%05d", i))
+	}
+	err := parallel(ctx, 16, h.names, func(ctx context.Context, i int, name string) error {
+		_, err := h.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labelsFor(i, 0)}}, metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	h.watch, err = newWatcher(ctx, cfg)
+	return err
+}
+
+// labelsFor is namespace i's labels after `flips` profile flips: mixed profiles and grants.
+func labelsFor(i, flips int) map[string]string {
+	l := map[string]string{c.ProfileKey(): profiles[(i+flips)%len(profiles)]}
+	if i%2 == 0 {
+		l[c.AccessKey("postgres")] = "true"
+	}
+	if i%3 == 0 {
+		l[c.AccessKey("kube-api")] = "true"
+	}
+	if i%5 == 0 {
+		l[c.AccessKey("dragonfly")] = "true"
+	}
+	return l
+}
+
+func (h *harness) measure(ctx context.Context, res *result) error {
+	if err := h.ceilings(ctx, res); err != nil {
+		return err
+	}
+
+	step("cold convergence: starting the manager")
+	start := time.Now()
+	_, machine0 := h.cpu()
+	if err := h.startManager(nil); err != nil {
+		return err
+	}
+	if err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *ciliumv2.CiliumNetworkPolicy) bool {
+		return ready(ns, profiles[indexOf(ns.Name)%len(profiles)]) && p != nil
+	}); err != nil {
+		return fmt.Errorf("cold convergence: %w\n%s", err, h.tail())
+	}
+	res.cold = time.Since(start)
+	res.coldWrites, _ = h.writes()
+	mgrCPU, machine := h.cpu()
+	res.cpu[0] = [2]time.Duration{mgrCPU, machine - machine0}
+	step("cold convergence: %s (%d manager writes)", res.cold, res.coldWrites)
+
+	step("fan-out: changing every NetworkProfile in use")
+	start = time.Now()
+	mgr0, machine0 := h.cpu()
+	for _, name := range profiles {
+		p := &v1alpha1.NetworkProfile{}
+		if err := h.c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return err
+		}
+		if err := h.c.Update(ctx, fanOut(p)); err != nil {
+			return err
+		}
+	}
+	if err := h.watch.waitAll(ctx, h.names, func(_ *corev1.Namespace, p *ciliumv2.CiliumNetworkPolicy) bool {
+		return p != nil && hasPort(p, "8443")
+	}); err != nil {
+		return fmt.Errorf("fan-out: %w\n%s", err, h.tail())
+	}
+	res.fanout = time.Since(start)
+	mgrCPU, machine = h.cpu()
+	res.cpu[1] = [2]time.Duration{mgrCPU - mgr0, machine - machine0}
+	step("fan-out: %s", res.fanout)
+
+	step("flip: relabelling every namespace to another profile at once")
+	start = time.Now()
+	mgr0, machine0 = h.cpu()
+	err := parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, name string) error {
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{c.ProfileKey(): profiles[(i+1)%len(profiles)]}}})
+		_, err := h.cs.CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *ciliumv2.CiliumNetworkPolicy) bool {
+		want := profiles[(indexOf(ns.Name)+1)%len(profiles)]
+		return ready(ns, want) && p != nil && p.Labels[c.ProfileKey()] == want
+	}); err != nil {
+		return fmt.Errorf("flip: %w\n%s", err, h.tail())
+	}
+	res.flip = time.Since(start)
+	mgrCPU, machine = h.cpu()
+	res.cpu[2] = [2]time.Duration{mgrCPU - mgr0, machine - machine0}
+	res.rss = h.peakRSS()
+	step("flip: %s; manager peak RSS %d MiB", res.flip, res.rss>>20)
+
+	step("steady state: restarting the manager (--sync-period=20s), then %s", h.o.steady)
+	h.stopManager()
+	if err := h.startManager([]string{"--sync-period=20s"}); err != nil {
+		return err
+	}
+	time.Sleep(h.o.steady) // The measurement is a time window: writes counted over it.
+	res.steadyWrites, res.steadyReconciles = h.writes()
+	if rss := h.peakRSS(); rss > res.rss {
+		res.rss = rss
+	}
+	step("steady state: %d writes, %d namespace reconciles", res.steadyWrites, res.steadyReconciles)
+	return nil
+}
+
+// ceilings time, before the manager runs, the writes the manager has to do in each scenario: the same
+// policies (same rules, same sizes) and status writes, with the manager's parallelism, from a raw client-go
+// program. They run twice: with server-side apply, the verb the manager must use, and with the cheapest
+// verbs (create, merge patch), to show what server-side apply itself costs.
+func (h *harness) ceilings(ctx context.Context, res *result) error {
+	fanCat := h.set.Catalogue()
+	fanCat.Profiles = map[string]*v1alpha1.NetworkProfile{}
+	for name, p := range h.set.Profiles {
+		fanCat.Profiles[name] = fanOut(p.DeepCopy())
+	}
+	cold, err := h.rendered(h.set.Catalogue(), 0)
+	if err != nil {
+		return err
+	}
+	fan, err := h.rendered(fanCat, 0)
+	if err != nil {
+		return err
+	}
+	flip, err := h.rendered(fanCat, 1)
+	if err != nil {
+		return err
+	}
+	for _, cheapest := range []bool{false, true} {
+		var t [3]time.Duration
+		name := "bench-ceiling-apply"
+		if cheapest {
+			name = "bench-ceiling-cheap"
+		}
+		write := func(ctx context.Context, ns string, u *unstructured.Unstructured, create bool) error {
+			u = u.DeepCopy()
+			u.SetNamespace(ns)
+			u.SetName(name)
+			r := h.dyn.Resource(cnpGVR).Namespace(ns)
+			switch {
+			case !cheapest:
+				_, err := r.Apply(ctx, name, u, metav1.ApplyOptions{FieldManager: "bench-ceiling", Force: true})
+				return err
+			case create:
+				_, err := r.Create(ctx, u, metav1.CreateOptions{})
+				return err
+			default:
+				_, err := r.Patch(ctx, name, types.MergePatchType, []byte(`{"specs":`+mustJSON(u.Object["specs"])+`}`), metav1.PatchOptions{})
+				return err
+			}
+		}
+		status := func(ctx context.Context, ns, message string) error {
+			if cheapest {
+				patch := `{"status":{"conditions":[{"type":"BenchCeiling","status":"True","reason":"Ceiling","message":` + mustJSON(message) + `,"lastTransitionTime":"` + time.Now().UTC().Format(time.RFC3339) + `"}]}}`
+				_, err := h.cs.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
+				return err
+			}
+			ac := corev1ac.Namespace(ns).WithStatus(corev1ac.NamespaceStatus().WithConditions(corev1ac.NamespaceCondition().
+				WithType("BenchCeiling").WithStatus(corev1.ConditionTrue).WithReason("Ceiling").WithMessage(message).WithLastTransitionTime(metav1.Now())))
+			_, err := h.cs.CoreV1().Namespaces().ApplyStatus(ctx, ac, metav1.ApplyOptions{FieldManager: "bench-ceiling", Force: true})
+			return err
+		}
+		step("ceiling (%s): cold, fan-out, flip", name)
+		start := time.Now()
+		err := parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
+			if err := write(ctx, ns, cold[i], true); err != nil {
+				return err
+			}
+			return status(ctx, ns, "profile "+profiles[i%len(profiles)]+" applied "+name)
+		})
+		if err != nil {
+			return err
+		}
+		t[0] = time.Since(start)
+		start = time.Now()
+		if err := parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
+			return write(ctx, ns, fan[i], false)
+		}); err != nil {
+			return err
+		}
+		t[1] = time.Since(start)
+		start = time.Now()
+		err = parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
+			patch := `{"metadata":{"labels":{"bench-flip":"` + name + `"}}}`
+			if _, err := h.cs.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+				return err
+			}
+			if err := write(ctx, ns, flip[i], false); err != nil {
+				return err
+			}
+			return status(ctx, ns, "profile "+profiles[(i+1)%len(profiles)]+" applied "+name)
+		})
+		if err != nil {
+			return err
+		}
+		t[2] = time.Since(start)
+		if cheapest {
+			res.cheapCold, res.cheapFanout, res.cheapFlip = t[0], t[1], t[2]
+		} else {
+			res.ceilCold, res.ceilFanout, res.ceilFlip = t[0], t[1], t[2]
+		}
+		step("ceiling (%s): cold %s, fan-out %s, flip %s", name, t[0], t[1], t[2])
+		if err := parallel(ctx, 16, h.names, func(ctx context.Context, _ int, ns string) error {
+			return h.dyn.Resource(cnpGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rendered is every namespace's policy after `flips` profile flips, rendered by netprofile's own code.
+func (h *harness) rendered(cat policy.Catalogue, flips int) ([]*unstructured.Unstructured, error) {
+	renderer := policy.Renderer{Contract: c}
+	out := make([]*unstructured.Unstructured, h.n)
+	for i, name := range h.names {
+		r, err := renderer.Namespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labelsFor(i, flips)}}, cat)
+		if err != nil {
+			return nil, err
+		}
+		if out[i], err = toUnstructured(r.Policies[0]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// fanOut is the change the fan-out scenario makes to every profile.
+func fanOut(p *v1alpha1.NetworkProfile) *v1alpha1.NetworkProfile {
+	p.Spec.Egress = append(p.Spec.Egress, v1alpha1.Rule{Description: "bench fan-out",
+		Entities: []v1alpha1.Entity{v1alpha1.EntityWorld}, Ports: []v1alpha1.PortProtocol{{Port: 8443, Protocol: v1alpha1.ProtocolTCP}}})
+	return p
+}
+
+func (h *harness) startManager(extra []string) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	h.mURL = "http://" + addr + "/metrics"
+	if h.mgrLog, err = os.CreateTemp("", "netprofile-bench-manager-*.log"); err != nil {
+		return err
+	}
+	args := append([]string{"--kubeconfig=" + h.env.Kubeconfig, "--metrics-secure=false", "--metrics-bind-address=" + addr,
+		"--health-probe-bind-address=0", fmt.Sprintf("--max-concurrent-reconciles=%d", h.o.workers)}, h.o.extraArg...)
+	h.mgr = exec.Command(h.o.manager, append(args, extra...)...)
+	h.mgr.Stdout, h.mgr.Stderr = h.mgrLog, h.mgrLog
+	return h.mgr.Start()
+}
+
+func (h *harness) stopManager() {
+	if h.mgr == nil || h.mgr.Process == nil {
+		return
+	}
+	_ = h.mgr.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = h.mgr.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = h.mgr.Process.Kill()
+		<-done
+	}
+	h.mgr = nil
+}
+
+func (h *harness) tail() string {
+	b, _ := os.ReadFile(h.mgrLog.Name())
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return "manager log (" + h.mgrLog.Name() + "):\n" + strings.Join(lines, "\n")
+}
+
+// cpu is the manager's CPU time so far and the machine's busy time so far (all processes).
+func (h *harness) cpu() (manager, machine time.Duration) {
+	const tick = 10 * time.Millisecond // USER_HZ
+	if h.mgr == nil {
+		manager = 0
+	} else if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", h.mgr.Process.Pid)); err == nil {
+		// Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 13 {
+			var u, s int64
+			fmt.Sscan(f[11], &u)
+			fmt.Sscan(f[12], &s)
+			manager = time.Duration(u+s) * tick
+		}
+	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		var busy int64
+		for i, v := range f[1:] {
+			var n int64
+			fmt.Sscan(v, &n)
+			if i != 3 && i != 4 { // idle, iowait
+				busy += n
+			}
+		}
+		machine = time.Duration(busy) * tick
+	}
+	return manager, machine
+}
+
+// peakRSS is the manager's peak resident set size (VmHWM), in bytes.
+func (h *harness) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", h.mgr.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// writes scrapes the manager's own client metrics: write requests it sent, and namespace reconciles.
+func (h *harness) writes() (writes, reconciles int) {
+	resp, err := http.Get(h.mURL)
+	if err != nil {
+		return -1, -1
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return -1, -1
+	}
+	for _, m := range families["rest_client_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "method" && writeVerb[l.GetValue()] {
+				writes += int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	for _, m := range families["controller_runtime_reconcile_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "controller" && l.GetValue() == "namespace-policy" {
+				reconciles += int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return writes, reconciles
+}
+
+func ready(ns *corev1.Namespace, profile string) bool {
+	cond := conditions.Find(ns.Status.Conditions, conditions.Ready)
+	return cond != nil && cond.Status == corev1.ConditionTrue && strings.Contains(cond.Message, fmt.Sprintf("profile %q", profile))
+}
+
+func hasPort(p *ciliumv2.CiliumNetworkPolicy, port string) bool {
+	for _, r := range p.Specs {
+		for _, e := range r.Egress {
+			for _, tp := range e.ToPorts {
+				for _, pp := range tp.Ports {
+					if pp.Port == port {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+func indexOf(name string) int {
+	var i int
+	fmt.Sscanf(name, "app-%05d", &i)
+	return i
+}
+
+// parallel runs fn over items with w workers, stopping at the first error.
+func parallel(ctx context.Context, w int, items []string, fn func(ctx context.Context, i int, item string) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, w)
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(items) || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, i, items[i]); err != nil {
+					errs <- fmt.Errorf("%s: %w", items[i], err)
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	m, err := policy.Clean(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func objects[T client.Object](m map[string]T) []client.Object {
+	out := make([]client.Object, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func step(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+var _ = ownership.NamespacePolicyName
