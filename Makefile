@@ -28,7 +28,7 @@ manifests: ## Generate CRDs and RBAC into config/.
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
-	$(CONTROLLER_GEN) object paths="./api/..."
+	$(CONTROLLER_GEN) object paths="./api/..." paths="./pkg/ciliumpolicy/..."
 
 .PHONY: helm-sync
 helm-sync: manifests ## Sync the chart's generated parts: CRDs and RBAC from config/; the plain alert rules from the chart.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
 	. "github.com/onsi/ginkgo/v2"
@@ -17,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -29,9 +29,9 @@ func ensureNamespace(name string) {
 	}
 }
 
-func getCCNP(name string) func() (*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
-	return func() (*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
-		p := &ciliumv2.CiliumClusterwideNetworkPolicy{}
+func getCCNP(name string) func() (*cilium.CiliumClusterwideNetworkPolicy, error) {
+	return func() (*cilium.CiliumClusterwideNetworkPolicy, error) {
+		p := &cilium.CiliumClusterwideNetworkPolicy{}
 		err := k8s.Get(ctx, client.ObjectKey{Name: name}, p)
 		return p, err
 	}
@@ -39,7 +39,7 @@ func getCCNP(name string) func() (*ciliumv2.CiliumClusterwideNetworkPolicy, erro
 
 func ccnpGone(name string) func() bool {
 	return func() bool {
-		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: name}, &ciliumv2.CiliumClusterwideNetworkPolicy{}))
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: name}, &cilium.CiliumClusterwideNetworkPolicy{}))
 	}
 }
 
@@ -198,7 +198,7 @@ var _ = Describe("Baselines", func() {
 
 		// Same-namespace isolation must come from namespaced policies: no clusterwide policy netprofile
 		// wrote has an empty `{}` peer, which there would mean every pod of every namespace.
-		list := &ciliumv2.CiliumClusterwideNetworkPolicyList{}
+		list := &cilium.CiliumClusterwideNetworkPolicyList{}
 		Expect(k8s.List(ctx, list, client.MatchingLabels{ownership.ManagedByLabel: ownership.ManagedByValue})).To(Succeed())
 		Expect(list.Items).NotTo(BeEmpty())
 		for _, p := range list.Items {
@@ -248,7 +248,7 @@ var _ = Describe("Baselines", func() {
 
 	It("reports a baseline that is not in effect on the baseline and on the namespaces it selects", func() {
 		// A hand-written clusterwide policy holding the baseline's name: netprofile must not take it over.
-		theirs := &ciliumv2.CiliumClusterwideNetworkPolicy{
+		theirs := &cilium.CiliumClusterwideNetworkPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: ownership.BaselinePolicyName("team-dns")},
 			Spec: &api.Rule{EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}},
 				Egress: []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{ToEntities: api.EntitySlice{api.EntityWorld}}}}},
@@ -283,7 +283,7 @@ var _ = Describe("Baselines", func() {
 		name := ownership.BaselinePolicyName("prometheus-scrape")
 		p, err := getCCNP(name)()
 		Expect(err).NotTo(HaveOccurred())
-		p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated", LastTransitionTime: slimv1.Now()}}
+		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated", LastTransitionTime: metav1.Now()}}
 		Expect(k8s.Status().Update(ctx, p)).To(Succeed())
 		Eventually(baselineReady("prometheus-scrape")).Should(And(HaveField("Status", metav1.ConditionFalse), HaveField("Reason", "PolicyRejectedByCilium")))
 

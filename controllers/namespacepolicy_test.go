@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
 	. "github.com/onsi/ginkgo/v2"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -21,7 +21,7 @@ import (
 const nsPolicy = ownership.NamespacePolicyName
 
 // specsJSON is the rules of a policy, for comparing what was applied.
-func specsJSON(p *ciliumv2.CiliumNetworkPolicy) string {
+func specsJSON(p *cilium.CiliumNetworkPolicy) string {
 	b, err := json.Marshal(p.Specs)
 	Expect(err).NotTo(HaveOccurred())
 	return string(b)
@@ -35,7 +35,7 @@ func haveStatus(status corev1.ConditionStatus, reason string) OmegaMatcher {
 	return And(Not(BeNil()), HaveField("Status", status), HaveField("Reason", reason))
 }
 
-func waitReady(ns string) *ciliumv2.CiliumNetworkPolicy {
+func waitReady(ns string) *cilium.CiliumNetworkPolicy {
 	GinkgoHelper()
 	Eventually(readyCondition(ns)).Should(haveStatus(corev1.ConditionTrue, conditions.ReasonPoliciesApplied))
 	p, err := getCNP(ns, nsPolicy)()
@@ -43,8 +43,8 @@ func waitReady(ns string) *ciliumv2.CiliumNetworkPolicy {
 	return p
 }
 
-func handWritten(ns, name string) *ciliumv2.CiliumNetworkPolicy {
-	p := &ciliumv2.CiliumNetworkPolicy{
+func handWritten(ns, name string) *cilium.CiliumNetworkPolicy {
+	p := &cilium.CiliumNetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"team": "platform"}},
 		Spec: &api.Rule{
 			EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
@@ -169,7 +169,7 @@ var _ = Describe("Namespace policies", func() {
 		ns := newNamespace("invalid", map[string]string{profileKey: "internal"})
 		p := waitReady(ns.Name)
 		// What the Cilium agent writes when it cannot import a policy.
-		p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated import failure", LastTransitionTime: slimv1.Now()}}
+		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated import failure", LastTransitionTime: metav1.Now()}}
 		Expect(k8s.Status().Update(ctx, p)).To(Succeed())
 		Eventually(readyCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionFalse, conditions.ReasonRejectedByAgent), HaveField("Message", ContainSubstring("simulated import failure"))))
 	})
@@ -186,7 +186,7 @@ var _ = Describe("Namespace policies", func() {
 
 	Describe("bad input", func() {
 		// expectKept asserts the last good policy is untouched and the condition says why it was kept.
-		expectKept := func(ns string, good *ciliumv2.CiliumNetworkPolicy, reason string) {
+		expectKept := func(ns string, good *cilium.CiliumNetworkPolicy, reason string) {
 			GinkgoHelper()
 			Eventually(readyCondition(ns)).Should(And(haveStatus(corev1.ConditionFalse, reason), HaveField("Message", ContainSubstring("last good policy stays in place"))))
 			Eventually(events(ns)).Should(ContainElement(ContainSubstring("Warning " + reason)))

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +28,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/namespacepolicy"
 	"github.com/netprofile/netprofile/controllers/profile"
 	"github.com/netprofile/netprofile/controllers/sharedresource"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/metrics"
@@ -58,7 +58,7 @@ type Options struct {
 // NewScheme returns a scheme with every type netprofile reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, ciliumv2.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, cilium.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("failed to build scheme: %w", err)
 		}
@@ -76,9 +76,9 @@ func CacheOptions(c contract.Contract, syncPeriod time.Duration) cache.Options {
 		SyncPeriod:       &syncPeriod,
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&ciliumv2.CiliumNetworkPolicy{}:            policies,
-			&ciliumv2.CiliumClusterwideNetworkPolicy{}: policies,
-			&corev1.Namespace{}:                        {Transform: transformNamespace(c)},
+			&cilium.CiliumNetworkPolicy{}:            policies,
+			&cilium.CiliumClusterwideNetworkPolicy{}: policies,
+			&corev1.Namespace{}:                      {Transform: transformNamespace(c)},
 		},
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/netprofile/netprofile/controllers"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/test/testenv"
 )
@@ -156,9 +156,9 @@ func setLabels(name string, set map[string]string, remove ...string) {
 	Expect(k8s.Patch(ctx, ns, patch)).To(Succeed())
 }
 
-func getCNP(ns, name string) func() (*ciliumv2.CiliumNetworkPolicy, error) {
-	return func() (*ciliumv2.CiliumNetworkPolicy, error) {
-		p := &ciliumv2.CiliumNetworkPolicy{}
+func getCNP(ns, name string) func() (*cilium.CiliumNetworkPolicy, error) {
+	return func() (*cilium.CiliumNetworkPolicy, error) {
+		p := &cilium.CiliumNetworkPolicy{}
 		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)
 		return p, err
 	}
@@ -166,7 +166,7 @@ func getCNP(ns, name string) func() (*ciliumv2.CiliumNetworkPolicy, error) {
 
 func cnpGone(ns, name string) func() bool {
 	return func() bool {
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ciliumv2.CiliumNetworkPolicy{})
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cilium.CiliumNetworkPolicy{})
 		return apierrors.IsNotFound(err)
 	}
 }

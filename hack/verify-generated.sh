@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 generated() {
-  find api config/crd config/rbac config/prometheus charts/netprofile/crds charts/netprofile/files -type f \
+  find api pkg/ciliumpolicy config/crd config/rbac config/prometheus charts/netprofile/crds charts/netprofile/files -type f \
     \( -name 'zz_generated*.go' -o -name '*.yaml' -o -name '*.json' \) 2>/dev/null | sort || true
 }
 fingerprint() { generated | xargs -r sha256sum; }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,6 +22,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -84,7 +84,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // reconcilePolicy brings the clusterwide policy in line and says how that went.
-func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, current *ciliumv2.CiliumClusterwideNetworkPolicy) (bool, string, string, error) {
+func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, current *cilium.CiliumClusterwideNetworkPolicy) (bool, string, string, error) {
 	desired, err := policy.Baseline(b)
 	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
 		// Fail closed: the last good policy stays.
@@ -116,7 +116,7 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 	b.Status.Policy = desired.Name
 	if current != nil {
 		for _, c := range current.Status.Conditions {
-			if c.Type == ciliumv2.PolicyConditionValid && c.Status == corev1.ConditionFalse {
+			if c.Type == cilium.PolicyConditionValid && c.Status == corev1.ConditionFalse {
 				return false, ReasonRejected, fmt.Sprintf("Cilium rejected CiliumClusterwideNetworkPolicy %s and does not enforce it: %s", current.Name, c.Message), nil
 			}
 		}
@@ -124,8 +124,8 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 	return true, ReasonApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
 }
 
-func (r *Reconciler) policy(ctx context.Context, name string) (*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
-	p := &ciliumv2.CiliumClusterwideNetworkPolicy{}
+func (r *Reconciler) policy(ctx context.Context, name string) (*cilium.CiliumClusterwideNetworkPolicy, error) {
+	p := &cilium.CiliumClusterwideNetworkPolicy{}
 	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, p)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -142,6 +142,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&v1alpha1.Baseline{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
-		Owns(&ciliumv2.CiliumClusterwideNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentBaseline))).
+		Owns(&cilium.CiliumClusterwideNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentBaseline))).
 		Complete(r)
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/internal/nsstatus"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
@@ -117,8 +117,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // allowAll returns the namespace's allow-all policy from the cache, or nil.
-func (r *Reconciler) allowAll(ctx context.Context, namespace string) (*ciliumv2.CiliumNetworkPolicy, error) {
-	p := &ciliumv2.CiliumNetworkPolicy{}
+func (r *Reconciler) allowAll(ctx context.Context, namespace string) (*cilium.CiliumNetworkPolicy, error) {
+	p := &cilium.CiliumNetworkPolicy{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ownership.AllowAllPolicyName}, p)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -149,7 +149,7 @@ func (r *Reconciler) stamp(ctx context.Context, ns *corev1.Namespace, now time.T
 
 // restore removes the allow-all and the stamp; the namespace's generated policies never left, so traffic is
 // exactly as before the bypass.
-func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *ciliumv2.CiliumNetworkPolicy) error {
+func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy) error {
 	var errs []error
 	if current != nil {
 		errs = append(errs, apply.Delete(ctx, r.Client, current, ownership.ComponentEnforcement))

@@ -1,7 +1,6 @@
 package enforcement
 
 import (
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -10,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -21,6 +21,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		WithOptions(opts).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{}))).
-		Owns(&ciliumv2.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentEnforcement))).
+		Owns(&cilium.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentEnforcement))).
 		Complete(r)
 }

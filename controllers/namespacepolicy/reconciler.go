@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +22,7 @@ import (
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/internal/nsstatus"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -65,7 +65,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ns.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	existing := &ciliumv2.CiliumNetworkPolicyList{}
+	existing := &cilium.CiliumNetworkPolicyList{}
 	if err := r.Client.List(ctx, existing, client.InNamespace(ns.Name),
 		client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to list generated policies: %w", err)
@@ -144,14 +144,15 @@ func selects(selector, labels map[string]string) bool {
 	return true
 }
 
-// catalogue reads every NetworkProfile and SharedResource from the cache.
+// catalogue reads every NetworkProfile and SharedResource from the cache, without copies: rendering only
+// reads them, and every namespace reconcile needs all of them.
 func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	profiles := &v1alpha1.NetworkProfileList{}
-	if err := r.Client.List(ctx, profiles); err != nil {
+	if err := r.Client.List(ctx, profiles, client.UnsafeDisableDeepCopy); err != nil {
 		return policy.Catalogue{}, fmt.Errorf("failed to list NetworkProfiles: %w", err)
 	}
 	resources := &v1alpha1.SharedResourceList{}
-	if err := r.Client.List(ctx, resources); err != nil {
+	if err := r.Client.List(ctx, resources, client.UnsafeDisableDeepCopy); err != nil {
 		return policy.Catalogue{}, fmt.Errorf("failed to list SharedResources: %w", err)
 	}
 	cat := policy.Catalogue{
@@ -167,7 +168,7 @@ func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	return cat, nil
 }
 
-func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []*ciliumv2.CiliumNetworkPolicy) error {
+func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []*cilium.CiliumNetworkPolicy) error {
 	for _, want := range desired {
 		if _, err := r.Applier.Apply(ctx, want, ownership.ComponentNamespacePolicy, ns); err != nil {
 			return err
@@ -178,12 +179,12 @@ func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []
 
 // prune deletes generated policies that are no longer desired, including the last one when every label is
 // gone.
-func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, desired []*ciliumv2.CiliumNetworkPolicy, existing []ciliumv2.CiliumNetworkPolicy) error {
+func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, desired []*cilium.CiliumNetworkPolicy, existing []cilium.CiliumNetworkPolicy) error {
 	keep := map[string]bool{}
 	for _, p := range desired {
 		keep[p.Name] = true
 	}
-	items := make([]*ciliumv2.CiliumNetworkPolicy, 0, len(existing))
+	items := make([]*cilium.CiliumNetworkPolicy, 0, len(existing))
 	for i := range existing {
 		items = append(items, &existing[i])
 	}
@@ -244,7 +245,7 @@ func readyMessage(res policy.NamespaceResult) string {
 }
 
 // keptMessage says what stays in place while the input is bad.
-func (r *Reconciler) keptMessage(existing []ciliumv2.CiliumNetworkPolicy) string {
+func (r *Reconciler) keptMessage(existing []cilium.CiliumNetworkPolicy) string {
 	if len(existing) == 0 {
 		return "nothing was applied, so none of this namespace's traffic is opened"
 	}
@@ -262,10 +263,10 @@ func (r *Reconciler) keptMessage(existing []ciliumv2.CiliumNetworkPolicy) string
 
 // rejectedByCilium reports a generated policy the Cilium agent marked invalid: Cilium then ignores it, so its
 // traffic is silently dropped.
-func rejectedByCilium(existing []ciliumv2.CiliumNetworkPolicy) string {
+func rejectedByCilium(existing []cilium.CiliumNetworkPolicy) string {
 	for _, p := range existing {
 		for _, c := range p.Status.Conditions {
-			if c.Type == ciliumv2.PolicyConditionValid && c.Status == corev1.ConditionFalse {
+			if c.Type == cilium.PolicyConditionValid && c.Status == corev1.ConditionFalse {
 				return fmt.Sprintf("Cilium rejected CiliumNetworkPolicy %s and does not enforce it: %s", p.Name, c.Message)
 			}
 		}

@@ -3,7 +3,6 @@ package namespacepolicy
 import (
 	"context"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -31,7 +31,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		WithOptions(opts).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.LabelChangedPredicate{}, predicates.Resync{}))).
-		Owns(&ciliumv2.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentNamespacePolicy))).
+		Owns(&cilium.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentNamespacePolicy))).
 		Watches(&v1alpha1.NetworkProfile{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingProfile),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.SharedResource{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingResource),

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +29,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
 	"github.com/netprofile/netprofile/controllers/internal/nsmap"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -103,7 +103,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // reconcileProvider applies the provider half; applied is what now stands (nil for entity providers).
-func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedResource, existing []*ciliumv2.CiliumNetworkPolicy, consumers int32) (ok bool, reason, msg string, applied *ciliumv2.CiliumNetworkPolicy, err error) {
+func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedResource, existing []*cilium.CiliumNetworkPolicy, consumers int32) (ok bool, reason, msg string, applied *cilium.CiliumNetworkPolicy, err error) {
 	desired, err := r.Renderer.Provider(sr)
 	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
 		return false, ReasonInvalid, refusal.Message + "; the last good provider policy stays in place", nil, nil
@@ -135,15 +135,15 @@ func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedR
 
 // providerPolicies are this resource's provider halves in every namespace (more than one only while the
 // provider moves).
-func (r *Reconciler) providerPolicies(ctx context.Context, name string) ([]*ciliumv2.CiliumNetworkPolicy, error) {
-	list := &ciliumv2.CiliumNetworkPolicyList{}
+func (r *Reconciler) providerPolicies(ctx context.Context, name string) ([]*cilium.CiliumNetworkPolicy, error) {
+	list := &cilium.CiliumNetworkPolicyList{}
 	if err := r.Client.List(ctx, list, client.MatchingLabels{
 		ownership.ManagedByLabel: ownership.ManagedByValue, ownership.ComponentLabel: ownership.ComponentProvider,
 		r.Renderer.Contract.AccessKey(name): contract.AccessGranted,
 	}); err != nil {
 		return nil, fmt.Errorf("failed to list provider policies: %w", err)
 	}
-	out := make([]*ciliumv2.CiliumNetworkPolicy, 0, len(list.Items))
+	out := make([]*cilium.CiliumNetworkPolicy, 0, len(list.Items))
 	for i := range list.Items {
 		if list.Items[i].Name == ownership.ProviderPolicyName(name) {
 			out = append(out, &list.Items[i])
@@ -161,7 +161,7 @@ func (r *Reconciler) consumers(ctx context.Context, name string) (int32, error) 
 }
 
 // prune deletes provider halves other than keep (a moved provider, or a deleted resource nobody uses).
-func (r *Reconciler) prune(ctx context.Context, existing []*ciliumv2.CiliumNetworkPolicy, keep *ciliumv2.CiliumNetworkPolicy) error {
+func (r *Reconciler) prune(ctx context.Context, existing []*cilium.CiliumNetworkPolicy, keep *cilium.CiliumNetworkPolicy) error {
 	var errs []error
 	for _, p := range existing {
 		if keep != nil && p.Namespace == keep.Namespace && p.Name == keep.Name {
@@ -192,7 +192,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&v1alpha1.SharedResource{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
-		Watches(&ciliumv2.CiliumNetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		Watches(&cilium.CiliumNetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 			return requests(grants(prefix, obj.GetLabels()))
 		}), builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentProvider))).
 		Watches(&corev1.Namespace{}, nsmap.Handler(func(l map[string]string) []string { return grants(prefix, l) })).

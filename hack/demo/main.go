@@ -17,13 +17,13 @@ import (
 	"syscall"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/controllers"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
@@ -117,7 +117,7 @@ func run(manager string, once bool) (retErr error) {
 			return err
 		}
 		fmt.Printf("\n# namespace %s: %s=%s (%s)\n#   %s\n", s.name, conditions.Ready, cond.Status, cond.Reason, cond.Message)
-		list := &ciliumv2.CiliumNetworkPolicyList{}
+		list := &cilium.CiliumNetworkPolicyList{}
 		if err := c.List(ctx, list, client.InNamespace(s.name)); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func run(manager string, once bool) (retErr error) {
 			fmt.Printf("%s", indent(string(out)))
 		}
 	}
-	ccnps := &ciliumv2.CiliumClusterwideNetworkPolicyList{}
+	ccnps := &cilium.CiliumClusterwideNetworkPolicyList{}
 	if err := c.List(ctx, ccnps); err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
@@ -98,7 +100,7 @@ func Compute(in Input) *Set {
 				continue
 			}
 			if cnp != nil {
-				out.CNPs = append(out.CNPs, cnp)
+				out.addCNP("SharedResource "+name, cnp)
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(cat.Baselines)) {
@@ -108,7 +110,12 @@ func Compute(in Input) *Set {
 				continue
 			}
 			if ccnp != nil {
-				out.CCNPs = append(out.CCNPs, ccnp)
+				c, err := compat.CCNP(ccnp)
+				if err != nil {
+					out.problem("Baseline "+name, err)
+					continue
+				}
+				out.CCNPs = append(out.CCNPs, c)
 			}
 		}
 	}
@@ -118,19 +125,32 @@ func Compute(in Input) *Set {
 	return out
 }
 
+// addCNP adds a rendered policy in Cilium's own types, which the CLI's consumers (Cilium's policy engine, the
+// live diff, lint) take; the wire format is the same.
+func (s *Set) addCNP(object string, p *cilium.CiliumNetworkPolicy) {
+	c, err := compat.CNP(p)
+	if err != nil {
+		s.problem(object, err)
+		return
+	}
+	s.CNPs = append(s.CNPs, c)
+}
+
 func (s *Set) addNamespace(in Input, ns *corev1.Namespace) {
 	object := "Namespace " + ns.Name
 	res, err := in.Renderer.Namespace(ns, in.Catalogue.Catalogue())
 	if err != nil {
 		s.problem(object, err)
 	} else {
-		s.CNPs = append(s.CNPs, res.Policies...)
+		for _, p := range res.Policies {
+			s.addCNP(object, p)
+		}
 	}
 	c := in.Renderer.Contract
 	st := enforcement.Evaluate(c, ns, in.Now, in.Thresholds)
 	switch {
 	case st.Bypassed():
-		s.CNPs = append(s.CNPs, policy.AllowAll(ns.Name))
+		s.addCNP(object, policy.AllowAll(ns.Name))
 	case st.Label == enforcement.Invalid:
 		s.Problems = append(s.Problems, Problem{Object: object, Reason: conditions.ReasonInvalidEnforcement, Message: fmt.Sprintf(
 			"label %s=%q is not understood: the only value that disables enforcement is %q, so enforcement stays on",

@@ -19,7 +19,7 @@ import (
 	"github.com/cilium/cilium/pkg/policy/api"
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/netprofile/netprofile/pkg/policy"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 )
 
 // Rule ids. Each finding carries one.
@@ -270,7 +270,7 @@ func (l *Linter) decodeAndValidate(d *doc) {
 		}
 		obj = ccnp
 	}
-	if err := policy.Validate(obj); err != nil {
+	if err := compat.Validate(obj); err != nil {
 		l.add(d, d.root, RuleCiliumRejects, err.Error(),
 			"Cilium stores this policy but marks it invalid and does not enforce it; fix the error above")
 		return

@@ -8,12 +8,12 @@ import (
 	"sort"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
@@ -118,14 +118,14 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 
 func (c *Collector) collectPolicies(ctx context.Context, ch chan<- prometheus.Metric) error {
 	counts := map[[2]string]float64{}
-	cnps := &ciliumv2.CiliumNetworkPolicyList{}
+	cnps := &cilium.CiliumNetworkPolicyList{}
 	if err := c.Reader.List(ctx, cnps, client.MatchingLabelsSelector{Selector: ownership.Selector()}, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	for i := range cnps.Items {
 		counts[[2]string{"CiliumNetworkPolicy", cnps.Items[i].Labels[ownership.ComponentLabel]}]++
 	}
-	ccnps := &ciliumv2.CiliumClusterwideNetworkPolicyList{}
+	ccnps := &cilium.CiliumClusterwideNetworkPolicyList{}
 	if err := c.Reader.List(ctx, ccnps, client.MatchingLabelsSelector{Selector: ownership.Selector()}, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -57,9 +57,9 @@ func Clean(obj any) (map[string]any, error) {
 func RulesHash(obj any) string {
 	var v any
 	switch p := obj.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
+	case *cilium.CiliumNetworkPolicy:
 		v = [2]any{p.Spec, p.Specs}
-	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+	case *cilium.CiliumClusterwideNetworkPolicy:
 		v = [2]any{p.Spec, p.Specs}
 	default:
 		return ""

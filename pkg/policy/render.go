@@ -8,13 +8,13 @@ import (
 	"strings"
 
 	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -36,7 +36,7 @@ type Renderer struct {
 type NamespaceResult struct {
 	Selection contract.Selection
 	// Policies is the desired namespaced policy set; empty when the labels ask for nothing.
-	Policies []*ciliumv2.CiliumNetworkPolicy
+	Policies []*cilium.CiliumNetworkPolicy
 }
 
 // Namespace renders the namespace policy of ns. A *Refusal error means bad input: the caller keeps the
@@ -90,8 +90,8 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue) (NamespaceResul
 		return res, nil
 	}
 
-	cnp := &ciliumv2.CiliumNetworkPolicy{
-		TypeMeta: metav1.TypeMeta{APIVersion: ciliumv2.SchemeGroupVersion.String(), Kind: ciliumv2.CNPKindDefinition},
+	cnp := &cilium.CiliumNetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ownership.NamespacePolicyName,
 			Namespace: ns.Name,
@@ -102,7 +102,7 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue) (NamespaceResul
 	if err := Validate(cnp); err != nil {
 		return res, refuse(ReasonPolicyInvalid, "%v", err)
 	}
-	res.Policies = []*ciliumv2.CiliumNetworkPolicy{cnp}
+	res.Policies = []*cilium.CiliumNetworkPolicy{cnp}
 	return res, nil
 }
 

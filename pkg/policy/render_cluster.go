@@ -2,12 +2,12 @@ package policy
 
 import (
 	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -20,7 +20,7 @@ import (
 // policy then never changes when consumers come and go (no write per label change, no window in which a new
 // consumer's egress is open but the provider's ingress is not yet), and the label value must be exactly
 // "true" to match, as the contract says.
-func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*ciliumv2.CiliumNetworkPolicy, error) {
+func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPolicy, error) {
 	if err := ValidateResource(&sr.Spec); err != nil {
 		return nil, refuse(ReasonResourceInvalid, "SharedResource %q is invalid: %v", sr.Name, err)
 	}
@@ -30,8 +30,8 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*ciliumv2.CiliumNetwork
 	consumers := api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: map[string]string{
 		ciliumio.PodNamespaceMetaLabelsPrefix + r.Contract.AccessKey(sr.Name): contract.AccessGranted,
 	}}}
-	cnp := &ciliumv2.CiliumNetworkPolicy{
-		TypeMeta: metav1.TypeMeta{APIVersion: ciliumv2.SchemeGroupVersion.String(), Kind: ciliumv2.CNPKindDefinition},
+	cnp := &cilium.CiliumNetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ownership.ProviderPolicyName(sr.Name),
 			Namespace: sr.Spec.Provider.Namespace,
@@ -53,7 +53,7 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*ciliumv2.CiliumNetwork
 }
 
 // Baseline renders a Baseline into its clusterwide policy; nil when the Baseline is disabled.
-func Baseline(b *v1alpha1.Baseline) (*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
+func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, error) {
 	if b.Spec.Enabled != nil && !*b.Spec.Enabled {
 		return nil, nil
 	}
@@ -82,8 +82,8 @@ func Baseline(b *v1alpha1.Baseline) (*ciliumv2.CiliumClusterwideNetworkPolicy, e
 	for i := range b.Spec.Egress {
 		rule.Egress = append(rule.Egress, egressRule(&b.Spec.Egress[i]))
 	}
-	ccnp := &ciliumv2.CiliumClusterwideNetworkPolicy{
-		TypeMeta: metav1.TypeMeta{APIVersion: ciliumv2.SchemeGroupVersion.String(), Kind: ciliumv2.CCNPKindDefinition},
+	ccnp := &cilium.CiliumClusterwideNetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CCNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:   ownership.BaselinePolicyName(b.Name),
 			Labels: ownership.Labels(ownership.ComponentBaseline, nil),
@@ -98,10 +98,10 @@ func Baseline(b *v1alpha1.Baseline) (*ciliumv2.CiliumClusterwideNetworkPolicy, e
 
 // AllowAll is the escape hatch's policy for a namespace: every entity in and out. It adds to the namespace's
 // other policies and never replaces them, so re-enabling enforcement is deleting this one object.
-func AllowAll(namespace string) *ciliumv2.CiliumNetworkPolicy {
+func AllowAll(namespace string) *cilium.CiliumNetworkPolicy {
 	all := api.EntitySlice{api.EntityAll}
-	return &ciliumv2.CiliumNetworkPolicy{
-		TypeMeta: metav1.TypeMeta{APIVersion: ciliumv2.SchemeGroupVersion.String(), Kind: ciliumv2.CNPKindDefinition},
+	return &cilium.CiliumNetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ownership.AllowAllPolicyName,
 			Namespace: namespace,

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -298,15 +298,15 @@ func TestRenderIsDeterministic(t *testing.T) {
 }
 
 func TestValidateRejectsWhatCiliumRejects(t *testing.T) {
-	base := func() *ciliumv2.CiliumNetworkPolicy { return policy.AllowAll("x") }
-	tests := map[string]func(p *ciliumv2.CiliumNetworkPolicy){
-		"lowercase protocol (CRD schema)": func(p *ciliumv2.CiliumNetworkPolicy) {
+	base := func() *cilium.CiliumNetworkPolicy { return policy.AllowAll("x") }
+	tests := map[string]func(p *cilium.CiliumNetworkPolicy){
+		"lowercase protocol (CRD schema)": func(p *cilium.CiliumNetworkPolicy) {
 			p.Spec.Egress[0].ToPorts = api.PortRules{{Ports: []api.PortProtocol{{Port: "443", Protocol: "tcp"}}}}
 		},
-		"port 70000 (Sanitize)": func(p *ciliumv2.CiliumNetworkPolicy) {
+		"port 70000 (Sanitize)": func(p *cilium.CiliumNetworkPolicy) {
 			p.Spec.Egress[0].ToPorts = api.PortRules{{Ports: []api.PortProtocol{{Port: "70000", Protocol: api.ProtoTCP}}}}
 		},
-		"no sections (not enforced)": func(p *ciliumv2.CiliumNetworkPolicy) {
+		"no sections (not enforced)": func(p *cilium.CiliumNetworkPolicy) {
 			p.Spec.Ingress, p.Spec.Egress = nil, nil
 		},
 	}

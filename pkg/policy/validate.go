@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	ciliumcrds "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/client/crds/v2"
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
@@ -19,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 )
 
 // schemas are the structural schemas of Cilium's own CRDs (embedded in the pinned Cilium module), compiled
@@ -27,8 +26,8 @@ import (
 var schemas = sync.OnceValues(func() (map[string]apiservervalidation.SchemaCreateValidator, error) {
 	out := map[string]apiservervalidation.SchemaCreateValidator{}
 	for kind, file := range map[string]string{
-		ciliumv2.CNPKindDefinition:  "ciliumnetworkpolicies.yaml",
-		ciliumv2.CCNPKindDefinition: "ciliumclusterwidenetworkpolicies.yaml",
+		cilium.CNPKindDefinition:  "ciliumnetworkpolicies.yaml",
+		cilium.CCNPKindDefinition: "ciliumclusterwidenetworkpolicies.yaml",
 	} {
 		raw, err := ciliumcrds.EmbedFS.ReadFile(file)
 		if err != nil {
@@ -73,9 +72,9 @@ func validateSchema(kind string, u *unstructured.Unstructured) error {
 func Validate(obj any) error {
 	var what string
 	switch p := obj.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
+	case *cilium.CiliumNetworkPolicy:
 		what = fmt.Sprintf("CiliumNetworkPolicy %s/%s", p.Namespace, p.Name)
-	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+	case *cilium.CiliumClusterwideNetworkPolicy:
 		what = "CiliumClusterwideNetworkPolicy " + p.Name
 	default:
 		return fmt.Errorf("cannot validate %T", obj)
@@ -116,15 +115,13 @@ func validate(obj any) verdict {
 	if err != nil {
 		return verdict{"could not be encoded", err}
 	}
-	logger := slog.New(slog.DiscardHandler)
 	var kind string
 	var parse func() error
 	switch p := obj.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
-		// Sanitize rewrites selectors in place; never let it touch the object we apply.
-		kind, parse = ciliumv2.CNPKindDefinition, func() error { _, err := p.DeepCopy().Parse(logger, "default"); return err }
-	case *ciliumv2.CiliumClusterwideNetworkPolicy:
-		kind, parse = ciliumv2.CCNPKindDefinition, func() error { _, err := p.DeepCopy().Parse(logger, "default"); return err }
+	case *cilium.CiliumNetworkPolicy:
+		kind, parse = cilium.CNPKindDefinition, p.Parse
+	case *cilium.CiliumClusterwideNetworkPolicy:
+		kind, parse = cilium.CCNPKindDefinition, p.Parse
 	}
 	if err := validateSchema(kind, u); err != nil {
 		return verdict{"fails Cilium's schema", err}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/test/testenv"
 )
@@ -59,7 +59,7 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		out := helm("install", release, chartDir, "--namespace", releaseNamespace, "--create-namespace")
 		// Cilium's API is there (own policy installed); the Prometheus Operator's is not, and the notes say so.
 		Expect(out).To(ContainSubstring("the PrometheusRule was not installed"))
-		Expect(c.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, &ciliumv2.CiliumNetworkPolicy{})).To(Succeed())
+		Expect(c.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, &cilium.CiliumNetworkPolicy{})).To(Succeed())
 		baselines := &v1alpha1.BaselineList{}
 		Expect(c.List(ctx, baselines)).To(Succeed())
 		Expect(baselines.Items).To(HaveLen(4))
@@ -80,11 +80,11 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 			client.Merge)).To(Succeed())
 		policy := func(ns, name string) func() error {
 			return func() error {
-				return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ciliumv2.CiliumNetworkPolicy{})
+				return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cilium.CiliumNetworkPolicy{})
 			}
 		}
 		baseline := func() error {
-			return c.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName("dns")}, &ciliumv2.CiliumClusterwideNetworkPolicy{})
+			return c.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName("dns")}, &cilium.CiliumClusterwideNetworkPolicy{})
 		}
 		Eventually(policy("shop", ownership.NamespacePolicyName)).Should(Succeed())
 		Eventually(policy("database", ownership.ProviderPolicyName("postgres"))).Should(Succeed())

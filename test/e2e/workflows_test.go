@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -149,7 +149,7 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 			setLabels(name, nil, profileKey)
 		}
 		// The chart's own policy in its namespace is untouched by all this.
-		own := &ciliumv2.CiliumNetworkPolicy{}
+		own := &cilium.CiliumNetworkPolicy{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, own)).To(Succeed())
 		Expect(own.Labels).NotTo(HaveKeyWithValue(ownership.ManagedByLabel, ownership.ManagedByValue), "Helm's, not netprofile's")
 	})
@@ -163,7 +163,7 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: ns.Name}, &corev1.Namespace{}))
 		}).WithTimeout(90*time.Second).Should(BeTrue(), func() string { return "kube-controller-manager:\n" + env.ControllerManagerLog() })
-		list := &ciliumv2.CiliumNetworkPolicyList{}
+		list := &cilium.CiliumNetworkPolicyList{}
 		Expect(k8s.List(ctx, list, client.InNamespace(ns.Name))).To(Succeed())
 		Expect(list.Items).To(BeEmpty())
 		// No generated object anywhere still refers to the namespace.
@@ -173,7 +173,7 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 	It("applies the cluster baselines of the chart's catalogue", func() {
 		for _, name := range []string{"dns", "prometheus-scrape", "health-probes", "hbone"} {
 			Eventually(func() error {
-				return k8s.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName(name)}, &ciliumv2.CiliumClusterwideNetworkPolicy{})
+				return k8s.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName(name)}, &cilium.CiliumClusterwideNetworkPolicy{})
 			}).WithTimeout(15*time.Second).Should(Succeed(), "CiliumClusterwideNetworkPolicy for Baseline "+name)
 		}
 	})
@@ -192,17 +192,17 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 
 func appName(prefix string) string { return prefix + "-" + rand.String(5) }
 
-func getPolicy(ns, name string) func() (*ciliumv2.CiliumNetworkPolicy, error) {
-	return func() (*ciliumv2.CiliumNetworkPolicy, error) {
-		p := &ciliumv2.CiliumNetworkPolicy{}
+func getPolicy(ns, name string) func() (*cilium.CiliumNetworkPolicy, error) {
+	return func() (*cilium.CiliumNetworkPolicy, error) {
+		p := &cilium.CiliumNetworkPolicy{}
 		return p, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)
 	}
 }
 
-func waitPolicy(ns, name string) *ciliumv2.CiliumNetworkPolicy {
+func waitPolicy(ns, name string) *cilium.CiliumNetworkPolicy {
 	GinkgoHelper()
 	Eventually(getPolicy(ns, name)).Should(Not(BeNil()))
-	var p *ciliumv2.CiliumNetworkPolicy
+	var p *cilium.CiliumNetworkPolicy
 	Eventually(func() error {
 		var err error
 		p, err = getPolicy(ns, name)()
@@ -218,7 +218,7 @@ func policyGone(ns, name string) func() bool {
 	}
 }
 
-func specs(p *ciliumv2.CiliumNetworkPolicy) string {
+func specs(p *cilium.CiliumNetworkPolicy) string {
 	GinkgoHelper()
 	b, err := jsonMarshal(p.Specs, p.Spec)
 	Expect(err).NotTo(HaveOccurred())
@@ -227,7 +227,7 @@ func specs(p *ciliumv2.CiliumNetworkPolicy) string {
 
 // generatedFor lists generated policies anywhere that belong to, or grant, the namespace.
 func generatedFor(ns string) []string {
-	list := &ciliumv2.CiliumNetworkPolicyList{}
+	list := &cilium.CiliumNetworkPolicyList{}
 	if err := k8s.List(ctx, list, client.MatchingLabels{ownership.ManagedByLabel: ownership.ManagedByValue}); err != nil {
 		return []string{err.Error()}
 	}

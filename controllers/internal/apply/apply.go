@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"reflect"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -118,7 +118,7 @@ func upToDate(desired, current client.Object) bool {
 const RulesHashAnnotation = "netprofile.internal/rules-sha256"
 
 // emptyRulesHash is the hash of a policy without rules: what a reduced object hashes to.
-var emptyRulesHash = policy.RulesHash(&ciliumv2.CiliumNetworkPolicy{})
+var emptyRulesHash = policy.RulesHash(&cilium.CiliumNetworkPolicy{})
 
 // TransformPolicy reduces a Cilium policy entering the manager's cache to what netprofile decides with: its
 // metadata, its Valid condition and a hash of its rules. Memory then scales with the number of policies, not
@@ -133,16 +133,16 @@ func TransformPolicy(obj any) (any, error) {
 		}
 	}
 	switch p := obj.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
+	case *cilium.CiliumNetworkPolicy:
 		p.Annotations = map[string]string{RulesHashAnnotation: policy.RulesHash(p)}
 		p.ManagedFields = nil
 		p.Spec, p.Specs = nil, nil
-		p.Status = ciliumv2.CiliumNetworkPolicyStatus{Conditions: p.Status.Conditions}
-	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+		p.Status = cilium.NetworkPolicyStatus{Conditions: p.Status.Conditions}
+	case *cilium.CiliumClusterwideNetworkPolicy:
 		p.Annotations = map[string]string{RulesHashAnnotation: policy.RulesHash(p)}
 		p.ManagedFields = nil
 		p.Spec, p.Specs = nil, nil
-		p.Status = ciliumv2.CiliumNetworkPolicyStatus{Conditions: p.Status.Conditions}
+		p.Status = cilium.NetworkPolicyStatus{Conditions: p.Status.Conditions}
 	}
 	return obj, nil
 }

@@ -3,21 +3,21 @@ package apply
 import (
 	"testing"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 func TestTransformPolicyKeepsWhatDecisionsNeed(t *testing.T) {
 	p := policy.AllowAll("app")
 	p.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"}
-	p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse}}
+	p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse}}
 	want := policy.RulesHash(p)
 
 	once, _ := TransformPolicy(p.DeepCopy())
-	twice, _ := TransformPolicy(once.(*ciliumv2.CiliumNetworkPolicy).DeepCopy())
-	for name, obj := range map[string]*ciliumv2.CiliumNetworkPolicy{"once": once.(*ciliumv2.CiliumNetworkPolicy), "twice": twice.(*ciliumv2.CiliumNetworkPolicy)} {
+	twice, _ := TransformPolicy(once.(*cilium.CiliumNetworkPolicy).DeepCopy())
+	for name, obj := range map[string]*cilium.CiliumNetworkPolicy{"once": once.(*cilium.CiliumNetworkPolicy), "twice": twice.(*cilium.CiliumNetworkPolicy)} {
 		if got := obj.Annotations[RulesHashAnnotation]; got != want {
 			t.Errorf("%s: rules hash %q, want %q (a relist must not re-hash a reduced object)", name, got, want)
 		}
@@ -28,12 +28,12 @@ func TestTransformPolicyKeepsWhatDecisionsNeed(t *testing.T) {
 			t.Errorf("%s: lost the Valid condition or the labels: %+v", name, obj)
 		}
 	}
-	if !upToDate(policy.AllowAll("app"), once.(*ciliumv2.CiliumNetworkPolicy)) {
+	if !upToDate(policy.AllowAll("app"), once.(*cilium.CiliumNetworkPolicy)) {
 		t.Error("a reduced copy of the desired policy must be up to date")
 	}
 	changed := policy.AllowAll("app")
 	changed.Spec.Description = "edited"
-	if upToDate(changed, once.(*ciliumv2.CiliumNetworkPolicy)) {
+	if upToDate(changed, once.(*cilium.CiliumNetworkPolicy)) {
 		t.Error("a change of the rules must not be up to date")
 	}
 }

@@ -2,12 +2,12 @@
 package predicates
 
 import (
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -52,15 +52,15 @@ func (ValidConditionChanged) Update(e event.UpdateEvent) bool {
 }
 
 func validCondition(obj client.Object) any {
-	var conds []ciliumv2.NetworkPolicyCondition
+	var conds []cilium.NetworkPolicyCondition
 	switch p := obj.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
+	case *cilium.CiliumNetworkPolicy:
 		conds = p.Status.Conditions
-	case *ciliumv2.CiliumClusterwideNetworkPolicy:
+	case *cilium.CiliumClusterwideNetworkPolicy:
 		conds = p.Status.Conditions
 	}
 	for _, c := range conds {
-		if c.Type == ciliumv2.PolicyConditionValid {
+		if c.Type == cilium.PolicyConditionValid {
 			return [3]string{string(c.Status), c.Reason, c.Message}
 		}
 	}

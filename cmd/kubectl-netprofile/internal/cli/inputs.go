@@ -18,8 +18,8 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/desired"
-	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 // loadFiles reads YAML files and directories; "-" is standard input.
@@ -106,7 +106,7 @@ func ciliumPolicies(docs []catalogue.Document) ([]*ciliumv2.CiliumNetworkPolicy,
 		default:
 			continue
 		}
-		if err := policy.Validate(obj); err != nil {
+		if err := compat.Validate(obj); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w (run kubectl netprofile lint on it)", d.Source, err)
 		}
 	}

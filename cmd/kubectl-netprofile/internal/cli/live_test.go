@@ -17,6 +17,7 @@ import (
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
@@ -166,7 +167,8 @@ func TestLive(t *testing.T) {
 		must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "shop", Name: ownership.NamespacePolicyName}, p))
 		p.Specs[1].Egress[0].ToPorts[0].Ports[0].Port = "8443"
 		must(t, k8s.Update(ctx, p))
-		stale := policy.AllowAll("batch")
+		stale, err := compat.CNP(policy.AllowAll("batch"))
+		must(t, err)
 		must(t, k8s.Create(ctx, stale))
 		t.Cleanup(func() { must(t, k8s.Delete(ctx, stale)) })
 
