@@ -94,6 +94,12 @@ build: ## Build bin/manager and the kubectl plugin bin/kubectl-netprofile.
 
 ##@ Run
 
+.PHONY: bench
+bench: ## Scale benchmark on a real control plane: N=500 and 2000 (BENCH_ARGS="-large" adds 5000); writes bench-results.md.
+	$(TOOLS) assets >/dev/null
+	go build -o bin/manager ./cmd/manager
+	go run ./hack/bench $(BENCH_ARGS)
+
 .PHONY: demo
 demo: build ## Run netprofile on a local real control plane with sample namespaces (Ctrl-C stops it).
 	$(TOOLS) assets >/dev/null

@@ -36,6 +36,8 @@ type options struct {
 	out      string
 	steady   time.Duration
 	extraArg []string
+	// noCeiling skips the ceilings, for quick tuning runs; the table then has no ratios.
+	noCeiling bool
 }
 
 func main() {
@@ -49,6 +51,7 @@ func main() {
 	flag.StringVar(&o.manager, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&o.out, "out", "bench-results.md", "where to write the table")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "length of the steady-state window")
+	flag.BoolVar(&o.noCeiling, "no-ceiling", false, "skip the ceilings (quick tuning runs of netprofile alone; no ratios)")
 	flag.StringVar(&extra, "manager-args", "", "extra manager flags, space separated")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())

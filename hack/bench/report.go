@@ -15,8 +15,8 @@ type result struct {
 	coldWrites                        int
 	steadyWrites, steadyReconciles    int
 	rss                               int64
-	// cpu is, per scenario, the manager's CPU time and the whole machine's busy CPU time.
-	cpu [3][2]time.Duration
+	// cpu is, per scenario, CPU time by process kind; ceilCPU the same for the apply ceiling's first run.
+	cpu, ceilCPU [3]cpuUse
 }
 
 // render prints the table: each scenario with its ceiling and the ratio; memory per namespace from the
@@ -26,16 +26,18 @@ func render(o options, results []result) string {
 	fmt.Fprintf(&b, "# netprofile bench\n\n%s, %d CPUs, %s; manager workers %d; steady-state window %s\n\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.Version(), o.workers, o.steady)
 	b.WriteString("Ceiling: the same policies and status writes from a raw client-go program with the same parallelism, using server-side apply " +
-		"(the verb netprofile must use); the cheapest verbs (create, merge patch) are shown for reference.\n\n")
-	b.WriteString("| N | scenario | ceiling (apply) | ceiling (cheapest verbs) | netprofile | ratio to ceiling | ratio to cheapest | CPU: manager / machine |\n|---|---|---|---|---|---|---|---|\n")
+		"(the verb netprofile must use); the cheapest verbs (create, merge patch) are shown for reference. Each ceiling is the mean of a run " +
+		"before and a run after netprofile's, on the same control plane.\n\n")
+	b.WriteString("| N | scenario | ceiling (apply) | ceiling (cheapest verbs) | netprofile | ratio to ceiling | ratio to cheapest | CPU during the ceiling | CPU during netprofile's run |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		for _, row := range []struct {
 			name               string
 			ceil, cheap, taken time.Duration
-			cpu                [2]time.Duration
-		}{{"cold convergence", r.ceilCold, r.cheapCold, r.cold, r.cpu[0]}, {"profile fan-out", r.ceilFanout, r.cheapFanout, r.fanout, r.cpu[1]}, {"relabel flip", r.ceilFlip, r.cheapFlip, r.flip, r.cpu[2]}} {
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %.2fx | %.2fx | %s / %s |\n", r.n, row.name, round(row.ceil), round(row.cheap), round(row.taken),
-				row.taken.Seconds()/row.ceil.Seconds(), row.taken.Seconds()/row.cheap.Seconds(), round(row.cpu[0]), round(row.cpu[1]))
+			cpu, ceilCPU       cpuUse
+		}{{"cold convergence", r.ceilCold, r.cheapCold, r.cold, r.cpu[0], r.ceilCPU[0]}, {"profile fan-out", r.ceilFanout, r.cheapFanout, r.fanout, r.cpu[1], r.ceilCPU[1]},
+			{"relabel flip", r.ceilFlip, r.cheapFlip, r.flip, r.cpu[2], r.ceilCPU[2]}} {
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.n, row.name, round(row.ceil), round(row.cheap), round(row.taken),
+				ratio(row.taken, row.ceil), ratio(row.taken, row.cheap), row.ceilCPU, row.cpu)
 		}
 	}
 	b.WriteString("\n| N | manager writes during cold start | steady-state writes (restart + resyncs) | namespace reconciles in the window | peak RSS | RSS per namespace |\n|---|---|---|---|---|---|\n")
@@ -49,4 +51,17 @@ func render(o options, results []result) string {
 	return b.String()
 }
 
+func ratio(taken, ceiling time.Duration) string {
+	if ceiling == 0 {
+		return "-" // -no-ceiling
+	}
+	return fmt.Sprintf("%.2fx", taken.Seconds()/ceiling.Seconds())
+}
+
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
+
+// String prints CPU seconds by process kind: apiserver, etcd, manager, harness.
+func (u cpuUse) String() string {
+	return fmt.Sprintf("apiserver %.1fs, etcd %.1fs, manager %.1fs, harness %.1fs",
+		u["kube-apiserver"].Seconds(), u["etcd"].Seconds(), u["manager"].Seconds(), (u["bench"] + u["benchbin"]).Seconds())
+}

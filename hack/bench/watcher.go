@@ -3,22 +3,31 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/controllers"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
-// watcher follows namespaces and generated namespace policies through watches, so measuring convergence
-// costs the API server nothing but two watch streams.
+// watcher follows namespaces and generated namespace policies through watches and re-checks a namespace
+// only when one of its two objects changes, so measuring convergence costs the API server two watch
+// streams and the machine almost no CPU (polling thousands of objects would compete with what is measured).
 type watcher struct {
 	cache cache.Cache
+
+	mu      sync.Mutex
+	done    func(*corev1.Namespace, *cilium.CiliumNetworkPolicy) bool
+	pending map[string]bool
+	settled chan struct{}
 }
 
 func newWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
@@ -26,14 +35,22 @@ func newWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme, ByObject: map[client.Object]cache.ByObject{
-		&ciliumv2.CiliumNetworkPolicy{}: {Label: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)},
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr.To(true), ByObject: map[client.Object]cache.ByObject{
+		&cilium.CiliumNetworkPolicy{}: {Label: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)},
 	}})
 	if err != nil {
 		return nil, err
 	}
-	for _, obj := range []client.Object{&corev1.Namespace{}, &ciliumv2.CiliumNetworkPolicy{}} {
-		if _, err := c.GetInformer(ctx, obj); err != nil {
+	w := &watcher{cache: c}
+	for _, obj := range []client.Object{&corev1.Namespace{}, &cilium.CiliumNetworkPolicy{}} {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { w.changed(ctx, o) },
+			UpdateFunc: func(_, o any) { w.changed(ctx, o) },
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -41,41 +58,73 @@ func newWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
 	if !c.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("watch caches did not sync")
 	}
-	return &watcher{cache: c}, nil
+	return w, nil
+}
+
+// namespaceOf is the namespace an event is about.
+func namespaceOf(o any) string {
+	switch obj := o.(type) {
+	case *corev1.Namespace:
+		return obj.Name
+	case *cilium.CiliumNetworkPolicy:
+		if obj.Name == ownership.NamespacePolicyName {
+			return obj.Namespace
+		}
+	}
+	return ""
+}
+
+func (w *watcher) changed(ctx context.Context, o any) {
+	name := namespaceOf(o)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if name == "" || !w.pending[name] {
+		return
+	}
+	w.check(ctx, name)
+}
+
+// check settles one namespace if done holds; the caller holds mu.
+func (w *watcher) check(ctx context.Context, name string) {
+	ns := &corev1.Namespace{}
+	if err := w.cache.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return
+	}
+	var p *cilium.CiliumNetworkPolicy
+	cnp := &cilium.CiliumNetworkPolicy{}
+	if err := w.cache.Get(ctx, client.ObjectKey{Namespace: name, Name: ownership.NamespacePolicyName}, cnp); err == nil {
+		p = cnp
+	}
+	if w.done(ns, p) {
+		delete(w.pending, name)
+		if len(w.pending) == 0 {
+			close(w.settled)
+		}
+	}
 }
 
 // waitAll returns when done holds for every named namespace and its namespace policy (nil when absent).
-func (w *watcher) waitAll(ctx context.Context, names []string, done func(*corev1.Namespace, *ciliumv2.CiliumNetworkPolicy) bool) error {
-	pending := append([]string(nil), names...)
-	deadline := time.Now().Add(30 * time.Minute)
-	for {
-		remaining := pending[:0]
-		for _, name := range pending {
-			ns := &corev1.Namespace{}
-			if err := w.cache.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
-				remaining = append(remaining, name)
-				continue
-			}
-			var p *ciliumv2.CiliumNetworkPolicy
-			cnp := &ciliumv2.CiliumNetworkPolicy{}
-			if err := w.cache.Get(ctx, client.ObjectKey{Namespace: name, Name: ownership.NamespacePolicyName}, cnp); err == nil {
-				p = cnp
-			}
-			if !done(ns, p) {
-				remaining = append(remaining, name)
-			}
-		}
-		pending = remaining
-		if len(pending) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d namespaces never converged, e.g. %s", len(pending), pending[0])
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+func (w *watcher) waitAll(ctx context.Context, names []string, done func(*corev1.Namespace, *cilium.CiliumNetworkPolicy) bool) error {
+	w.mu.Lock()
+	w.done, w.pending, w.settled = done, map[string]bool{}, make(chan struct{})
+	for _, n := range names {
+		w.pending[n] = true
 	}
+	for _, n := range names {
+		w.check(ctx, n)
+	}
+	settled := w.settled
+	w.mu.Unlock()
+	select {
+	case <-settled:
+		return nil
+	case <-time.After(30 * time.Minute):
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for n := range w.pending {
+		return fmt.Errorf("%d namespaces never converged, e.g. %s", len(w.pending), n)
+	}
+	return ctx.Err()
 }
