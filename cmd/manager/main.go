@@ -2,15 +2,19 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -19,6 +23,7 @@ import (
 	"github.com/netprofile/netprofile/controllers"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 func main() {
@@ -52,11 +57,13 @@ func run() error {
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "netprofile.network-policy.homelab", "Name of the leader election Lease.")
 	flag.StringVar(&labelDomain, "label-domain", contract.DefaultDomain, "Domain of the Namespace labels netprofile reads (<domain>/profile, access.<domain>/<resource>, <domain>/enforcement).")
-	flag.StringVar(&platformNamespaces, "platform-namespaces", strings.Join(controllers.DefaultPlatformNamespaces, ","), "Comma-separated namespaces that keep hand-crafted policies: profiles and grants are refused there.")
+	flag.StringVar(&platformNamespaces, "platform-namespaces", strings.Join(policy.DefaultPlatformNamespaces, ","), "Comma-separated namespaces that keep hand-crafted policies: profiles and grants are refused there.")
 	flag.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "How often every object is re-checked even without a change.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Workers per controller.")
-	flag.Float64Var(&qps, "kube-api-qps", 50, "Client-side rate limit for API server requests (queries per second).")
-	flag.IntVar(&burst, "kube-api-burst", 100, "Client-side burst for API server requests.")
+	// The client-side limit only bounds a runaway; the API server's Priority and Fairness is what shares it. At
+	// 50/s, a cold start of 5,000 namespaces (three writes each) would wait minutes on the client alone.
+	flag.Float64Var(&qps, "kube-api-qps", 500, "Client-side rate limit for API server requests (queries per second).")
+	flag.IntVar(&burst, "kube-api-burst", 1000, "Client-side burst for API server requests.")
 	flag.DurationVar(&thresholds.WarningAfter, "enforcement-warning-after", thresholds.WarningAfter, "How long enforcement may be disabled before the namespace condition turns to a warning (keep in line with the NetworkPolicyEnforcementDisabled alert).")
 	flag.DurationVar(&thresholds.CriticalAfter, "enforcement-critical-after", thresholds.CriticalAfter, "How long enforcement may be disabled before the namespace condition turns critical (keep in line with the NetworkPolicyEnforcementDisabledLong alert).")
 	flag.DurationVar(&thresholds.MaxDisabled, "enforcement-max-disabled", 0, "End every enforcement bypass after this long, restoring enforcement even though the label stays; 0 never ends it. The per-namespace annotation <domain>/enforcement-disabled-until ends one earlier.")
@@ -115,11 +122,25 @@ func run() error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	// Ready once the informers have listed everything: before that, a replica would answer from a partial view.
+	// Caches also sync on replicas that are not the leader, so every replica becomes ready.
+	if err := mgr.AddReadyzCheck("informers", cacheSynced(mgr.GetCache())); err != nil {
 		return fmt.Errorf("failed to add readiness check: %w", err)
 	}
 	ctrl.Log.WithName("setup").Info("Starting netprofile", "labelDomain", c.Domain(), "leaderElection", leaderElect)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// cacheSynced is a readiness check that passes once every informer of c has synced.
+func cacheSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("informers have not synced yet")
+		}
+		return nil
+	}
 }
 
 func splitList(s string) []string {
