@@ -35,12 +35,6 @@ import (
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
-// DefaultPlatformNamespaces keep their hand-crafted policies; profiles and grants are refused there.
-var DefaultPlatformNamespaces = []string{
-	"kube-system", "kube-public", "kube-node-lease", "monitoring", "database", "cache", "garage",
-	"istio-system", "istio-gateway", "cilium-secrets",
-}
-
 // Options configure the reconcilers.
 type Options struct {
 	// Contract is the label contract (label domain).

@@ -28,6 +28,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
 )
 
@@ -114,7 +115,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(controllers.Setup(mgr, controllers.Options{
 		Contract:                contract.Default(),
-		PlatformNamespaces:      controllers.DefaultPlatformNamespaces,
+		PlatformNamespaces:      policy.DefaultPlatformNamespaces,
 		MaxConcurrentReconciles: 2,
 		Clock:                   fakeClock,
 	})).To(Succeed())

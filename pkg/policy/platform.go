@@ -1,9 +1,7 @@
 package policy
 
-// DefaultPlatformNamespaces keep their hand-crafted policies; profiles and grants are refused there. It is the
-// default of the manager's --platform-namespaces (controllers.DefaultPlatformNamespaces, which a test in the
-// kubectl plugin keeps equal to this list), exported here so that tools that render offline need not import
-// the controllers.
+// DefaultPlatformNamespaces keep their hand-crafted policies; profiles and grants are refused there. The
+// default of the manager's and the plugin's --platform-namespaces.
 var DefaultPlatformNamespaces = []string{
 	"kube-system", "kube-public", "kube-node-lease", "monitoring", "database", "cache", "garage",
 	"istio-system", "istio-gateway", "cilium-secrets",

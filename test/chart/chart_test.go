@@ -27,8 +27,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/netprofile/netprofile/controllers"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
 )
 
@@ -363,7 +363,7 @@ func TestDeployment(t *testing.T) {
 	}
 
 	// The platform list is the manager's default plus the release namespace.
-	want := strings.Join(append(slices.Clone(controllers.DefaultPlatformNamespaces), namespace), ",")
+	want := strings.Join(append(slices.Clone(policy.DefaultPlatformNamespaces), namespace), ",")
 	if !slices.Contains(c.Args, "--platform-namespaces="+want) {
 		t.Errorf("args %v lack --platform-namespaces=%s", c.Args, want)
 	}

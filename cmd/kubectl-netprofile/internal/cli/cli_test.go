@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
-	"github.com/netprofile/netprofile/controllers"
-	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -317,13 +315,5 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(r.stdout, want+"\n") {
 			t.Errorf("completing -o does not offer %s:\n%s", want, r.stdout)
 		}
-	}
-}
-
-// TestPlatformNamespacesMatchTheManager keeps the plugin's default equal to the manager's.
-func TestPlatformNamespacesMatchTheManager(t *testing.T) {
-	if !slices.Equal(policy.DefaultPlatformNamespaces, controllers.DefaultPlatformNamespaces) {
-		t.Errorf("policy.DefaultPlatformNamespaces %v != controllers.DefaultPlatformNamespaces %v",
-			policy.DefaultPlatformNamespaces, controllers.DefaultPlatformNamespaces)
 	}
 }
