@@ -377,6 +377,7 @@ func (h *harness) startManager(extra []string) error {
 	args := append([]string{"--kubeconfig=" + h.env.Kubeconfig, "--metrics-secure=false", "--metrics-bind-address=" + addr,
 		"--health-probe-bind-address=0", fmt.Sprintf("--max-concurrent-reconciles=%d", h.o.workers)}, h.o.extraArg...)
 	h.mgr = exec.Command(h.o.manager, append(args, extra...)...)
+	h.mgr.Env = append(os.Environ(), h.o.extraEnv...)
 	h.mgr.Stdout, h.mgr.Stderr = h.mgrLog, h.mgrLog
 	return h.mgr.Start()
 }

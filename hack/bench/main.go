@@ -36,6 +36,7 @@ type options struct {
 	out      string
 	steady   time.Duration
 	extraArg []string
+	extraEnv []string
 	// noCeiling skips the ceilings, for quick tuning runs; the table then has no ratios.
 	noCeiling bool
 }
@@ -46,12 +47,14 @@ func main() {
 		large = flag.Bool("large", false, "also run N=5000")
 		o     options
 		extra string
+		env   string
 	)
 	flag.IntVar(&o.workers, "workers", 4, "the manager's --max-concurrent-reconciles, and the ceiling's parallelism")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&o.out, "out", "bench-results.md", "where to write the table")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "length of the steady-state window")
 	flag.BoolVar(&o.noCeiling, "no-ceiling", false, "skip the ceilings (quick tuning runs of netprofile alone; no ratios)")
+	flag.StringVar(&env, "manager-env", "", "extra environment of the manager, space separated K=V (e.g. GOMEMLIMIT=64MiB)")
 	flag.StringVar(&extra, "manager-args", "", "extra manager flags, space separated")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
@@ -67,6 +70,7 @@ func main() {
 		o.sizes = append(o.sizes, 5000)
 	}
 	o.extraArg = strings.Fields(extra)
+	o.extraEnv = strings.Fields(env)
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +26,9 @@ func render(o options, results []result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# netprofile bench\n\n%s, %d CPUs, %s; manager workers %d; steady-state window %s\n\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.Version(), o.workers, o.steady)
+	if len(o.extraArg)+len(o.extraEnv) > 0 {
+		fmt.Fprintf(&b, "Manager run with %s\n\n", strings.Join(append(slices.Clone(o.extraEnv), o.extraArg...), " "))
+	}
 	b.WriteString("Ceiling: the same policies and status writes from a raw client-go program with the same parallelism, using server-side apply " +
 		"(the verb netprofile must use); the cheapest verbs (create, merge patch) are shown for reference. Each ceiling is the mean of a run " +
 		"before and a run after netprofile's, on the same control plane.\n\n")
