@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -190,19 +189,7 @@ func condition(ns string, t corev1.NamespaceConditionType) func() *corev1.Namesp
 // events lists "<type> <reason> <note>" of the Events about a Namespace (events.k8s.io, the API netprofile
 // records with; events about cluster-scoped objects live in the default namespace).
 func events(ns string) func() []string {
-	return func() []string {
-		list := &eventsv1.EventList{}
-		if err := k8s.List(ctx, list); err != nil {
-			return nil
-		}
-		var out []string
-		for _, e := range list.Items {
-			if e.Regarding.Kind == "Namespace" && e.Regarding.Name == ns {
-				out = append(out, e.Type+" "+e.Reason+" "+e.Note)
-			}
-		}
-		return out
-	}
+	return func() []string { return testenv.NamespaceEvents(ctx, k8s, ns) }
 }
 
 // reconcileCount reads controller-runtime's own reconcile counter for a controller, from the metrics

@@ -59,7 +59,7 @@ func NewSet() *Set {
 func LoadPaths(paths ...string) (*Set, error) {
 	s := NewSet()
 	for _, p := range paths {
-		files, err := expand(p)
+		files, err := YAMLFiles(p)
 		if err != nil {
 			return nil, err
 		}
@@ -76,13 +76,15 @@ func LoadPaths(paths ...string) (*Set, error) {
 	return s, nil
 }
 
-func expand(p string) ([]string, error) {
+// YAMLFiles expands a path into the YAML and JSON files below it, sorted; a file, or "-" (standard input),
+// stands for itself.
+func YAMLFiles(p string) ([]string, error) {
 	if p == "-" {
 		return []string{p}, nil
 	}
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to read %s: %w", p, err)
 	}
 	if !info.IsDir() {
 		return []string{p}, nil

@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/cilium/cilium/pkg/policy/api"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 )
 
@@ -133,7 +132,7 @@ func (l *Linter) AddPaths(stdin io.Reader, paths ...string) error {
 			}
 			continue
 		}
-		files, err := expand(p)
+		files, err := catalogue.YAMLFiles(p)
 		if err != nil {
 			return err
 		}
@@ -148,31 +147,6 @@ func (l *Linter) AddPaths(stdin io.Reader, paths ...string) error {
 		}
 	}
 	return nil
-}
-
-func expand(p string) ([]string, error) {
-	info, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", p, err)
-	}
-	if !info.IsDir() {
-		return []string{p}, nil
-	}
-	var files []string
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".yaml", ".yml", ".json":
-			if !d.IsDir() {
-				files = append(files, path)
-			}
-		}
-		return nil
-	})
-	slices.Sort(files)
-	return files, err
 }
 
 // Add lints the documents of one file. Documents of other kinds are skipped, except Namespaces, which say

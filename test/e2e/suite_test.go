@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -243,29 +242,11 @@ func createNamespace(name string, labels map[string]string) *corev1.Namespace {
 	return ns
 }
 
-// syncBuffer collects a child process's output while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // manager is one bin/manager process.
 type manager struct {
 	name    string
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *testenv.SyncBuffer
 	probe   string // host:port of /healthz and /readyz
 	metrics string // host:port of /metrics (HTTPS)
 	done    chan struct{}
@@ -284,7 +265,7 @@ func startManagerIn(e *testenv.Env, deploymentArgs []string, name string) *manag
 	GinkgoHelper()
 	kubeconfig := filepath.Join(workDir, "kubeconfig-"+name)
 	Expect(e.ImpersonatingKubeconfig(kubeconfig, serviceAccount, map[string][]string{instanceExtra: {name}})).To(Succeed())
-	m := &manager{name: name, log: &syncBuffer{}, probe: freeAddr(), metrics: freeAddr(), done: make(chan struct{})}
+	m := &manager{name: name, log: &testenv.SyncBuffer{}, probe: freeAddr(), metrics: freeAddr(), done: make(chan struct{})}
 	var args []string
 	for _, a := range deploymentArgs {
 		switch {

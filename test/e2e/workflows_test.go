@@ -12,7 +12,6 @@ import (
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -22,6 +21,7 @@ import (
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/test/testenv"
 )
 
 // The seed's label contract, with the chart's default label domain.
@@ -288,19 +288,7 @@ func isRFC3339(s string) bool {
 
 // namespaceEvents lists "<type> <reason> <note>" of the events.k8s.io Events about a Namespace.
 func namespaceEvents(ns string) func() []string {
-	return func() []string {
-		list := &eventsv1.EventList{}
-		if err := k8s.List(ctx, list); err != nil {
-			return nil
-		}
-		var out []string
-		for _, e := range list.Items {
-			if e.Regarding.Kind == "Namespace" && e.Regarding.Name == ns {
-				out = append(out, e.Type+" "+e.Reason+" "+e.Note)
-			}
-		}
-		return out
-	}
+	return func() []string { return testenv.NamespaceEvents(ctx, k8s, ns) }
 }
 
 // token is a short-lived ServiceAccount token, as the kubelet mounts into a pod.

@@ -44,23 +44,23 @@ type Env struct {
 	Kubeconfig string
 
 	kcm    *exec.Cmd
-	kcmLog *syncBuffer
+	kcmLog *SyncBuffer
 	dir    string
 }
 
-// syncBuffer is written by the child process's copier goroutine and read by tests.
-type syncBuffer struct {
+// SyncBuffer collects a child process's output (written by its copier goroutine) while tests read it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -172,7 +172,7 @@ func Start(opts Options) (*Env, error) {
 // garbage collector, ownerReferences are never collected; without the namespace controller, a deleted
 // namespace stays Terminating forever.
 func (e *Env) startControllerManager(assets string) error {
-	e.kcmLog = &syncBuffer{}
+	e.kcmLog = &SyncBuffer{}
 	e.kcm = exec.Command(filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig="+e.Kubeconfig,
 		"--controllers=garbage-collector-controller,namespace-controller",
