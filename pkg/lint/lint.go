@@ -34,6 +34,7 @@ const (
 	RuleLowercaseProtocol    = "lowercase-protocol"
 	RulePlatformPrometheus   = "platform-prometheus-scrape"
 	RulePlatformHBONE        = "platform-hbone"
+	RulePlatformDNSIngress   = "platform-kube-dns-ingress"
 )
 
 // Rules describes every rule id, for `lint --rules` and the README.
@@ -49,6 +50,7 @@ var Rules = map[string]string{
 	RuleLowercaseProtocol:    "a lowercase protocol: Sanitize accepts it, the CRD rejects it",
 	RulePlatformPrometheus:   "a platform namespace's policies do not let Prometheus (monitoring, app.kubernetes.io/name=prometheus) scrape",
 	RulePlatformHBONE:        "an ambient platform namespace's policies do not allow HBONE (TCP 15008) in and out",
+	RulePlatformDNSIngress:   "kube-system's policies do not let the cluster's pods reach kube-dns on 53/UDP and 53/TCP (the baselines select kube-dns too)",
 }
 
 // Finding is one problem at one place.

@@ -93,6 +93,13 @@ func TestLint(t *testing.T) {
 			opts: func(o *lint.Options) { o.PlatformNamespaces = []string{"shop"} },
 			want: []string{lint.RulePlatformPrometheus},
 		},
+		"kube-system's policies must let the cluster reach kube-dns on 53/UDP and 53/TCP": {
+			file: "good/platform-kube-system.yaml",
+		},
+		"DNS ingress from the namespace only, on TCP only, or to other pods is not enough": {
+			file: "bad/platform-kube-dns.yaml",
+			want: []string{lint.RulePlatformDNSIngress},
+		},
 		"namespaces outside the platform list get no platform rules": {
 			file: "bad/platform.yaml",
 			opts: func(o *lint.Options) { o.PlatformNamespaces = nil },

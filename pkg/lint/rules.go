@@ -268,13 +268,20 @@ func (l *Linter) platformFindings() []Finding {
 			out = append(out, Finding{File: first.file, Line: line(get(first.root, "metadata"), first.root), Rule: rule,
 				Object: first.object(), Message: msg, Hint: hint})
 		}
+		// The DNS baseline gives every pod egress to kube-dns, but the baselines also select kube-dns itself, so
+		// without this ingress every lookup in the cluster is dropped at the server.
+		if ns == kubeSystem && !(allows(rules, true, kubeDNS, anyPod, 53, "UDP") && allows(rules, true, kubeDNS, anyPod, 53, "TCP")) {
+			at(RulePlatformDNSIngress,
+				"no policy in kube-system lets the cluster's pods reach kube-dns (k8s-app=kube-dns) on 53/UDP and 53/TCP: with the baselines on, every DNS lookup would be dropped",
+				`add a policy with endpointSelector: {matchLabels: {k8s-app: kube-dns}} and ingress: [{fromEntities: [cluster], toPorts: [{ports: [{port: "53", protocol: UDP}, {port: "53", protocol: TCP}]}]}]`)
+		}
 		if !allowsIngressFrom(rules, prometheus) {
 			at(RulePlatformPrometheus,
 				fmt.Sprintf("no policy in platform namespace %s lets Prometheus (monitoring, app.kubernetes.io/name=prometheus) scrape it", ns),
 				`add an ingress rule: fromEndpoints: [{matchLabels: {io.kubernetes.pod.namespace: monitoring, app.kubernetes.io/name: prometheus}}] with toPorts on the metrics port`)
 		}
 		if l.ambient[ns] {
-			in, out := allows(rules, true, ztunnel, 15008), allows(rules, false, ztunnel, 15008)
+			in, out := allows(rules, true, nil, ztunnel, 15008, "TCP"), allows(rules, false, nil, ztunnel, 15008, "TCP")
 			if !in || !out {
 				missing := []string{}
 				if !in {
@@ -292,6 +299,8 @@ func (l *Linter) platformFindings() []Finding {
 	return out
 }
 
+const kubeSystem = "kube-system"
+
 // podIdentity is the identity of a pod as the agent labels it (only what the rules below look at).
 func podIdentity(namespace string, podLabels map[string]string) labels.LabelArray {
 	la := labels.LabelArray{
@@ -308,18 +317,25 @@ func podIdentity(namespace string, podLabels map[string]string) labels.LabelArra
 var (
 	prometheus = podIdentity("monitoring", map[string]string{"app.kubernetes.io/name": "prometheus"})
 	ztunnel    = podIdentity("istio-system", map[string]string{"app": "ztunnel"})
+	// kubeDNS is the DNS baseline's target.
+	kubeDNS = podIdentity(kubeSystem, map[string]string{"k8s-app": "kube-dns"})
+	// anyPod stands for an application pod of the cluster.
+	anyPod = podIdentity("netprofile-lint-any-app", map[string]string{"app": "any"})
 )
 
 // allowsIngressFrom reports whether some ingress rule's peers select the identity, on any port, with
 // Cilium's own selector matching on the parsed (namespace-scoped) selectors.
 func allowsIngressFrom(rules api.Rules, id labels.LabelArray) bool {
-	return allows(rules, true, id, 0)
+	return allows(rules, true, nil, id, 0, "")
 }
 
-// allows reports whether some allow rule of the direction selects the peer and opens the TCP port (port 0:
-// any port at all).
-func allows(rules api.Rules, ingress bool, peer labels.LabelArray, port int) bool {
+// allows reports whether some allow rule of the direction, in a policy that selects subject (nil: any
+// endpoint), selects the peer and opens the port for the protocol (port 0: any port at all).
+func allows(rules api.Rules, ingress bool, subject, peer labels.LabelArray, port int, protocol string) bool {
 	for _, r := range rules {
+		if subject != nil && !policytypes.NewLabelSelector(r.EndpointSelector).Matches(subject) {
+			continue
+		}
 		type peerPorts struct {
 			sels  []api.EndpointSelector
 			ports api.PortRules
@@ -336,7 +352,7 @@ func allows(rules api.Rules, ingress bool, peer labels.LabelArray, port int) boo
 		}
 		for _, c := range candidates {
 			if slices.ContainsFunc(c.sels, func(s api.EndpointSelector) bool { return policytypes.NewLabelSelector(s).Matches(peer) }) &&
-				opensPort(c.ports, port) {
+				opensPort(c.ports, port, protocol) {
 				return true
 			}
 		}
@@ -344,7 +360,7 @@ func allows(rules api.Rules, ingress bool, peer labels.LabelArray, port int) boo
 	return false
 }
 
-func opensPort(prs api.PortRules, port int) bool {
+func opensPort(prs api.PortRules, port int, protocol string) bool {
 	if len(prs) == 0 || port == 0 {
 		return true
 	}
@@ -352,7 +368,7 @@ func opensPort(prs api.PortRules, port int) bool {
 	for _, pr := range prs {
 		for _, p := range pr.Ports {
 			proto := strings.ToUpper(string(p.Protocol))
-			if (p.Port == want || p.Port == "0") && (proto == "TCP" || proto == "ANY" || proto == "") {
+			if (p.Port == want || p.Port == "0") && (proto == protocol || proto == "ANY" || proto == "") {
 				return true
 			}
 		}

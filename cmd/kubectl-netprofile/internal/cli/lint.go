@@ -34,7 +34,7 @@ Rules (--rules lists them): explicit default-deny, deny rules (they defeat the e
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe
 ingress excepted), empty sections, {} peers in clusterwide policies, lowercase protocols, Cilium's own schema
 and Parse/Sanitize errors, and for platform namespaces (--platform-namespaces) the required Prometheus scrape
-ingress and, when ambient, HBONE.`),
+ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the cluster.`),
 		Example: strings.Trim(`
   # The platform CNPs of a GitOps repository
   kubectl netprofile lint kubernetes/platform/config/network-policy/platform/
