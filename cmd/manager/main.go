@@ -41,6 +41,9 @@ func run() error {
 		leaderElect             bool
 		leaderElectionNamespace string
 		leaderElectionID        string
+		leaseDuration           time.Duration
+		renewDeadline           time.Duration
+		retryPeriod             time.Duration
 		labelDomain             string
 		platformNamespaces      string
 		syncPeriod              time.Duration
@@ -56,6 +59,9 @@ func run() error {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica writes.")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "netprofile.network-policy.homelab", "Name of the leader election Lease.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits after the leader stopped renewing before it takes over (a leader that stops cleanly hands over at once).")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leading (and exits).")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the Lease.")
 	flag.StringVar(&labelDomain, "label-domain", contract.DefaultDomain, "Domain of the Namespace labels netprofile reads (<domain>/profile, access.<domain>/<resource>, <domain>/enforcement).")
 	flag.StringVar(&platformNamespaces, "platform-namespaces", strings.Join(policy.DefaultPlatformNamespaces, ","), "Comma-separated namespaces that keep hand-crafted policies: profiles and grants are refused there.")
 	flag.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "How often every object is re-checked even without a change.")
@@ -75,6 +81,9 @@ func run() error {
 	c, err := contract.New(labelDomain)
 	if err != nil {
 		return err
+	}
+	if !(leaseDuration > renewDeadline && renewDeadline > retryPeriod && retryPeriod > 0) {
+		return fmt.Errorf("leader election timings must satisfy lease-duration > renew-deadline > retry-period > 0")
 	}
 	if thresholds.WarningAfter <= 0 || thresholds.CriticalAfter < thresholds.WarningAfter || thresholds.MaxDisabled < 0 {
 		return fmt.Errorf("enforcement thresholds must satisfy 0 < warning-after <= critical-after and max-disabled >= 0")
@@ -106,6 +115,9 @@ func run() error {
 		LeaderElectionNamespace:       leaderElectionNamespace,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
 		Cache:                         controllers.CacheOptions(c, syncPeriod),
 	})
 	if err != nil {
