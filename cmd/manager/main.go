@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -38,6 +40,9 @@ func run() error {
 		metricsAddr, probeAddr  string
 		pprofAddr               string
 		metricsSecure           bool
+		metricsCertDir          string
+		metricsCertName         string
+		metricsCertKey          string
 		leaderElect             bool
 		leaderElectionNamespace string
 		leaderElectionID        string
@@ -54,6 +59,9 @@ func run() error {
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP for local use.")
+	flag.StringVar(&metricsCertDir, "metrics-cert-path", "", "Directory with the metrics server's certificate and key (e.g. a cert-manager Secret), reloaded when they change; empty generates a self-signed certificate.")
+	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics server's certificate in --metrics-cert-path.")
+	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics server's key in --metrics-cert-path.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address to serve Go pprof profiles on (for `go tool pprof`); empty disables it.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one replica writes.")
@@ -106,6 +114,13 @@ func run() error {
 		// HTTP/2 is off: CVE-2023-44487 and CVE-2023-39325 (rapid reset).
 		metricsOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
+	var certWatcher *certwatcher.CertWatcher
+	if metricsSecure && metricsCertDir != "" {
+		if certWatcher, err = certwatcher.New(filepath.Join(metricsCertDir, metricsCertName), filepath.Join(metricsCertDir, metricsCertKey)); err != nil {
+			return fmt.Errorf("failed to load the metrics certificate: %w", err)
+		}
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = certWatcher.GetCertificate })
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,
@@ -122,6 +137,11 @@ func run() error {
 	})
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)
+	}
+	if certWatcher != nil {
+		if err := mgr.Add(certWatcher); err != nil {
+			return fmt.Errorf("failed to watch the metrics certificate: %w", err)
+		}
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		Contract:                c,

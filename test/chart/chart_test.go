@@ -574,3 +574,28 @@ func TestAllFeaturesRender(t *testing.T) {
 		t.Error("label domain not passed to the manager")
 	}
 }
+
+// A metrics certificate Secret is mounted read-only and handed to the manager; without one, nothing is mounted
+// and the manager generates its own.
+func TestMetricsCertificateSecret(t *testing.T) {
+	deployment := func(args ...string) corev1.PodSpec {
+		d := &appsv1.Deployment{}
+		into(t, find(mustRender(t, args...), "Deployment", release), d)
+		return d.Spec.Template.Spec
+	}
+	pod := deployment("--set", "metrics.certSecretName=netprofile-metrics-cert")
+	c := pod.Containers[0]
+	if !slices.Contains(c.Args, "--metrics-cert-path=/etc/netprofile/metrics-certs") ||
+		len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/etc/netprofile/metrics-certs" || !c.VolumeMounts[0].ReadOnly ||
+		len(pod.Volumes) != 1 || pod.Volumes[0].Secret == nil || pod.Volumes[0].Secret.SecretName != "netprofile-metrics-cert" {
+		t.Errorf("the Secret must be mounted read-only and passed with --metrics-cert-path: args %v, mounts %+v, volumes %+v", c.Args, c.VolumeMounts, pod.Volumes)
+	}
+	for _, args := range [][]string{nil, {"--set", "metrics.certSecretName=x", "--set", "metrics.secure=false"}} {
+		pod := deployment(args...)
+		if len(pod.Volumes) != 0 || len(pod.Containers[0].VolumeMounts) != 0 || slices.ContainsFunc(pod.Containers[0].Args, func(a string) bool {
+			return strings.HasPrefix(a, "--metrics-cert-path")
+		}) {
+			t.Errorf("%v: no certificate to mount, yet: %+v", args, pod)
+		}
+	}
+}
