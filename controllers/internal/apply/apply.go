@@ -4,7 +4,6 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -69,10 +68,12 @@ func (a Applier) Apply(ctx context.Context, desired client.Object, component str
 			"cachedRulesHash", current.GetAnnotations()[RulesHashAnnotation], "desiredRulesHash", policy.RulesHash(desired),
 			"cachedLabels", current.GetLabels())
 	}
-	u, err := toUnstructured(desired)
+	// Status is not ours, and creationTimestamp: null would be sent as an owned field.
+	m, err := policy.Clean(desired)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%s: %w", key(desired), err)
 	}
+	u := &unstructured.Unstructured{Object: m}
 	gvk := desired.GetObjectKind().GroupVersionKind()
 	ownerGVK, err := apiutil.GVKForObject(owner, a.Client.Scheme())
 	if err != nil {
@@ -145,21 +146,6 @@ func TransformPolicy(obj any) (any, error) {
 		p.Status = cilium.NetworkPolicyStatus{Conditions: p.Status.Conditions}
 	}
 	return obj, nil
-}
-
-func toUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode %s: %w", key(obj), err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(b); err != nil {
-		return nil, fmt.Errorf("failed to decode %s: %w", key(obj), err)
-	}
-	// Status is not ours; creationTimestamp: null would be sent as an owned field.
-	unstructured.RemoveNestedField(u.Object, "status")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	return u, nil
 }
 
 func clash(obj client.Object) error {
