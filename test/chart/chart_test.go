@@ -5,7 +5,6 @@
 package chart
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"go/ast"
@@ -24,7 +23,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
@@ -75,20 +73,9 @@ func mustRender(t *testing.T, args ...string) []*unstructured.Unstructured {
 
 func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var objs []*unstructured.Unstructured
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if err != nil {
-			break
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			t.Fatalf("rendered YAML does not decode: %v\n%s", err, doc)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+	objs, err := testenv.DecodeObjects(data)
+	if err != nil {
+		t.Fatalf("rendered YAML does not decode: %v", err)
 	}
 	return objs
 }

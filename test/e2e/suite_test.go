@@ -26,7 +26,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -167,19 +166,8 @@ func helmTemplate(release, namespace string, args ...string) []*unstructured.Uns
 
 func decodeAll(data []byte) []*unstructured.Unstructured {
 	GinkgoHelper()
-	var objs []*unstructured.Unstructured
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if err != nil {
-			break
-		}
-		u := &unstructured.Unstructured{}
-		Expect(yaml.Unmarshal(doc, &u.Object)).To(Succeed())
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+	objs, err := testenv.DecodeObjects(data)
+	Expect(err).NotTo(HaveOccurred())
 	return objs
 }
 
