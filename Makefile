@@ -70,12 +70,16 @@ verify: ## Fail if generated files (CRDs, RBAC, deepcopy, chart copies) are stal
 	hack/verify-generated.sh
 
 .PHONY: test
-test: verify vet helm-lint ## Run every test: unit, golden, fuzz seeds, envtest, chart and e2e against the real control plane.
+test: verify vet helm-lint ## Run every test: unit, golden, fuzz seeds, envtest, chart, e2e and chaos against the real control plane.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) assets)" go test ./... $(GO_TEST_FLAGS)
 
 .PHONY: e2e
 e2e: ## Only the whole-system test (test/e2e): the chart on a real control plane, bin/manager under its RBAC.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) assets)" go test ./test/e2e/... ./test/chart/... $(GO_TEST_FLAGS)
+
+.PHONY: chaos
+chaos: ## Only the chaos suite (test/chaos): manager SIGKILL, kube-apiserver restart and leader failover during a 300-namespace flip.
+	KUBEBUILDER_ASSETS="$$($(TOOLS) assets)" go test ./test/chaos/... $(GO_TEST_FLAGS)
 
 .PHONY: golden
 golden: ## Rewrite the golden files of rendered policies.

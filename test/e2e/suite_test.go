@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,10 +88,7 @@ var _ = BeforeSuite(func() {
 
 	By("building the manager")
 	managerBin = filepath.Join(testenv.RepoRoot(), "bin", "manager")
-	build := exec.Command("go", "build", "-o", managerBin, "./cmd/manager")
-	build.Dir = testenv.RepoRoot()
-	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/manager:\n%s", out)
+	Expect(testenv.BuildManager(managerBin)).To(Succeed())
 
 	By("starting etcd, kube-apiserver (RBAC, audit log) and kube-controller-manager")
 	policyFile := filepath.Join(workDir, "audit-policy.yaml")
@@ -232,12 +228,11 @@ func createNamespace(name string, labels map[string]string) *corev1.Namespace {
 
 // manager is one bin/manager process.
 type manager struct {
+	proc    *testenv.Manager
 	name    string
-	cmd     *exec.Cmd
 	log     *testenv.SyncBuffer
 	probe   string // host:port of /healthz and /readyz
 	metrics string // host:port of /metrics (HTTPS)
-	done    chan struct{}
 }
 
 // startManager runs bin/manager with the chart Deployment's arguments, changing only the listen addresses (two
@@ -253,7 +248,7 @@ func startManagerIn(e *testenv.Env, deploymentArgs []string, name string) *manag
 	GinkgoHelper()
 	kubeconfig := filepath.Join(workDir, "kubeconfig-"+name)
 	Expect(e.ImpersonatingKubeconfig(kubeconfig, serviceAccount, map[string][]string{instanceExtra: {name}})).To(Succeed())
-	m := &manager{name: name, log: &testenv.SyncBuffer{}, probe: freeAddr(), metrics: freeAddr(), done: make(chan struct{})}
+	m := &manager{name: name, probe: freeAddr(), metrics: freeAddr()}
 	var args []string
 	for _, a := range deploymentArgs {
 		switch {
@@ -264,66 +259,35 @@ func startManagerIn(e *testenv.Env, deploymentArgs []string, name string) *manag
 		}
 		args = append(args, a)
 	}
-	m.cmd = exec.Command(managerBin, args...)
 	// Nothing else may reach the manager: no in-cluster config, no ~/.kube/config.
-	m.cmd.Env = []string{"KUBECONFIG=" + kubeconfig, "HOME=" + workDir, "PATH=" + os.Getenv("PATH")}
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	Expect(m.cmd.Start()).To(Succeed())
-	go func() {
-		_ = m.cmd.Wait()
-		close(m.done)
-	}()
+	proc, err := testenv.StartManager(name, managerBin, args, []string{"KUBECONFIG=" + kubeconfig, "HOME=" + workDir, "PATH=" + os.Getenv("PATH")})
+	Expect(err).NotTo(HaveOccurred())
+	m.proc, m.log = proc, proc.Log
 	DeferCleanup(m.stop)
-	Eventually(func() (int, error) { return httpStatus("http://" + m.probe + "/readyz") }).
+	Eventually(func() (int, error) { return testenv.HTTPStatus("http://" + m.probe + "/readyz") }).
 		Should(Equal(200), func() string { return "manager " + name + " never got ready:\n" + m.log.String() })
-	Expect(httpStatus("http://" + m.probe + "/healthz")).To(Equal(200))
+	Expect(testenv.HTTPStatus("http://" + m.probe + "/healthz")).To(Equal(200))
 	return m
 }
 
 // stop sends SIGINT (what the kubelet's SIGTERM does: the manager releases its Lease) and waits.
-func (m *manager) stop() {
-	select {
-	case <-m.done:
-		return
-	default:
-	}
-	_ = m.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-m.done:
-	case <-time.After(30 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-	}
-}
+func (m *manager) stop() { m.proc.Stop() }
 
 // logContains reports whether the manager logged s (JSON escaping of quotes removed first).
 func (m *manager) logContains(s string) func() bool {
-	return func() bool { return strings.Contains(strings.ReplaceAll(m.log.String(), `\"`, `"`), s) }
+	return func() bool { return m.proc.LogContains(s) }
 }
 
-// logged reports whether one line of the manager's log holds every one of parts (client-go's leader elector
-// logs through klog: `"Successfully acquired lease" lock="<namespace>/<name>"`).
+// logged reports whether one line of the manager's log holds every one of parts.
 func (m *manager) logged(parts ...string) func() bool {
-	return func() bool {
-		for _, line := range strings.Split(m.log.String(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				return true
-			}
-		}
-		return false
-	}
+	return func() bool { return m.proc.Logged(parts...) }
 }
 
 func freeAddr() string {
 	GinkgoHelper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeAddr()
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // auditEvent is the part of a kube-apiserver audit event the specs read.

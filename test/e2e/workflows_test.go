@@ -350,13 +350,3 @@ func scrape(m *manager, bearer string) (string, error) {
 	}
 	return string(body), err
 }
-
-func httpStatus(url string) (int, error) {
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
-}

@@ -138,15 +138,24 @@ func Start(opts Options) (*Env, error) {
 		CRDs:                  crds,
 		ErrorIfCRDPathMissing: true,
 	}}
+	if e.dir, err = os.MkdirTemp("", "netprofile-testenv-"); err != nil {
+		return nil, err
+	}
+	apiServer := e.Environment.ControlPlane.GetAPIServer()
+	// A certificate directory of our own, not one envtest creates: envtest deletes its own on Stop and a
+	// later Start would then sign a new serving certificate with a new CA, which every client's config
+	// (holding the old CA) rejects. With this one, StopAPIServer and StartAPIServer keep the certificates,
+	// so clients reconnect as they would to a restarted control plane.
+	apiServer.CertDir = filepath.Join(e.dir, "kube-apiserver")
+	if err := os.Mkdir(apiServer.CertDir, 0o700); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(e.dir))
+	}
 	for name, value := range opts.APIServerArgs {
-		e.Environment.ControlPlane.GetAPIServer().Configure().Set(name, value)
+		apiServer.Configure().Set(name, value)
 	}
 	e.Config, err = e.Environment.Start()
 	if err != nil {
-		return nil, fmt.Errorf("failed to start kube-apiserver and etcd: %w", err)
-	}
-	if e.dir, err = os.MkdirTemp("", "netprofile-testenv-"); err != nil {
-		return nil, errors.Join(err, e.Stop())
+		return nil, errors.Join(fmt.Errorf("failed to start kube-apiserver and etcd: %w", err), os.RemoveAll(e.dir))
 	}
 	admin, err := e.Environment.AddUser(envtest.User{Name: "netprofile-test-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
@@ -199,6 +208,29 @@ func (e *Env) ImpersonatingKubeconfig(path, user string, extra map[string][]stri
 	}
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return fmt.Errorf("failed to write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
+
+// StopAPIServer stops kube-apiserver the way a control plane node's restart does (SIGTERM, graceful
+// shutdown) and waits until it has exited. etcd, kube-controller-manager and every client keep running.
+// While clients hold watches, start the server with APIServerArgs
+// {"shutdown-watch-termination-grace-period": "2s"} or similar: by default it waits for open watches up to
+// its request timeout (60 s), and envtest kills it after 20 s and reports a failure.
+func (e *Env) StopAPIServer() error {
+	if err := e.Environment.ControlPlane.GetAPIServer().Stop(); err != nil {
+		return fmt.Errorf("failed to stop kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, with the same flags, address, etcd,
+// serving certificate and client CA: every existing client configuration and kubeconfig stays valid, and
+// clients (informers, the manager, kube-controller-manager) have to reconnect and resume their watches. It
+// returns once /healthz answers ok.
+func (e *Env) StartAPIServer() error {
+	if err := e.Environment.ControlPlane.GetAPIServer().Start(); err != nil {
+		return fmt.Errorf("failed to start kube-apiserver again: %w", err)
 	}
 	return nil
 }
