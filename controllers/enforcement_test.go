@@ -39,16 +39,11 @@ func annotation(ns, key string) func() string {
 	}
 }
 
-// touch changes an unrelated annotation: a way to make the controllers look again after the fake clock moved.
+// touch changes an unrelated label: a way to make the controllers look again after the fake clock moved. (An
+// annotation would not do: the manager's cache keeps only netprofile's own annotations, so its watches never
+// see an unrelated one change.)
 func touch(ns string) {
-	obj := &corev1.Namespace{}
-	Expect(k8s.Get(ctx, client.ObjectKey{Name: ns}, obj)).To(Succeed())
-	patch := client.MergeFrom(obj.DeepCopy())
-	if obj.Annotations == nil {
-		obj.Annotations = map[string]string{}
-	}
-	obj.Annotations["test.netprofile/touch"] = fmt.Sprint(time.Now().UnixNano())
-	Expect(k8s.Patch(ctx, obj, patch)).To(Succeed())
+	setLabels(ns, map[string]string{"test.netprofile/touch": fmt.Sprint(time.Now().UnixNano())})
 }
 
 func setAnnotation(ns, key, value string) {
@@ -89,6 +84,13 @@ func disabledSince(ns string) func() *float64 {
 		}
 		return nil
 	}
+}
+
+func mustParse(rfc3339 string) time.Time {
+	GinkgoHelper()
+	t, err := time.Parse(time.RFC3339, rfc3339)
+	Expect(err).NotTo(HaveOccurred())
+	return t
 }
 
 func expectAllowAll(ns string) {
@@ -179,11 +181,21 @@ var _ = Describe("Escape hatch", func() {
 		Consistently(cnpGone(ns.Name, allowAll)).Should(BeTrue())
 		Expect(annotation(ns.Name, sinceAnnotation)()).To(BeEmpty())
 
-		// A disabled namespace whose value turns bad closes again: bad input never keeps traffic open.
+		// An open bypass whose value turns bad stays as it was, loudly: bad input never removes working access,
+		// and its clock keeps running. Removing the label closes it.
 		setLabels(ns.Name, map[string]string{enforcementKey: "disabled"})
 		expectAllowAll(ns.Name)
+		Eventually(annotation(ns.Name, sinceAnnotation)).ShouldNot(BeEmpty())
+		since := annotation(ns.Name, sinceAnnotation)()
 		setLabels(ns.Name, map[string]string{enforcementKey: "Disabled"})
+		Eventually(enforcementCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonInvalidEnforcement),
+			HaveField("Message", And(ContainSubstring("the bypass stays open as it was"), ContainSubstring("since "+since))),
+			HaveField("LastTransitionTime.Time", BeTemporally("==", mustParse(since)))))
+		Consistently(getCNP(ns.Name, allowAll)).Should(HaveField("Labels", HaveKeyWithValue(ownership.ComponentLabel, ownership.ComponentEnforcement)))
+		Expect(disabledSince(ns.Name)()).To(HaveValue(BeNumerically("==", mustParse(since).Unix())), "the alerts keep running")
+		setLabels(ns.Name, nil, enforcementKey)
 		Eventually(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+		Eventually(enforcementCondition(ns.Name)).Should(BeNil())
 	})
 
 	It("works on platform namespaces too", func() {

@@ -3,6 +3,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/metrics"
+	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -111,10 +113,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
-	applier := func(fieldManager string) apply.Applier {
-		return apply.Applier{Client: mgr.GetClient(), FieldManager: fieldManager}
-	}
 	recorder := func(controller string) events.EventRecorder { return mgr.GetEventRecorder("netprofile-" + controller) }
+	applier := func(component, controller string) apply.Applier {
+		return apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Component: component, Recorder: recorder(controller)}
+	}
 	status := func(controller string) crstatus.Writer {
 		return crstatus.Writer{Client: mgr.GetClient(), Recorder: recorder(controller), Clock: opts.Clock, Controller: controller}
 	}
@@ -124,14 +126,18 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			SetupWithManager(ctrl.Manager, controller.Options) error
 		}
 	}{
-		{namespacepolicy.ControllerName, &namespacepolicy.Reconciler{Client: mgr.GetClient(), Applier: applier(namespacepolicy.FieldManager),
+		{namespacepolicy.ControllerName, &namespacepolicy.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentNamespacePolicy, namespacepolicy.ControllerName),
 			Renderer: renderer, Recorder: recorder(namespacepolicy.ControllerName), Clock: opts.Clock}},
-		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), Applier: applier(enforcementctrl.FieldManager),
+		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentEnforcement, enforcementctrl.ControllerName),
 			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock}},
-		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(sharedresource.FieldManager),
+		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentProvider, sharedresource.ControllerName),
 			Renderer: renderer, Status: status(sharedresource.ControllerName)}},
-		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(baseline.FieldManager), Status: status(baseline.ControllerName)}},
+		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentBaseline, baseline.ControllerName), Status: status(baseline.ControllerName)}},
 		{profile.ControllerName, &profile.Reconciler{Client: mgr.GetClient(), Renderer: renderer, Status: status(profile.ControllerName)}},
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &cilium.CiliumNetworkPolicy{}, sharedresource.ProviderIndex,
+		sharedresource.IndexProvider); err != nil {
+		return fmt.Errorf("failed to index provider policies: %w", err)
 	}
 	for _, c := range reconcilers {
 		if err := c.r.SetupWithManager(mgr, copts); err != nil {

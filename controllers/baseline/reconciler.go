@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +22,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -31,21 +31,12 @@ const (
 	// ControllerName names the controller in logs and metrics.
 	ControllerName = "baseline"
 	// FieldManager owns the baseline policies.
-	FieldManager = "netprofile-baseline"
-)
-
-// Ready reasons of a Baseline.
-const (
-	ReasonApplied  = "Applied"
-	ReasonDisabled = "Disabled"
-	ReasonInvalid  = "Invalid"
-	ReasonClash    = "PolicyNameClash"
-	ReasonRejected = "PolicyRejectedByCilium"
+	FieldManager = ownership.NamePrefix + ownership.ComponentBaseline
 )
 
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=baselines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=baselines/status,verbs=get;patch
-// +kubebuilder:rbac:groups=cilium.io,resources=ciliumclusterwidenetworkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumclusterwidenetworkpolicies,verbs=get;list;watch;create;update;patch;delete
 
 // Reconciler reconciles one Baseline.
 type Reconciler struct {
@@ -65,9 +56,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		// Deleted: its policy goes with it (the ownerReference would make the garbage collector do the same).
+		// Deleted: its policy goes with it (the ownerReference would make the garbage collector do the same),
+		// if netprofile wrote it; a copy someone else made at that name stays.
 		if current != nil {
-			return ctrl.Result{}, apply.Delete(ctx, r.Client, current, ownership.ComponentBaseline)
+			if err := r.Applier.Delete(ctx, current, ""); err != nil && !apply.IsClash(err) {
+				return ctrl.Result{}, err
+			}
 		}
 		return ctrl.Result{}, nil
 	}
@@ -92,36 +86,34 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 		if current != nil {
 			kept = "the last good CiliumClusterwideNetworkPolicy " + current.Name + " stays in place"
 		}
-		return false, ReasonInvalid, refusal.Message + "; " + kept, nil
+		return false, conditions.ReasonInvalid, refusal.Message + "; " + kept, nil
 	}
 	if err != nil {
-		return false, ReasonInvalid, err.Error(), err
+		return false, conditions.ReasonInvalid, err.Error(), err
 	}
 	if desired == nil {
 		b.Status.Policy = ""
-		if current != nil && ownership.IsOwned(current, ownership.ComponentBaseline, b) {
-			if err := apply.Delete(ctx, r.Client, current, ownership.ComponentBaseline); err != nil {
-				return false, ReasonDisabled, "switched off, but its policy could not be deleted: " + err.Error(), err
+		if current != nil {
+			if err := r.Applier.Delete(ctx, current, b.UID); err != nil && !apply.IsClash(err) {
+				return false, conditions.ReasonBaselineDisabled, "switched off, but its policy could not be deleted: " + err.Error(), err
 			}
 		}
-		return true, ReasonDisabled, "switched off (spec.enabled: false): no policy is applied", nil
+		return true, conditions.ReasonBaselineDisabled, "switched off (spec.enabled: false): no policy is applied", nil
 	}
 
-	if _, err := r.Applier.Apply(ctx, desired, ownership.ComponentBaseline, b); err != nil {
+	if _, err := r.Applier.Apply(ctx, desired, b); err != nil {
 		if apply.IsClash(err) {
-			return false, ReasonClash, err.Error(), nil
+			return false, conditions.ReasonNameClash, err.Error(), nil
 		}
-		return false, "ApplyFailed", "failed to apply the policy, retrying: " + err.Error(), err
+		return false, conditions.ReasonApplyFailed, "failed to apply the policy, retrying: " + err.Error(), err
 	}
 	b.Status.Policy = desired.Name
 	if current != nil {
-		for _, c := range current.Status.Conditions {
-			if c.Type == cilium.PolicyConditionValid && c.Status == corev1.ConditionFalse {
-				return false, ReasonRejected, fmt.Sprintf("Cilium rejected CiliumClusterwideNetworkPolicy %s and does not enforce it: %s", current.Name, c.Message), nil
-			}
+		if invalid := apply.Rejected(current); invalid != "" {
+			return false, conditions.ReasonRejectedByAgent, invalid, nil
 		}
 	}
-	return true, ReasonApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
+	return true, conditions.ReasonBaselineApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
 }
 
 func (r *Reconciler) policy(ctx context.Context, name string) (*cilium.CiliumClusterwideNetworkPolicy, error) {
@@ -136,12 +128,14 @@ func (r *Reconciler) policy(ctx context.Context, name string) (*cilium.CiliumClu
 	return p, nil
 }
 
-// SetupWithManager registers the reconciler; the Baseline's own status writes do not wake it.
+// SetupWithManager registers the reconciler: Baseline spec changes, resyncs, and every change of a policy at
+// the Baseline's reserved name, whoever owns it. The Baseline's own status writes do not wake it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&v1alpha1.Baseline{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
-		Owns(&cilium.CiliumClusterwideNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentBaseline))).
+		Watches(&cilium.CiliumClusterwideNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentBaseline),
+			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentBaseline})).
 		Complete(r)
 }

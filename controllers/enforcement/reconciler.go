@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,17 +32,12 @@ const (
 	// ControllerName names the controller in logs and metrics.
 	ControllerName = "enforcement"
 	// FieldManager owns the allow-all policy, the since annotation and the EnforcementDisabled condition.
-	FieldManager = "netprofile-enforcement"
-)
-
-// Event reasons; the condition reasons double as the reasons of their transition Events.
-const (
-	reasonRestored = "EnforcementRestored"
+	FieldManager = ownership.NamePrefix + ownership.ComponentEnforcement
 )
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=namespaces/status,verbs=get;patch
-// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconciler reconciles a Namespace's escape hatch.
@@ -74,40 +68,47 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	status := nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.EnforcementDisabled, Clock: r.Clock}
 
-	if st.Label != enforcement.Disabled {
-		// Enforcement is on: no allow-all, no stamp. An invalid value never opens anything.
-		if err := r.restore(ctx, ns, current); err != nil {
+	if st.Label == enforcement.Absent {
+		clash, err := r.restore(ctx, ns, current)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if st.Label == enforcement.Invalid {
-			msg := fmt.Sprintf("label %s=%q is not understood: the only value that disables enforcement is %q, so enforcement stays on",
-				r.Contract.EnforcementKey(), st.Value, contract.EnforcementDisabled)
-			return ctrl.Result{}, status.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonInvalidEnforcement, msg)
+		if clash != nil {
+			// A copy of the allow-all that netprofile did not write (a GitOps tool's, say): never deleted, and
+			// loud, because it may allow all traffic.
+			return ctrl.Result{}, status.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash,
+				clash.Error()+"; enforcement is not disabled by netprofile, but that policy may allow all traffic")
 		}
 		return ctrl.Result{}, status.Clear(ctx, ns)
 	}
-
-	if st.Since.IsZero() {
-		if err := r.stamp(ctx, ns, now); err != nil {
-			return ctrl.Result{}, err
-		}
-		st = enforcement.Evaluate(r.Contract, ns, now, r.Thresholds)
-	}
+	cond := enforcement.Condition(r.Contract, st, r.Thresholds)
 	if st.Bypassed() {
-		if _, err := r.Applier.Apply(ctx, policy.AllowAll(ns.Name), ownership.ComponentEnforcement, ns); err != nil {
-			if apply.IsClash(err) {
-				return ctrl.Result{}, status.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error())
+		if _, err := r.Applier.Apply(ctx, policy.AllowAll(ns.Name), ns); err != nil {
+			if !apply.IsClash(err) {
+				return ctrl.Result{}, err
 			}
-			return ctrl.Result{}, err
+			// The label still asks for the bypass, so the record stays; the bypass is not in effect.
+			cond.Reason, cond.Message = conditions.ReasonNameClash, err.Error()+"; the enforcement bypass is not in effect"
+		} else if invalid := rejected(current); invalid != "" {
+			cond.Reason, cond.Message = conditions.ReasonRejectedByAgent, invalid+"; the enforcement bypass is not in effect"
 		}
 	} else if current != nil {
-		if err := apply.Delete(ctx, r.Client, current, ownership.ComponentEnforcement); err != nil {
-			return ctrl.Result{}, err
+		if err := r.Applier.Delete(ctx, current, ns.UID); err != nil {
+			if !apply.IsClash(err) {
+				return ctrl.Result{}, err
+			}
+			cond.Message += "; " + err.Error()
 		}
 	}
-	cond, reason, msg := describe(r.Contract, st, r.Thresholds)
-	if err := status.Set(ctx, ns, cond, reason, msg); err != nil {
+	// The condition is the record; the annotation only publishes it, so it is written second: a crash in
+	// between loses nothing.
+	if err := status.SetCondition(ctx, ns, *cond); err != nil {
 		return ctrl.Result{}, err
+	}
+	if st.StampWanted() {
+		if err := r.stamp(ctx, ns, st); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if st.Next.IsZero() {
 		return ctrl.Result{}, nil
@@ -116,7 +117,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: st.Next.Sub(now)}, nil
 }
 
-// allowAll returns the namespace's allow-all policy from the cache, or nil.
+// allowAll returns the namespace's policy at the allow-all's reserved name from the cache, whoever owns
+// it, or nil.
 func (r *Reconciler) allowAll(ctx context.Context, namespace string) (*cilium.CiliumNetworkPolicy, error) {
 	p := &cilium.CiliumNetworkPolicy{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ownership.AllowAllPolicyName}, p)
@@ -129,66 +131,62 @@ func (r *Reconciler) allowAll(ctx context.Context, namespace string) (*cilium.Ci
 	return p, nil
 }
 
-// stamp records when netprofile first saw enforcement disabled. The annotation is written with server-side
-// apply under this controller's field manager, so removing it later touches nothing else.
-func (r *Reconciler) stamp(ctx context.Context, ns *corev1.Namespace, now time.Time) error {
-	ts := now.UTC().Format(time.RFC3339)
+// stamp publishes netprofile's record of when the bypass started in the since-annotation, with server-side
+// apply under this controller's field manager (so removing it later touches nothing else). A first stamp
+// announces the bypass; a later one restores a value someone changed.
+func (r *Reconciler) stamp(ctx context.Context, ns *corev1.Namespace, st enforcement.State) error {
+	ts := enforcement.Format(st.Since)
 	ac := corev1ac.Namespace(ns.Name).WithAnnotations(map[string]string{r.Contract.SinceAnnotation(): ts})
 	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("failed to record %s: %w", r.Contract.SinceAnnotation(), err)
 	}
-	if ns.Annotations == nil {
-		ns.Annotations = map[string]string{}
+	switch {
+	case !st.Recorded:
+		r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, conditions.ReasonEnforcementDisabled, "DisableEnforcement",
+			"network policy enforcement disabled by label %s=%s: all traffic to and from this namespace is allowed until the label is removed",
+			r.Contract.EnforcementKey(), contract.EnforcementDisabled)
+	case st.Annotation != "":
+		r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, conditions.ReasonSinceRestored, "RestoreSince",
+			"annotation %s was changed to %q; it records when netprofile first saw enforcement disabled, so it is restored to %s (the bypass and its alerts keep their clock)",
+			r.Contract.SinceAnnotation(), st.Annotation, ts)
 	}
-	ns.Annotations[r.Contract.SinceAnnotation()] = ts
-	r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, conditions.ReasonEnforcementDisabled, "DisableEnforcement",
-		"network policy enforcement disabled by label %s=%s: all traffic to and from this namespace is allowed until the label is removed",
-		r.Contract.EnforcementKey(), contract.EnforcementDisabled)
 	return nil
 }
 
 // restore removes the allow-all and the stamp; the namespace's generated policies never left, so traffic is
-// exactly as before the bypass.
-func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy) error {
+// exactly as before the bypass. A policy at the allow-all's name that netprofile does not own, but that is
+// labelled as netprofile's, is returned as a clash.
+func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy) (clash, err error) {
 	var errs []error
+	restored := false
 	if current != nil {
-		errs = append(errs, apply.Delete(ctx, r.Client, current, ownership.ComponentEnforcement))
+		err := r.Applier.Delete(ctx, current, ns.UID)
+		restored = err == nil
+		switch {
+		case apply.IsClash(err) && current.Labels[ownership.ManagedByLabel] == ownership.ManagedByValue:
+			clash = err
+		case apply.IsClash(err):
+			// Someone's own policy at that name, not pretending to be netprofile's: not ours to speak of.
+		case err != nil:
+			errs = append(errs, err)
+		}
 	}
 	if _, stamped := ns.Annotations[r.Contract.SinceAnnotation()]; stamped {
 		// An apply with no annotations drops the one this field manager owns.
 		if err := r.Client.Apply(ctx, corev1ac.Namespace(ns.Name), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", r.Contract.SinceAnnotation(), err))
-		} else {
-			r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, reasonRestored, "RestoreEnforcement",
-				"network policy enforcement restored: the allow-all policy %s is deleted", ownership.AllowAllPolicyName)
 		}
 	}
-	return errors.Join(errs...)
+	if restored || conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled) != nil && len(errs) == 0 {
+		r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, conditions.ReasonEnforcementRestored, "RestoreEnforcement",
+			"network policy enforcement restored: the allow-all policy %s is deleted", ownership.AllowAllPolicyName)
+	}
+	return clash, errors.Join(errs...)
 }
 
-// describe is the EnforcementDisabled condition for a disabled namespace.
-func describe(c contract.Contract, st enforcement.State, t enforcement.Thresholds) (corev1.ConditionStatus, string, string) {
-	since := st.Since.UTC().Format(time.RFC3339)
-	if st.Phase == enforcement.PhaseExpired {
-		return corev1.ConditionFalse, conditions.ReasonDisableExpired, fmt.Sprintf(
-			"the enforcement bypass that started %s ended at %s: enforcement is back on although label %s=%s is still set; remove the label",
-			since, st.Until.UTC().Format(time.RFC3339), c.EnforcementKey(), contract.EnforcementDisabled)
+func rejected(p *cilium.CiliumNetworkPolicy) string {
+	if p == nil {
+		return ""
 	}
-	// The message changes only with the phase, never with the clock, so a resync writes nothing.
-	reason, age := conditions.ReasonEnforcementDisabled, ""
-	switch st.Phase {
-	case enforcement.PhaseWarning:
-		reason, age = conditions.ReasonEnforcementDisabledWarning, fmt.Sprintf(" (more than %s)", t.WarningAfter)
-	case enforcement.PhaseCritical:
-		reason, age = conditions.ReasonEnforcementDisabledCritical, fmt.Sprintf(" (more than %s)", t.CriticalAfter)
-	}
-	msg := fmt.Sprintf("network policy enforcement is disabled since %s%s by label %s=%s: CiliumNetworkPolicy %s allows all traffic; fix the policy and remove the label",
-		since, age, c.EnforcementKey(), contract.EnforcementDisabled, ownership.AllowAllPolicyName)
-	if !st.Until.IsZero() {
-		msg += fmt.Sprintf("; the bypass ends by itself at %s", st.Until.UTC().Format(time.RFC3339))
-	}
-	for _, p := range st.Problems {
-		msg += "; " + p
-	}
-	return corev1.ConditionTrue, reason, msg
+	return apply.Rejected(p)
 }

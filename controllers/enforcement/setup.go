@@ -14,13 +14,15 @@ import (
 )
 
 // SetupWithManager registers the reconciler: Namespace label and annotation edits (the label, the since
-// stamp, the until annotation), resyncs, and the allow-all policy's edits and deletion.
+// stamp, the until annotation), resyncs, and every change of a policy at the allow-all's name, whoever
+// owns it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{}))).
-		Owns(&cilium.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentEnforcement))).
+		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentEnforcement),
+			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentEnforcement})).
 		Complete(r)
 }

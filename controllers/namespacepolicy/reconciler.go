@@ -11,13 +11,13 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
@@ -32,17 +32,12 @@ const (
 	// ControllerName names the controller in logs and metrics.
 	ControllerName = "namespace-policy"
 	// FieldManager owns the generated namespace policies and the NetworkPolicyReady condition.
-	FieldManager = "netprofile-namespace-policy"
-)
-
-// Event reasons beyond the condition reasons.
-const (
-	reasonPruned = "PoliciesPruned"
+	FieldManager = ownership.NamePrefix + ownership.ComponentNamespacePolicy
 )
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces/status,verbs=get;patch
-// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles;sharedresources;baselines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -55,7 +50,7 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 }
 
-// Reconcile renders, applies, prunes and reports, in that order.
+// Reconcile renders, applies or prunes, and reports, in that order.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
@@ -65,53 +60,123 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ns.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	existing := &cilium.CiliumNetworkPolicyList{}
-	if err := r.Client.List(ctx, existing, client.InNamespace(ns.Name),
-		client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("failed to list generated policies: %w", err)
+	current, err := r.current(ctx, ns.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	verdict := ownership.Decide(current, ownership.ComponentNamespacePolicy, ns.UID)
+	var applied *policy.Applied
+	if verdict == ownership.Owned || verdict == ownership.Orphaned {
+		applied = r.Renderer.AppliedFrom(current.Labels, current.CachedRulesHash)
 	}
 	cat, err := r.catalogue(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 
-	res, err := r.Renderer.Namespace(ns, cat)
-	if refusal, ok := errors.AsType[*policy.Refusal](err); ok {
-		// Fail closed: keep what is applied, say why, retry when the input changes (every input is watched).
-		msg := refusal.Message + "; " + r.keptMessage(existing.Items)
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, refusal.Reason, msg, reconcile.TerminalError(refusal))
+	res, renderErr := r.Renderer.Namespace(ns, cat, applied)
+	refusal, refused := errors.AsType[*policy.Refusal](renderErr)
+	if renderErr != nil && !refused {
+		return ctrl.Result{}, renderErr
 	}
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-
-	if res.Selection.IsEmpty() && len(existing.Items) == 0 && conditions.Find(ns.Status.Conditions, conditions.Ready) == nil {
+	if res.Selection.IsEmpty() && !refused && applied == nil && conditions.Find(ns.Status.Conditions, conditions.Ready) == nil &&
+		!(verdict == ownership.Foreign && current.Labels[ownership.ManagedByLabel] == ownership.ManagedByValue) {
 		return ctrl.Result{}, nil // Not ours to manage, and never was.
 	}
-	if err := r.apply(ctx, ns, res.Policies); err != nil {
-		if apply.IsClash(err) {
-			return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error(), reconcile.TerminalError(err))
+
+	if !res.KeepApplied {
+		if err := r.write(ctx, ns, res.Policies, current); err != nil {
+			if apply.IsClash(err) {
+				return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error())
+			}
+			return ctrl.Result{}, errors.Join(err, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonApplyFailed,
+				"failed to apply the generated policy, retrying: "+err.Error()))
 		}
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonApplyFailed,
-			"failed to apply the generated policy, retrying: "+err.Error(), err)
+		if len(res.Policies) == 0 {
+			current, applied = nil, nil
+		}
 	}
-	if err := r.prune(ctx, ns, res.Policies, existing.Items); err != nil {
-		return ctrl.Result{}, err
+
+	if refused {
+		msg := conditions.RefusedMessage(conditions.Refused{Refusal: refusal.Message, KeptAll: res.KeepApplied, Kept: res.Kept,
+			Effective: res.Effective, Standing: standing(current, applied), StandingProfile: standingProfile(applied)})
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, refusal.Reason, msg)
 	}
 	if res.Selection.IsEmpty() {
 		return ctrl.Result{}, r.status().Clear(ctx, ns)
 	}
-	if invalid := rejectedByCilium(existing.Items); invalid != "" {
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid, nil)
+	if current != nil {
+		if invalid := apply.Rejected(current); invalid != "" {
+			return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
+		}
+	}
+	names := policyNames(res.Policies)
+	if failing := r.failingProviders(cat, res.Effective.Grants); failing != "" {
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonProviderNotReady, failing)
 	}
 	failing, err := r.failingBaselines(ctx, ns)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if failing != "" {
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonBaselineFailing, readyMessage(res)+", but "+failing, nil)
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonBaselineFailing,
+			conditions.AppliedMessage(res.Effective, names)+", but "+failing)
 	}
-	return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionTrue, readyReason(res), readyMessage(res), nil)
+	reason := conditions.ReasonPoliciesApplied
+	if len(names) == 0 {
+		reason = conditions.ReasonNoRulesNeeded
+	}
+	return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
+}
+
+// current returns the namespace's policy at the reserved name from the cache, whoever owns it, or nil.
+func (r *Reconciler) current(ctx context.Context, namespace string) (*cilium.CiliumNetworkPolicy, error) {
+	p := &cilium.CiliumNetworkPolicy{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ownership.NamespacePolicyName}, p)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to get the namespace policy: %w", err)
+	}
+	return p, nil
+}
+
+// write applies the desired policy, or prunes the standing one when nothing is desired.
+func (r *Reconciler) write(ctx context.Context, ns *corev1.Namespace, desired []*cilium.CiliumNetworkPolicy, current *cilium.CiliumNetworkPolicy) error {
+	for _, want := range desired {
+		if _, err := r.Applier.Apply(ctx, want, ns); err != nil {
+			return err
+		}
+	}
+	if len(desired) > 0 || current == nil {
+		return nil
+	}
+	if err := r.Applier.Delete(ctx, current, ns.UID); err != nil {
+		if apply.IsClash(err) && current.Labels[ownership.ManagedByLabel] != ownership.ManagedByValue {
+			return nil // A hand-written policy at our name in a namespace that no longer asks for ours.
+		}
+		return err
+	}
+	r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, conditions.ReasonPoliciesPruned, "Prune",
+		"deleted generated CiliumNetworkPolicy %s: the namespace no longer asks for it", current.Name)
+	return nil
+}
+
+// failingProviders describes the granted SharedResources whose provider half is not in effect: the grant's
+// egress is applied, but the provider namespace does not let this namespace in.
+func (r *Reconciler) failingProviders(cat policy.Catalogue, grants []string) string {
+	var failing []string
+	for _, g := range grants {
+		sr := cat.Resources[g]
+		if sr == nil {
+			continue
+		}
+		if c := apimeta.FindStatusCondition(sr.Status.Conditions, "Ready"); c != nil && c.Status == metav1.ConditionFalse {
+			failing = append(failing, conditions.ProviderMessage(g, c.Reason, c.Message))
+		}
+	}
+	return strings.Join(failing, "; ")
 }
 
 // failingBaselines describes the Baselines that select ns but are not in effect (invalid, clashing, rejected
@@ -168,108 +233,35 @@ func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	return cat, nil
 }
 
-func (r *Reconciler) apply(ctx context.Context, ns *corev1.Namespace, desired []*cilium.CiliumNetworkPolicy) error {
-	for _, want := range desired {
-		if _, err := r.Applier.Apply(ctx, want, ownership.ComponentNamespacePolicy, ns); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// prune deletes generated policies that are no longer desired, including the last one when every label is
-// gone.
-func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, desired []*cilium.CiliumNetworkPolicy, existing []cilium.CiliumNetworkPolicy) error {
-	keep := map[string]bool{}
-	for _, p := range desired {
-		keep[p.Name] = true
-	}
-	items := make([]*cilium.CiliumNetworkPolicy, 0, len(existing))
-	for i := range existing {
-		items = append(items, &existing[i])
-	}
-	var errs []error
-	var pruned []string
-	for _, p := range ownership.SelectStale(items, ownership.ComponentNamespacePolicy, ns, keep) {
-		if err := apply.Delete(ctx, r.Client, p, ownership.ComponentNamespacePolicy); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		pruned = append(pruned, p.Name)
-	}
-	if len(pruned) > 0 {
-		r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, reasonPruned, "Prune",
-			"deleted generated CiliumNetworkPolicy %s: the namespace no longer asks for it", strings.Join(pruned, ", "))
-	}
-	return errors.Join(errs...)
-}
-
-// report writes the NetworkPolicyReady condition (only on change, with an Event) and returns retErr joined
-// with any write error.
-func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string, retErr error) error {
-	return errors.Join(retErr, r.status().Set(ctx, ns, status, reason, message))
+// report writes the NetworkPolicyReady condition (only on change, with an Event). Refusals and clashes are
+// not retried: every input that can resolve them is watched. A failed write is.
+func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string) error {
+	return r.status().Set(ctx, ns, status, reason, message)
 }
 
 func (r *Reconciler) status() nsstatus.Writer {
 	return nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.Ready, Clock: r.Clock}
 }
 
-func readyReason(res policy.NamespaceResult) string {
-	if len(res.Policies) == 0 {
-		return conditions.ReasonNoRulesNeeded
-	}
-	return conditions.ReasonPoliciesApplied
-}
-
-// readyMessage names the profile, the grants and the policies in effect.
-func readyMessage(res policy.NamespaceResult) string {
-	var b strings.Builder
-	if res.Selection.Profile != "" {
-		fmt.Fprintf(&b, "profile %q", res.Selection.Profile)
-	} else {
-		b.WriteString("no profile")
-	}
-	if len(res.Selection.Grants) > 0 {
-		fmt.Fprintf(&b, " with access to %s", strings.Join(res.Selection.Grants, ", "))
-	}
-	if len(res.Policies) == 0 {
-		b.WriteString(" is in effect: it allows nothing beyond the cluster baselines, so no policy is needed")
-		return b.String()
-	}
-	names := make([]string, 0, len(res.Policies))
-	for _, p := range res.Policies {
+func policyNames(policies []*cilium.CiliumNetworkPolicy) []string {
+	names := make([]string, 0, len(policies))
+	for _, p := range policies {
 		names = append(names, p.Name)
 	}
-	fmt.Fprintf(&b, " is in effect: applied CiliumNetworkPolicy %s", strings.Join(names, ", "))
-	return b.String()
+	return names
 }
 
-// keptMessage says what stays in place while the input is bad.
-func (r *Reconciler) keptMessage(existing []cilium.CiliumNetworkPolicy) string {
-	if len(existing) == 0 {
-		return "nothing was applied, so none of this namespace's traffic is opened"
+// standing names the generated policy that stands, if netprofile's.
+func standing(current *cilium.CiliumNetworkPolicy, applied *policy.Applied) []string {
+	if current == nil || applied == nil {
+		return nil
 	}
-	names := make([]string, 0, len(existing))
-	for _, p := range existing {
-		names = append(names, p.Name)
-	}
-	slices.Sort(names)
-	msg := "the last good policy stays in place (CiliumNetworkPolicy " + strings.Join(names, ", ")
-	if profile := existing[0].Labels[r.Renderer.Contract.ProfileKey()]; profile != "" {
-		msg += ", profile " + profile
-	}
-	return msg + ")"
+	return []string{current.Name}
 }
 
-// rejectedByCilium reports a generated policy the Cilium agent marked invalid: Cilium then ignores it, so its
-// traffic is silently dropped.
-func rejectedByCilium(existing []cilium.CiliumNetworkPolicy) string {
-	for _, p := range existing {
-		for _, c := range p.Status.Conditions {
-			if c.Type == cilium.PolicyConditionValid && c.Status == corev1.ConditionFalse {
-				return fmt.Sprintf("Cilium rejected CiliumNetworkPolicy %s and does not enforce it: %s", p.Name, c.Message)
-			}
-		}
+func standingProfile(applied *policy.Applied) string {
+	if applied == nil {
+		return ""
 	}
-	return ""
+	return applied.Selection.Profile
 }

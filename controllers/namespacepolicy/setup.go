@@ -4,13 +4,10 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -23,21 +20,23 @@ import (
 
 // SetupWithManager registers the reconciler. Namespace label edits do not bump generation, so the Namespace
 // watch compares labels; informer resyncs (same resourceVersion) pass through so a resync re-checks every
-// namespace. Owned policies pass spec edits, label edits, deletions and Cilium's Valid condition, and filter
-// the rest of status churn.
+// namespace. Every change of a policy named netprofile-namespace reaches its namespace, whoever owns it
+// (predicates.ReservedPolicy), and a SharedResource or Baseline going in or out of effect reaches the
+// namespaces that depend on it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.LabelChangedPredicate{}, predicates.Resync{}))).
-		Owns(&cilium.CiliumNetworkPolicy{}, builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentNamespacePolicy))).
+		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentNamespacePolicy),
+			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentNamespacePolicy})).
 		Watches(&v1alpha1.NetworkProfile{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingProfile),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.SharedResource{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingResource),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.ReadyChanged{}))).
 		Watches(&v1alpha1.Baseline{}, handler.EnqueueRequestsFromMapFunc(r.managedNamespaces),
-			builder.WithPredicates(baselineReadyChanged{})).
+			builder.WithPredicates(predicates.ReadyChanged{})).
 		Complete(r)
 }
 
@@ -67,26 +66,6 @@ func (r *Reconciler) managedNamespaces(ctx context.Context, _ client.Object) []r
 		}
 	}
 	return reqs
-}
-
-// baselineReadyChanged passes Baseline updates whose Ready status changed, and deletions.
-type baselineReadyChanged struct{ predicate.Funcs }
-
-func (baselineReadyChanged) Create(event.CreateEvent) bool { return false }
-
-func (baselineReadyChanged) Update(e event.UpdateEvent) bool {
-	return readyStatus(e.ObjectOld) != readyStatus(e.ObjectNew)
-}
-
-func readyStatus(obj client.Object) metav1.ConditionStatus {
-	b, ok := obj.(*v1alpha1.Baseline)
-	if !ok {
-		return ""
-	}
-	if c := apimeta.FindStatusCondition(b.Status.Conditions, "Ready"); c != nil {
-		return c.Status
-	}
-	return ""
 }
 
 func (r *Reconciler) namespacesWithLabel(ctx context.Context, key, value string) []reconcile.Request {

@@ -20,17 +20,12 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
 	"github.com/netprofile/netprofile/controllers/internal/nsmap"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 // ControllerName names the controller in logs and metrics.
 const ControllerName = "networkprofile"
-
-// Ready reasons of a NetworkProfile.
-const (
-	ReasonValid   = "Valid"
-	ReasonInvalid = "Invalid"
-)
 
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles/status,verbs=get;patch
@@ -56,10 +51,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	// Render as a namespace using it would: the same code, so "Ready" means "namespaces get this".
 	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "netprofile-validation", Labels: map[string]string{r.Renderer.Contract.ProfileKey(): p.Name}}}
-	_, renderErr := r.Renderer.Namespace(probe, policy.Catalogue{Profiles: map[string]*v1alpha1.NetworkProfile{p.Name: p}})
-	ok, reason, msg := true, ReasonValid, fmt.Sprintf("renders to policies Cilium accepts; used by %d namespaces", count)
+	_, renderErr := r.Renderer.Namespace(probe, policy.Catalogue{Profiles: map[string]*v1alpha1.NetworkProfile{p.Name: p}}, nil)
+	ok, reason, msg := true, conditions.ReasonValid, fmt.Sprintf("renders to policies Cilium accepts; used by %d namespaces", count)
 	if renderErr != nil {
-		ok, reason, msg = false, ReasonInvalid, renderErr.Error()+"; namespaces using it keep their last good policies"
+		ok, reason, msg = false, conditions.ReasonInvalid, renderErr.Error()+"; namespaces using it keep their last good policies"
 	}
 	p.Status.ObservedGeneration = p.Generation
 	p.Status.Namespaces = count

@@ -30,6 +30,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/nsmap"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -39,21 +40,24 @@ const (
 	// ControllerName names the controller in logs and metrics.
 	ControllerName = "sharedresource"
 	// FieldManager owns the provider-half policies.
-	FieldManager = "netprofile-provider"
-)
-
-// Ready reasons of a SharedResource.
-const (
-	ReasonApplied          = "ProviderPolicyApplied"
-	ReasonEntity           = "EntityProvider"
-	ReasonInvalid          = "Invalid"
-	ReasonNamespaceMissing = "ProviderNamespaceMissing"
-	ReasonClash            = "PolicyNameClash"
+	FieldManager = ownership.NamePrefix + ownership.ComponentProvider
 )
 
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=sharedresources,verbs=get;list;watch
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=sharedresources/status,verbs=get;patch
-// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
+
+// ProviderIndex indexes Cilium policies at a provider half's reserved name by SharedResource name, in every
+// namespace (a provider can move).
+const ProviderIndex = "netprofile.provider"
+
+// IndexProvider is the ProviderIndex function.
+func IndexProvider(obj client.Object) []string {
+	if comp, owner, ok := ownership.Reserved(obj.GetName(), true); ok && comp == ownership.ComponentProvider {
+		return []string{owner}
+	}
+	return nil
+}
 
 // Reconciler reconciles one SharedResource.
 type Reconciler struct {
@@ -92,7 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	ok, reason, msg, applied, applyErr := r.reconcileProvider(ctx, sr, existing, consumers)
 	var pruneErr error
-	if ok {
+	if applyErr == nil && (ok || reason == conditions.ReasonRejectedByAgent) {
 		pruneErr = r.prune(ctx, existing, applied)
 	}
 	sr.Status.ObservedGeneration = sr.Generation
@@ -106,48 +110,50 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedResource, existing []*cilium.CiliumNetworkPolicy, consumers int32) (ok bool, reason, msg string, applied *cilium.CiliumNetworkPolicy, err error) {
 	desired, err := r.Renderer.Provider(sr)
 	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
-		return false, ReasonInvalid, refusal.Message + "; the last good provider policy stays in place", nil, nil
+		return false, conditions.ReasonInvalid, refusal.Message + "; the last good provider policy stays in place", nil, nil
 	}
 	if err != nil {
-		return false, ReasonInvalid, err.Error(), nil, err
+		return false, conditions.ReasonInvalid, err.Error(), nil, err
 	}
 	ports := portList(sr.Spec.Ports)
 	if desired == nil {
-		return true, ReasonEntity, fmt.Sprintf("%d consumer namespaces reach entity %s on %s; no provider namespace to write into",
+		return true, conditions.ReasonEntityProvider, fmt.Sprintf("%d consumer namespaces reach entity %s on %s; no provider namespace to write into",
 			consumers, sr.Spec.Provider.Entity, ports), nil, nil
 	}
 	providerNS := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: desired.Namespace}, providerNS); err != nil {
 		if apierrors.IsNotFound(err) {
-			return false, ReasonNamespaceMissing, fmt.Sprintf("provider namespace %s does not exist; the provider policy is applied when it appears", desired.Namespace), nil, nil
+			return false, conditions.ReasonProviderNamespaceMissing, fmt.Sprintf("provider namespace %s does not exist; the provider policy is applied when it appears", desired.Namespace), nil, nil
 		}
-		return false, "ApplyFailed", err.Error(), nil, err
+		return false, conditions.ReasonApplyFailed, err.Error(), nil, err
 	}
-	if _, err := r.Applier.Apply(ctx, desired, ownership.ComponentProvider, providerNS); err != nil {
+	if _, err := r.Applier.Apply(ctx, desired, providerNS); err != nil {
 		if apply.IsClash(err) {
-			return false, ReasonClash, err.Error(), nil, nil
+			return false, conditions.ReasonNameClash, err.Error(), nil, nil
 		}
-		return false, "ApplyFailed", "failed to apply the provider policy, retrying: " + err.Error(), nil, err
+		return false, conditions.ReasonApplyFailed, "failed to apply the provider policy, retrying: " + err.Error(), nil, err
 	}
-	return true, ReasonApplied, fmt.Sprintf("CiliumNetworkPolicy %s/%s lets in the %d namespaces labelled %s=true on %s",
+	for _, p := range existing {
+		if p.Namespace == desired.Namespace {
+			if invalid := apply.Rejected(p); invalid != "" {
+				return false, conditions.ReasonRejectedByAgent, invalid, desired, nil
+			}
+		}
+	}
+	return true, conditions.ReasonProviderApplied, fmt.Sprintf("CiliumNetworkPolicy %s/%s lets in the %d namespaces labelled %s=true on %s",
 		desired.Namespace, desired.Name, consumers, r.Renderer.Contract.AccessKey(sr.Name), ports), desired, nil
 }
 
-// providerPolicies are this resource's provider halves in every namespace (more than one only while the
-// provider moves).
+// providerPolicies are the policies at this resource's provider-half name in every namespace, whoever owns
+// them (more than one only while the provider moves).
 func (r *Reconciler) providerPolicies(ctx context.Context, name string) ([]*cilium.CiliumNetworkPolicy, error) {
 	list := &cilium.CiliumNetworkPolicyList{}
-	if err := r.Client.List(ctx, list, client.MatchingLabels{
-		ownership.ManagedByLabel: ownership.ManagedByValue, ownership.ComponentLabel: ownership.ComponentProvider,
-		r.Renderer.Contract.AccessKey(name): contract.AccessGranted,
-	}); err != nil {
+	if err := r.Client.List(ctx, list, client.MatchingFields{ProviderIndex: name}); err != nil {
 		return nil, fmt.Errorf("failed to list provider policies: %w", err)
 	}
 	out := make([]*cilium.CiliumNetworkPolicy, 0, len(list.Items))
 	for i := range list.Items {
-		if list.Items[i].Name == ownership.ProviderPolicyName(name) {
-			out = append(out, &list.Items[i])
-		}
+		out = append(out, &list.Items[i])
 	}
 	return out, nil
 }
@@ -160,14 +166,22 @@ func (r *Reconciler) consumers(ctx context.Context, name string) (int32, error) 
 	return int32(len(list.Items)), nil
 }
 
-// prune deletes provider halves other than keep (a moved provider, or a deleted resource nobody uses).
+// prune deletes provider halves other than keep (a moved provider, or a deleted resource nobody uses) that
+// netprofile owns; a copy someone else made at that name is left alone.
 func (r *Reconciler) prune(ctx context.Context, existing []*cilium.CiliumNetworkPolicy, keep *cilium.CiliumNetworkPolicy) error {
 	var errs []error
 	for _, p := range existing {
 		if keep != nil && p.Namespace == keep.Namespace && p.Name == keep.Name {
 			continue
 		}
-		errs = append(errs, apply.Delete(ctx, r.Client, p, ownership.ComponentProvider))
+		ns := &corev1.Namespace{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: p.Namespace}, ns); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := r.Applier.Delete(ctx, p, ns.UID); err != nil && !apply.IsClash(err) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -192,9 +206,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&v1alpha1.SharedResource{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
-		Watches(&cilium.CiliumNetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
-			return requests(grants(prefix, obj.GetLabels()))
-		}), builder.WithPredicates(predicates.OwnedPolicy(ownership.ComponentProvider))).
+		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentProvider),
+			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentProvider})).
 		Watches(&corev1.Namespace{}, nsmap.Handler(func(l map[string]string) []string { return grants(prefix, l) })).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.providedIn), builder.WithPredicates(predicate.Funcs{
 			UpdateFunc: func(e event.UpdateEvent) bool { return false },

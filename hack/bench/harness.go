@@ -41,7 +41,7 @@ import (
 )
 
 var (
-	profiles  = []string{"isolated", "internal", "internal-egress", "standard"}
+	profiles  = testenv.FleetProfiles
 	cnpGVR    = schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}
 	c         = contract.Default()
 	writeVerb = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
@@ -105,7 +105,7 @@ func (h *harness) setup(ctx context.Context, cfg *rest.Config) error {
 		h.names = append(h.names, fmt.Sprintf("app-%05d", i))
 	}
 	err := parallel(ctx, 16, h.names, func(ctx context.Context, i int, name string) error {
-		_, err := h.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labelsFor(i, 0)}}, metav1.CreateOptions{})
+		_, err := h.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, 0)}}, metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {
@@ -113,21 +113,6 @@ func (h *harness) setup(ctx context.Context, cfg *rest.Config) error {
 	}
 	h.watch, err = newWatcher(ctx, cfg)
 	return err
-}
-
-// labelsFor is namespace i's labels after `flips` profile flips: mixed profiles and grants.
-func labelsFor(i, flips int) map[string]string {
-	l := map[string]string{c.ProfileKey(): profiles[(i+flips)%len(profiles)]}
-	if i%2 == 0 {
-		l[c.AccessKey("postgres")] = "true"
-	}
-	if i%3 == 0 {
-		l[c.AccessKey("kube-api")] = "true"
-	}
-	if i%5 == 0 {
-		l[c.AccessKey("dragonfly")] = "true"
-	}
-	return l
 }
 
 func (h *harness) measure(ctx context.Context, res *result) error {
@@ -345,7 +330,7 @@ func (h *harness) rendered(cat policy.Catalogue, flips int) ([]*unstructured.Uns
 	renderer := policy.Renderer{Contract: c}
 	out := make([]*unstructured.Unstructured, h.n)
 	for i, name := range h.names {
-		r, err := renderer.Namespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labelsFor(i, flips)}}, cat)
+		r, err := renderer.Namespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, flips)}}, cat, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -42,6 +42,10 @@ type CiliumNetworkPolicy struct {
 	Spec   *api.Rule           `json:"spec,omitempty"`
 	Specs  api.Rules           `json:"specs,omitempty"`
 	Status NetworkPolicyStatus `json:"status,omitempty"`
+
+	// CachedRulesHash is set only on the manager's cached copy, which keeps a hash of the rules instead of
+	// the rules. It is never encoded, so nothing read from the API server can set it.
+	CachedRulesHash string `json:"-"`
 }
 
 // CiliumNetworkPolicyList is a list of CiliumNetworkPolicies.
@@ -61,6 +65,10 @@ type CiliumClusterwideNetworkPolicy struct {
 	Spec   *api.Rule           `json:"spec,omitempty"`
 	Specs  api.Rules           `json:"specs,omitempty"`
 	Status NetworkPolicyStatus `json:"status,omitempty"`
+
+	// CachedRulesHash is set only on the manager's cached copy, which keeps a hash of the rules instead of
+	// the rules. It is never encoded, so nothing read from the API server can set it.
+	CachedRulesHash string `json:"-"`
 }
 
 // CiliumClusterwideNetworkPolicyList is a list of CiliumClusterwideNetworkPolicies.

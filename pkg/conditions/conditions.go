@@ -7,9 +7,13 @@ package conditions
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
 // Condition types on a Namespace.
@@ -20,7 +24,7 @@ const (
 	EnforcementDisabled corev1.NamespaceConditionType = "NetworkPolicyEnforcementDisabled"
 )
 
-// Reasons of the Ready condition (refusal reasons come from pkg/policy).
+// Reasons of the Ready condition.
 const (
 	ReasonPoliciesApplied = "PoliciesApplied"
 	ReasonNoRulesNeeded   = "NoPolicyNeeded"
@@ -28,6 +32,20 @@ const (
 	ReasonApplyFailed     = "ApplyFailed"
 	ReasonRejectedByAgent = "PolicyRejectedByCilium"
 	ReasonBaselineFailing = "BaselineNotReady"
+	// ReasonProviderNotReady: a granted SharedResource's provider half is not in effect, so the grant is not.
+	ReasonProviderNotReady = "ProviderNotReady"
+)
+
+// Reasons of refused input, on the Ready condition of a Namespace and on the catalogue objects.
+const (
+	ReasonInvalidLabel      = "InvalidLabel"
+	ReasonPlatformNamespace = "PlatformNamespace"
+	ReasonProfileNotFound   = "ProfileNotFound"
+	ReasonProfileInvalid    = "ProfileInvalid"
+	ReasonResourceNotFound  = "SharedResourceNotFound"
+	ReasonResourceInvalid   = "SharedResourceInvalid"
+	ReasonPolicyInvalid     = "PolicyRejectedByValidation"
+	ReasonBaselineInvalid   = "BaselineInvalid"
 )
 
 // Reasons of the EnforcementDisabled condition.
@@ -38,6 +56,46 @@ const (
 	ReasonDisableExpired              = "EnforcementDisableExpired"
 	ReasonInvalidEnforcement          = "InvalidEnforcementValue"
 )
+
+// Reasons of the Ready condition of netprofile's own objects (NetworkProfile, SharedResource, Baseline).
+const (
+	ReasonValid                    = "Valid"
+	ReasonInvalid                  = "Invalid"
+	ReasonProviderApplied          = "ProviderPolicyApplied"
+	ReasonEntityProvider           = "EntityProvider"
+	ReasonProviderNamespaceMissing = "ProviderNamespaceMissing"
+	ReasonBaselineApplied          = "Applied"
+	ReasonBaselineDisabled         = "Disabled"
+)
+
+// Reasons of Events that are not condition transitions.
+const (
+	// ReasonPolicyReverted: someone changed a generated policy and netprofile restored it.
+	ReasonPolicyReverted = "PolicyReverted"
+	// ReasonPolicyAdopted: a generated policy had lost its owner reference and netprofile took it back.
+	ReasonPolicyAdopted = "PolicyAdopted"
+	// ReasonPoliciesPruned: generated policies no longer asked for were deleted.
+	ReasonPoliciesPruned = "PoliciesPruned"
+	// ReasonEnforcementRestored: the escape hatch closed.
+	ReasonEnforcementRestored = "EnforcementRestored"
+	// ReasonSinceRestored: the since-annotation was changed and netprofile restored its own record.
+	ReasonSinceRestored = "SinceAnnotationRestored"
+)
+
+// ClashMessage says that an object netprofile does not own holds a reserved name.
+func ClashMessage(kind, namespace, name string) string {
+	where := name
+	if namespace != "" {
+		where = namespace + "/" + name
+	}
+	return fmt.Sprintf("a %s named %s already exists and is not managed by netprofile; netprofile leaves it untouched: rename or delete it (names starting with %q are reserved)",
+		kind, where, ownership.NamePrefix)
+}
+
+// RejectedMessage says that the Cilium agent marked a policy invalid (and so does not enforce it).
+func RejectedMessage(kind, name, agentMessage string) string {
+	return fmt.Sprintf("Cilium rejected %s %s and does not enforce it: %s", kind, name, agentMessage)
+}
 
 // Find returns the condition of type t, or nil.
 func Find(conds []corev1.NamespaceCondition, t corev1.NamespaceConditionType) *corev1.NamespaceCondition {
@@ -51,8 +109,15 @@ func Find(conds []corev1.NamespaceCondition, t corev1.NamespaceConditionType) *c
 
 // Desired returns the condition to write, keeping the existing transition time when the status did not
 // change, and whether it differs from the existing one at all (false: do not write).
+//
+// A condition whose transition time is already set keeps it: its writer records a fact there (the escape
+// hatch's start, see pkg/enforcement), and a different time is a change.
 func Desired(existing []corev1.NamespaceCondition, c corev1.NamespaceCondition, now metav1.Time) (corev1.NamespaceCondition, bool) {
 	old := Find(existing, c.Type)
+	if !c.LastTransitionTime.IsZero() {
+		return c, old == nil || old.Status != c.Status || old.Reason != c.Reason || old.Message != c.Message ||
+			!old.LastTransitionTime.Equal(&c.LastTransitionTime)
+	}
 	if old != nil && old.Status == c.Status {
 		c.LastTransitionTime = old.LastTransitionTime
 		return c, old.Reason != c.Reason || old.Message != c.Message
@@ -78,4 +143,63 @@ func Validate(c corev1.NamespaceCondition) error {
 		return fmt.Errorf("condition %s: no transition time", c.Type)
 	}
 	return nil
+}
+
+// SelectionText names a profile and grants in words: `profile "standard" with access to postgres`.
+func SelectionText(sel contract.Selection) string {
+	var b strings.Builder
+	if sel.Profile != "" {
+		fmt.Fprintf(&b, "profile %q", sel.Profile)
+	} else {
+		b.WriteString("no profile")
+	}
+	if len(sel.Grants) > 0 {
+		fmt.Fprintf(&b, " with access to %s", strings.Join(sel.Grants, ", "))
+	}
+	return b.String()
+}
+
+// AppliedMessage is the Ready message of a namespace whose labels are all in effect.
+func AppliedMessage(sel contract.Selection, policies []string) string {
+	if len(policies) == 0 {
+		return SelectionText(sel) + " is in effect: it allows nothing beyond the cluster baselines, so no policy is needed"
+	}
+	return SelectionText(sel) + " is in effect: applied CiliumNetworkPolicy " + strings.Join(policies, ", ")
+}
+
+// Refused is what a namespace with refused labels has in force, for RefusedMessage.
+type Refused struct {
+	// Refusal says what is wrong and how to fix it.
+	Refusal string
+	// KeptAll: nothing could be rendered safely, so what stood stays exactly as it was.
+	KeptAll bool
+	// Kept describes what stays as it was for each refused label (when not KeptAll).
+	Kept []string
+	// Effective is what is in force when not KeptAll.
+	Effective contract.Selection
+	// Standing names the generated policies that stand, and StandingProfile the profile recorded on them.
+	Standing        []string
+	StandingProfile string
+}
+
+// RefusedMessage is the Ready message of a namespace with refused labels: what is wrong, what stays as it
+// was, and what is in effect.
+func RefusedMessage(r Refused) string {
+	if len(r.Standing) == 0 && (r.KeptAll || r.Effective.IsEmpty()) {
+		return r.Refusal + "; nothing was applied, so none of this namespace's traffic is opened"
+	}
+	if r.KeptAll {
+		msg := r.Refusal + "; the last good policy stays in place (CiliumNetworkPolicy " + strings.Join(r.Standing, ", ")
+		if r.StandingProfile != "" {
+			msg += ", profile " + r.StandingProfile
+		}
+		return msg + ")"
+	}
+	return fmt.Sprintf("%s; the last good policy stays in place for what was refused (%s); the other labels are in effect: %s",
+		r.Refusal, strings.Join(r.Kept, ", "), SelectionText(r.Effective))
+}
+
+// ProviderMessage says that a granted SharedResource's provider half is not in effect.
+func ProviderMessage(resource, reason, message string) string {
+	return fmt.Sprintf("access to %s is not in effect: its provider policy is not (SharedResource %s is %s: %s)", resource, resource, reason, message)
 }

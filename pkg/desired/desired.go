@@ -18,8 +18,6 @@ import (
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
-	"github.com/netprofile/netprofile/pkg/conditions"
-	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -138,27 +136,22 @@ func (s *Set) addCNP(object string, p *cilium.CiliumNetworkPolicy) {
 
 func (s *Set) addNamespace(in Input, ns *corev1.Namespace) {
 	object := "Namespace " + ns.Name
-	res, err := in.Renderer.Namespace(ns, in.Catalogue.Catalogue())
+	// Offline nothing stands yet: a refused label keeps nothing, exactly as for a new namespace.
+	res, err := in.Renderer.Namespace(ns, in.Catalogue.Catalogue(), nil)
 	if err != nil {
 		s.problem(object, err)
-	} else {
+	}
+	if !res.KeepApplied {
 		for _, p := range res.Policies {
 			s.addCNP(object, p)
 		}
 	}
-	c := in.Renderer.Contract
-	st := enforcement.Evaluate(c, ns, in.Now, in.Thresholds)
-	switch {
-	case st.Bypassed():
+	st := enforcement.Evaluate(in.Renderer.Contract, ns, in.Now, in.Thresholds)
+	if st.Bypassed() {
 		s.addCNP(object, policy.AllowAll(ns.Name))
-	case st.Label == enforcement.Invalid:
-		s.Problems = append(s.Problems, Problem{Object: object, Reason: conditions.ReasonInvalidEnforcement, Message: fmt.Sprintf(
-			"label %s=%q is not understood: the only value that disables enforcement is %q, so enforcement stays on",
-			c.EnforcementKey(), st.Value, contract.EnforcementDisabled)})
-	case st.Phase == enforcement.PhaseExpired:
-		s.Problems = append(s.Problems, Problem{Object: object, Reason: conditions.ReasonDisableExpired, Message: fmt.Sprintf(
-			"the enforcement bypass ended at %s: enforcement is back on although label %s=%s is still set; remove the label",
-			st.Until.UTC().Format(time.RFC3339), c.EnforcementKey(), contract.EnforcementDisabled)})
+	}
+	if c := enforcement.Condition(in.Renderer.Contract, st, in.Thresholds); c != nil && (c.Status == corev1.ConditionFalse || st.Label == enforcement.Invalid) {
+		s.Problems = append(s.Problems, Problem{Object: object, Reason: c.Reason, Message: c.Message})
 	}
 }
 

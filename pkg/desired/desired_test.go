@@ -77,7 +77,7 @@ func TestCompute(t *testing.T) {
 				ns("database", map[string]string{profile: "standard"}, nil), ns("c", map[string]string{profile: "internal"}, nil)},
 			scope:   desired.Scope{Namespaces: true},
 			want:    []string{"c/netprofile-namespace"},
-			reasons: []string{policy.ReasonInvalidLabel, policy.ReasonProfileNotFound, policy.ReasonPlatformNamespace},
+			reasons: []string{conditions.ReasonInvalidLabel, conditions.ReasonProfileNotFound, conditions.ReasonPlatformNamespace},
 		},
 		"the cluster scope is the provider halves (not for entity providers) and the baselines": {
 			scope: desired.Scope{Cluster: true},

@@ -1,6 +1,6 @@
 // Package enforcement is the single definition of the escape hatch: whether a Namespace has network policy
-// enforcement disabled, since when, until when, and which alerting phase it is in. The enforcement
-// reconciler, its predicates and the metrics collector all decide through Evaluate.
+// enforcement disabled, since when, until when, which alerting phase it is in, and the condition that says
+// so. The enforcement reconciler, the metrics collector and the kubectl plugin all decide through Evaluate.
 package enforcement
 
 import (
@@ -8,8 +8,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
 // Label is what the enforcement label says.
@@ -58,8 +61,17 @@ type State struct {
 	Label Label
 	// Value is the label's value (for messages about invalid values).
 	Value string
-	// Since is when netprofile first saw the label; zero until it stamped the annotation.
+	// Open: a bypass is in force (the allow-all must stand). A bypass that netprofile recorded stays open
+	// under an invalid label value: bad input never removes working access, and the alerts keep running.
+	Open bool
+	// Since is when netprofile first saw the bypass: its own record (Recorded), or now for a bypass seen for
+	// the first time. Never later than now. Zero when no bypass is open or expired.
 	Since time.Time
+	// Recorded: Since comes from netprofile's record on the Namespace's condition, not from this moment.
+	Recorded bool
+	// Annotation is the since-annotation's value as found; the controller rewrites it when it differs from
+	// Since (it is a published copy of the record, never read as a fact).
+	Annotation string
 	// Until is when the bypass ends; zero for no end.
 	Until time.Time
 	Phase Phase
@@ -71,13 +83,37 @@ type State struct {
 
 // Bypassed reports whether traffic should be allowed wholesale right now.
 func (s State) Bypassed() bool {
-	return s.Label == Disabled && s.Phase != PhaseExpired
+	return s.Open && s.Phase != PhaseExpired
 }
 
-// Evaluate decides the escape hatch state of ns at now.
+// StampWanted reports whether the since-annotation must be (re)written to Since.
+func (s State) StampWanted() bool {
+	return !s.Since.IsZero() && s.Annotation != Format(s.Since)
+}
+
+// Format is how times are written in annotations and messages.
+func Format(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Record returns netprofile's own record of when it first saw the bypass of ns: the transition time of the
+// EnforcementDisabled condition while that condition describes a bypass (open, kept open under an invalid
+// value, or expired). The condition lives in the Namespace's status, which whoever may label a namespace
+// usually may not write, and netprofile writes its transition time as the start of the bypass.
+func Record(ns *corev1.Namespace) (time.Time, bool) {
+	c := conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled)
+	if c == nil || c.LastTransitionTime.IsZero() {
+		return time.Time{}, false
+	}
+	if c.Status == corev1.ConditionTrue || c.Status == corev1.ConditionFalse && c.Reason == conditions.ReasonDisableExpired {
+		return c.LastTransitionTime.Time, true
+	}
+	return time.Time{}, false
+}
+
+// Evaluate decides the escape hatch state of ns at now. The since-annotation is never read as a fact: a
+// value set by hand, later or earlier, neither extends a bypass nor silences its alerts.
 func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresholds) State {
 	value, ok := ns.Labels[c.EnforcementKey()]
-	st := State{Value: value}
+	st := State{Value: value, Annotation: ns.Annotations[c.SinceAnnotation()]}
 	switch {
 	case !ok:
 		st.Label = Absent
@@ -86,22 +122,23 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 	default:
 		st.Label = Invalid
 	}
-	if raw, ok := ns.Annotations[c.SinceAnnotation()]; ok {
-		since, err := time.Parse(time.RFC3339, raw)
-		if err != nil {
-			st.Problems = append(st.Problems, fmt.Sprintf("annotation %s=%q is not an RFC 3339 time", c.SinceAnnotation(), raw))
-		} else {
-			st.Since = since
-		}
-	}
-	if st.Label != Disabled {
+	record, recorded := Record(ns)
+	switch {
+	case st.Label == Disabled && recorded:
+		st.Open, st.Since, st.Recorded = true, record, true
+	case st.Label == Disabled:
+		// Seen for the first time: whatever the annotation says, the bypass starts now (to the second, as
+		// the record and the annotation store it).
+		st.Open, st.Since = true, now.Truncate(time.Second)
+	case st.Label == Invalid && recorded:
+		st.Open, st.Since, st.Recorded = true, record, true
+	default:
 		return st
 	}
-	// An unstamped namespace was disabled just now, as far as anyone can tell.
-	since := st.Since
-	if since.IsZero() {
-		since = now
+	if st.Since.After(now) {
+		st.Since = now.Truncate(time.Second)
 	}
+	since := st.Since
 	if raw, ok := ns.Annotations[c.UntilAnnotation()]; ok {
 		until, err := time.Parse(time.RFC3339, raw)
 		if err != nil {
@@ -132,4 +169,49 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 		st.Next = st.Until
 	}
 	return st
+}
+
+// Condition is the EnforcementDisabled condition for st; nil when there is nothing to say (no label). While
+// a bypass is open or expired the transition time is Since: that is netprofile's record (see Record).
+func Condition(c contract.Contract, st State, t Thresholds) *corev1.NamespaceCondition {
+	since := Format(st.Since)
+	cond := &corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, LastTransitionTime: metav1.NewTime(st.Since)}
+	switch {
+	case st.Label == Absent:
+		return nil
+	case !st.Open:
+		cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, conditions.ReasonInvalidEnforcement, metav1.Time{}
+		cond.Message = fmt.Sprintf("label %s=%q is not understood: the only value that disables enforcement is %q, so enforcement stays on",
+			c.EnforcementKey(), st.Value, contract.EnforcementDisabled)
+		return cond
+	case st.Phase == PhaseExpired:
+		cond.Status, cond.Reason = corev1.ConditionFalse, conditions.ReasonDisableExpired
+		cond.Message = fmt.Sprintf("the enforcement bypass that started %s ended at %s: enforcement is back on although label %s=%s is still set; remove the label",
+			since, Format(st.Until), c.EnforcementKey(), st.Value)
+		return cond
+	}
+	// The message changes only with the phase, never with the clock, so a resync writes nothing.
+	cond.Status, cond.Reason = corev1.ConditionTrue, conditions.ReasonEnforcementDisabled
+	age := ""
+	switch st.Phase {
+	case PhaseWarning:
+		cond.Reason, age = conditions.ReasonEnforcementDisabledWarning, fmt.Sprintf(" (more than %s)", t.WarningAfter)
+	case PhaseCritical:
+		cond.Reason, age = conditions.ReasonEnforcementDisabledCritical, fmt.Sprintf(" (more than %s)", t.CriticalAfter)
+	}
+	if st.Label == Invalid {
+		cond.Reason = conditions.ReasonInvalidEnforcement
+		cond.Message = fmt.Sprintf("label %s=%q is not understood, so the bypass stays open as it was: enforcement stays disabled since %s%s and the alerts keep running; set the label back to %q, or remove it to restore enforcement",
+			c.EnforcementKey(), st.Value, since, age, contract.EnforcementDisabled)
+	} else {
+		cond.Message = fmt.Sprintf("network policy enforcement is disabled since %s%s by label %s=%s: CiliumNetworkPolicy %s allows all traffic; fix the policy and remove the label",
+			since, age, c.EnforcementKey(), contract.EnforcementDisabled, ownership.AllowAllPolicyName)
+	}
+	if !st.Until.IsZero() {
+		cond.Message += fmt.Sprintf("; the bypass ends by itself at %s", Format(st.Until))
+	}
+	for _, p := range st.Problems {
+		cond.Message += "; " + p
+	}
+	return cond
 }

@@ -1,21 +1,41 @@
-// Package ownership is the single source of truth for which Cilium policies netprofile owns: the reserved
-// names, the labels that mark them, and the pure selection of stale objects to prune. Nothing outside this
-// package decides whether an object is ours.
+// Package ownership is the single rule for which Cilium policies netprofile owns: the reserved names, who
+// the owner of each name is, the labels that index them, and the decision every reconciler and the kubectl
+// plugin take through Decide before they write or delete anything. Nothing outside this package decides
+// whether an object is netprofile's.
+//
+// The rule:
+//
+//   - A name is reserved for one component and one owner: netprofile-namespace and
+//     netprofile-enforcement-disabled in a namespace belong to that Namespace, netprofile-provider-<r> to the
+//     SharedResource <r> (written into its provider Namespace), netprofile-baseline-<b> to the Baseline <b>.
+//     A watch maps every event on a reserved name to its owner, whatever the object's labels say.
+//   - An object at a reserved name is Owned when it carries a controller reference to its owner's UID.
+//   - It is Orphaned when it lost that reference (removed by hand, or left by a deleted owner) but one of
+//     netprofile's field managers for the component still manages fields of it: netprofile wrote it, so
+//     netprofile takes it back (adopts it when it is wanted, deletes it when it is not).
+//   - Anything else is Foreign: hand-written, or a copy another tool (GitOps) created with netprofile's
+//     labels. It is never modified or deleted; where netprofile wants the name it is a reported clash.
+//
+// Labels are an index for listing and metrics and are repaired like any other field; they are never
+// evidence of ownership, because anyone who can write a policy can write them.
 package ownership
 
 import (
+	"cmp"
+	"reflect"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Ownership labels on every object netprofile generates.
 const (
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedByValue = "netprofile"
-	// ComponentLabel says which netprofile controller owns the object, so one controller never prunes
-	// another's policies in the same namespace.
+	// ComponentLabel says which netprofile controller writes the object.
 	ComponentLabel = "app.kubernetes.io/component"
 )
 
@@ -38,13 +58,41 @@ const (
 	NamespacePolicyName = NamePrefix + "namespace"
 	// AllowAllPolicyName is the escape hatch's allow-all policy.
 	AllowAllPolicyName = NamePrefix + "enforcement-disabled"
+
+	providerPrefix = NamePrefix + "provider-"
+	baselinePrefix = NamePrefix + "baseline-"
 )
 
 // ProviderPolicyName is the policy in a provider namespace that lets consumers of a SharedResource in.
-func ProviderPolicyName(resource string) string { return NamePrefix + "provider-" + resource }
+func ProviderPolicyName(resource string) string { return providerPrefix + resource }
 
 // BaselinePolicyName is the clusterwide policy of a Baseline.
-func BaselinePolicyName(baseline string) string { return NamePrefix + "baseline-" + baseline }
+func BaselinePolicyName(baseline string) string { return baselinePrefix + baseline }
+
+// FieldManager is the server-side apply field manager under which a component writes its policies.
+func FieldManager(component string) string { return NamePrefix + component }
+
+// Reserved says which component and owner a policy name is reserved for. namespaced tells the two policy
+// kinds apart (the names of namespaced and clusterwide policies are reserved separately). The owner is the
+// Namespace of the object for the namespace-policy and enforcement components, the SharedResource for
+// provider halves and the Baseline for baselines.
+func Reserved(name string, namespaced bool) (component, owner string, ok bool) {
+	switch {
+	case !namespaced:
+		if b, ok := strings.CutPrefix(name, baselinePrefix); ok && b != "" {
+			return ComponentBaseline, b, true
+		}
+	case name == NamespacePolicyName:
+		return ComponentNamespacePolicy, "", true
+	case name == AllowAllPolicyName:
+		return ComponentEnforcement, "", true
+	default:
+		if r, ok := strings.CutPrefix(name, providerPrefix); ok && r != "" {
+			return ComponentProvider, r, true
+		}
+	}
+	return "", "", false
+}
 
 // Labels are the ownership labels for an object of a component, merged with extra (which may not override
 // them).
@@ -58,44 +106,92 @@ func Labels(component string, extra map[string]string) map[string]string {
 	return out
 }
 
-// Selector selects every object netprofile owns; the manager's cache of policies is restricted to it.
+// Selector selects every object labelled as netprofile's: an index for metrics and listings, not a decision.
 func Selector() labels.Selector {
 	return labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})
 }
 
-// ComponentSelector selects the objects of one component.
+// ComponentSelector selects the objects labelled as one component's: an index, not a decision.
 func ComponentSelector(component string) labels.Selector {
 	return labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, ComponentLabel: component})
 }
 
-// IsOwned reports whether obj is netprofile's object of the component: it carries our labels and, when owner
-// is non-nil, a controller reference to owner. A hand-written object never passes, even with our name.
-func IsOwned(obj metav1.Object, component string, owner metav1.Object) bool {
-	l := obj.GetLabels()
-	if l[ManagedByLabel] != ManagedByValue || l[ComponentLabel] != component {
-		return false
-	}
-	if owner == nil {
-		return true
-	}
-	return IsControlledBy(obj, owner)
+// Verdict is what netprofile may do with an object at one of its reserved names.
+type Verdict int
+
+const (
+	// Missing: nothing by that name; netprofile may create it.
+	Missing Verdict = iota
+	// Owned: netprofile's, with a controller reference to its owner; repaired in place, deleted when unwanted.
+	Owned
+	// Orphaned: netprofile wrote it but the controller reference is gone or names another owner; netprofile
+	// takes it back (adopts or deletes it).
+	Orphaned
+	// Foreign: not netprofile's; never modified or deleted.
+	Foreign
+)
+
+func (v Verdict) String() string {
+	return [...]string{"missing", "owned", "orphaned", "foreign"}[v]
 }
 
-// IsControlledBy reports whether obj has a controller reference to owner's UID.
-func IsControlledBy(obj, owner metav1.Object) bool {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	return ref != nil && ref.UID == owner.GetUID()
+// Decide applies the ownership rule to obj (nil, or a nil pointer, when absent), an object at a name reserved for component,
+// whose owner has ownerUID ("" when the owner is gone or unknown).
+func Decide(obj metav1.Object, component string, ownerUID types.UID) Verdict {
+	if obj == nil || reflect.ValueOf(obj).IsNil() {
+		return Missing
+	}
+	if ref := metav1.GetControllerOfNoCopy(obj); ref != nil && ownerUID != "" && ref.UID == ownerUID {
+		return Owned
+	}
+	if WrittenBy(obj, component) {
+		return Orphaned
+	}
+	return Foreign
 }
 
-// SelectStale returns the objects to prune: owned by the component (by IsOwned), with a reserved name, and not
-// in keep. It can never return an object netprofile does not own.
-func SelectStale[T metav1.Object](items []T, component string, owner metav1.Object, keep map[string]bool) []T {
-	var stale []T
-	for _, obj := range items {
-		if keep[obj.GetName()] || !strings.HasPrefix(obj.GetName(), NamePrefix) || !IsOwned(obj, component, owner) {
-			continue
+// Ours reports whether netprofile may write or delete obj: Owned or Orphaned.
+func Ours(obj metav1.Object, component string, ownerUID types.UID) bool {
+	v := Decide(obj, component, ownerUID)
+	return v == Owned || v == Orphaned
+}
+
+// WrittenBy reports whether the component's field manager manages fields of obj's main resource (status
+// writers, such as the Cilium agent, do not count).
+func WrittenBy(obj metav1.Object, component string) bool {
+	manager := FieldManager(component)
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager == manager && f.Subresource == "" {
+			return true
 		}
-		stale = append(stale, obj)
 	}
-	return stale
+	return false
+}
+
+// OtherWriters are the field managers besides netprofile's that wrote obj's main resource, the most recent
+// first: who to name when netprofile reverts an edit.
+func OtherWriters(obj metav1.Object) []string {
+	entries := make([]metav1.ManagedFieldsEntry, 0, len(obj.GetManagedFields()))
+	for _, f := range obj.GetManagedFields() {
+		if f.Subresource == "" && !strings.HasPrefix(f.Manager, NamePrefix) {
+			entries = append(entries, f)
+		}
+	}
+	slices.SortStableFunc(entries, func(a, b metav1.ManagedFieldsEntry) int {
+		return -cmp.Compare(unix(a.Time), unix(b.Time))
+	})
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !slices.Contains(out, e.Manager) {
+			out = append(out, e.Manager)
+		}
+	}
+	return out
+}
+
+func unix(t *metav1.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.Unix()
 }

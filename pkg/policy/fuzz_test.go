@@ -41,20 +41,27 @@ func FuzzNamespace(f *testing.F) {
 		if extraKey != "" {
 			labels[extraKey] = extraValue
 		}
-		res, err := renderer().Namespace(namespace("fuzz", labels), cat)
+		res, err := renderer().Namespace(namespace("fuzz", labels), cat, nil)
 		if err != nil {
 			if _, ok := errors.AsType[*policy.Refusal](err); !ok {
 				t.Fatalf("an error that is not a refusal: %v", err)
 			}
-			if len(res.Policies) > 0 {
-				t.Fatal("a refusal came with policies")
+		}
+		// With nothing standing, only labels that follow the contract and name valid catalogue objects take
+		// effect: a refused label never opens anything.
+		if res.KeepApplied && len(res.Policies) > 0 {
+			t.Fatal("KeepApplied came with policies")
+		}
+		if p := res.Effective.Profile; p != "" && (labels[profileKey] != p || cat.Profiles[p] == nil) {
+			t.Fatalf("profile %q in effect, labels %v", p, labels)
+		}
+		for _, g := range res.Effective.Grants {
+			if labels[access+g] != "true" || cat.Resources[g] == nil {
+				t.Fatalf("grant %q in effect, labels %v", g, labels)
 			}
-			return
 		}
 		for _, p := range res.Policies {
-			if err := policy.Validate(p); err != nil {
-				t.Fatalf("rendered a policy Cilium rejects: %v", err)
-			}
+			ciliumAccepts(t, p)
 			for _, r := range p.Specs {
 				for _, e := range r.Egress {
 					for _, ent := range e.ToEntities {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -32,34 +33,145 @@ type Renderer struct {
 	PlatformNamespaces map[string]bool
 }
 
-// NamespaceResult is what a Namespace's labels render to.
-type NamespaceResult struct {
+// Applied is the namespace policy that stands: the selection its labels record and the hash of its rules.
+// Renderer.Namespace trusts the selection only when rendering it gives exactly those rules, so a label
+// forged on the policy cannot make a refused label keep a grant that was never in force.
+type Applied struct {
 	Selection contract.Selection
-	// Policies is the desired namespaced policy set; empty when the labels ask for nothing.
-	Policies []*cilium.CiliumNetworkPolicy
+	RulesHash string
 }
 
-// Namespace renders the namespace policy of ns. A *Refusal error means bad input: the caller keeps the
-// policies it has and reports the refusal; it must not prune.
-func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue) (NamespaceResult, error) {
+// AppliedFrom reads what stands from a generated namespace policy's labels and its rules hash.
+func (r Renderer) AppliedFrom(labels map[string]string, rulesHash string) *Applied {
+	sel, _ := r.Contract.Parse(labels)
+	return &Applied{Selection: sel, RulesHash: rulesHash}
+}
+
+// NamespaceResult is what a Namespace's labels render to.
+type NamespaceResult struct {
+	// Selection is what the labels ask for, without the labels that do not follow the contract.
+	Selection contract.Selection
+	// Effective is what Policies carry: the accepted labels, and for each refused one what stood before.
+	Effective contract.Selection
+	// Policies is the desired namespaced policy set; empty when the effective selection asks for nothing.
+	Policies []*cilium.CiliumNetworkPolicy
+	// Kept describes, for each refused label, what stays as it was ("profile \"standard\"", "no access to
+	// dragonfly").
+	Kept []string
+	// KeepApplied means nothing can be rendered safely: the applied policy stays exactly as it is and
+	// Policies is empty.
+	KeepApplied bool
+}
+
+// Namespace renders the namespace policy of ns, given what stands (nil when nothing does). Bad input never
+// opens traffic and never removes working access, but it blocks nothing else: a refused label keeps what
+// it had in applied, and every other label takes effect, so a revocation or a stricter profile is applied
+// while an unrelated label is wrong. A *Refusal error reports the refused labels; the result is still to be
+// applied unless KeepApplied is set.
+func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applied) (NamespaceResult, error) {
 	sel, problems := r.Contract.Parse(ns.Labels)
 	res := NamespaceResult{Selection: sel}
-	if len(problems) > 0 {
-		return res, refuse(ReasonInvalidLabel, "%s", joinProblems(problems))
-	}
-	if sel.IsEmpty() {
-		return res, nil
-	}
-	if r.PlatformNamespaces[ns.Name] {
-		return res, refuse(ReasonPlatformNamespace,
+	if r.PlatformNamespaces[ns.Name] && (!sel.IsEmpty() || len(problems) > 0) {
+		res.KeepApplied = true
+		return res, refuse(conditions.ReasonPlatformNamespace,
 			"%s is a platform namespace: it keeps its hand-crafted policies, so profiles and access grants are refused here; remove the %s labels",
 			ns.Name, r.Contract.Domain())
 	}
 
+	// Which parts are refused: the profile, and each grant, by name.
+	var refusals []*Refusal
+	profileRefused := false
+	refusedGrants := map[string]bool{}
+	if len(problems) > 0 {
+		refusals = append(refusals, refuse(conditions.ReasonInvalidLabel, "%s", joinProblems(problems)))
+		for _, p := range problems {
+			if g, ok := strings.CutPrefix(p.Key, r.Contract.AccessPrefix()); ok {
+				refusedGrants[g] = true
+			} else {
+				// The profile label itself, or an unknown key under the domain, which may be a misspelt one.
+				profileRefused = true
+			}
+		}
+	}
+	if sel.Profile != "" {
+		if _, err := r.profile(sel.Profile, cat); err != nil {
+			refusals = append(refusals, err)
+			profileRefused = true
+		}
+	}
+	for _, g := range sel.Grants {
+		if err := r.resource(g, cat); err != nil {
+			refusals = append(refusals, err)
+			refusedGrants[g] = true
+		}
+	}
+	if len(refusals) == 0 {
+		cnp, err := r.render(ns.Name, sel, cat)
+		if err != nil {
+			res.KeepApplied = true
+			return res, err
+		}
+		res.Effective, res.Policies = sel, cnp
+		return res, nil
+	}
+	refusal := joinRefusals(refusals)
+
+	last := contract.Selection{}
+	if applied != nil {
+		stood, err := r.render(ns.Name, applied.Selection, cat)
+		if err != nil || rulesHash(stood) != applied.RulesHash {
+			// What stands cannot be reproduced (its profile is gone or changed, or its labels were edited): keep it
+			// whole.
+			res.KeepApplied = true
+			return res, refusal
+		}
+		last = applied.Selection
+	}
+	eff := contract.Selection{Profile: sel.Profile}
+	if profileRefused {
+		eff.Profile = last.Profile
+		res.Kept = append(res.Kept, keptProfile(last.Profile))
+	}
+	for _, g := range sel.Grants {
+		if !refusedGrants[g] {
+			eff.Grants = append(eff.Grants, g)
+		}
+	}
+	for _, g := range slices.Sorted(maps.Keys(refusedGrants)) {
+		if slices.Contains(last.Grants, g) {
+			eff.Grants = append(eff.Grants, g)
+			res.Kept = append(res.Kept, "access to "+g)
+		} else {
+			res.Kept = append(res.Kept, "no access to "+g)
+		}
+	}
+	slices.Sort(eff.Grants)
+	eff.Grants = slices.Compact(eff.Grants)
+	cnp, err := r.render(ns.Name, eff, cat)
+	if err != nil {
+		res.KeepApplied, res.Kept = true, nil
+		return res, refusal
+	}
+	res.Effective, res.Policies = eff, cnp
+	return res, refusal
+}
+
+func keptProfile(name string) string {
+	if name == "" {
+		return "no profile"
+	}
+	return fmt.Sprintf("profile %q", name)
+}
+
+// render renders a selection whose every part exists in the catalogue.
+func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue) ([]*cilium.CiliumNetworkPolicy, error) {
+	if sel.IsEmpty() {
+		return nil, nil
+	}
 	rules := api.Rules{}
 	profile, err := r.profile(sel.Profile, cat)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if profile == nil || profile.Spec.AllowSameNamespace == nil || *profile.Spec.AllowSameNamespace {
 		rules = append(rules, sameNamespaceRule())
@@ -67,43 +179,66 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue) (NamespaceResul
 	if profile != nil {
 		rule, err := ruleFromProfile(profile)
 		if err != nil {
-			return res, refuse(ReasonProfileInvalid, "NetworkProfile %q is invalid: %v", profile.Name, err)
+			return nil, refuse(conditions.ReasonProfileInvalid, "NetworkProfile %q is invalid: %v", profile.Name, err)
 		}
 		if rule != nil {
 			rules = append(rules, rule)
 		}
 	}
 	for _, name := range sel.Grants {
-		sr, ok := cat.Resources[name]
-		if !ok {
-			return res, refuse(ReasonResourceNotFound, "SharedResource %q does not exist (label %s); known resources: %s",
-				name, r.Contract.AccessKey(name), known(cat.Resources))
+		if err := r.resource(name, cat); err != nil {
+			return nil, err
 		}
-		rule, err := consumerRule(sr)
-		if err != nil {
-			return res, refuse(ReasonResourceInvalid, "SharedResource %q is invalid: %v", name, err)
-		}
+		rule, _ := consumerRule(cat.Resources[name])
 		rules = append(rules, rule)
 	}
 	if len(rules) == 0 {
 		// Only a profile that allows nothing at all gets here: the baselines' default deny is its policy.
-		return res, nil
+		return nil, nil
 	}
-
 	cnp := &cilium.CiliumNetworkPolicy{
 		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ownership.NamespacePolicyName,
-			Namespace: ns.Name,
+			Namespace: namespace,
 			Labels:    ownership.Labels(ownership.ComponentNamespacePolicy, r.sourceLabels(sel)),
 		},
 		Specs: rules,
 	}
 	if err := Validate(cnp); err != nil {
-		return res, refuse(ReasonPolicyInvalid, "%v", err)
+		return nil, refuse(conditions.ReasonPolicyInvalid, "%v", err)
 	}
-	res.Policies = []*cilium.CiliumNetworkPolicy{cnp}
-	return res, nil
+	return []*cilium.CiliumNetworkPolicy{cnp}, nil
+}
+
+// resource checks that a granted SharedResource exists and is valid.
+func (r Renderer) resource(name string, cat Catalogue) *Refusal {
+	sr, ok := cat.Resources[name]
+	if !ok {
+		return refuse(conditions.ReasonResourceNotFound, "SharedResource %q does not exist (label %s); known resources: %s",
+			name, r.Contract.AccessKey(name), known(cat.Resources))
+	}
+	if err := ValidateResource(&sr.Spec); err != nil {
+		return refuse(conditions.ReasonResourceInvalid, "SharedResource %q is invalid: %v", name, err)
+	}
+	return nil
+}
+
+// rulesHash is the hash of a rendered namespace policy set (one policy or none).
+func rulesHash(policies []*cilium.CiliumNetworkPolicy) string {
+	if len(policies) == 0 {
+		return ""
+	}
+	return RulesHash(policies[0])
+}
+
+// joinRefusals folds several refusals into one: the first one's reason, every message.
+func joinRefusals(refusals []*Refusal) *Refusal {
+	msgs := make([]string, 0, len(refusals))
+	for _, r := range refusals {
+		msgs = append(msgs, r.Message)
+	}
+	return &Refusal{Reason: refusals[0].Reason, Message: strings.Join(msgs, "; ")}
 }
 
 // sourceLabels record on a generated policy which profile and grants it came from.
@@ -118,17 +253,17 @@ func (r Renderer) sourceLabels(sel contract.Selection) map[string]string {
 	return l
 }
 
-func (r Renderer) profile(name string, cat Catalogue) (*v1alpha1.NetworkProfile, error) {
+func (r Renderer) profile(name string, cat Catalogue) (*v1alpha1.NetworkProfile, *Refusal) {
 	if name == "" {
 		return nil, nil
 	}
 	p, ok := cat.Profiles[name]
 	if !ok {
-		return nil, refuse(ReasonProfileNotFound, "NetworkProfile %q does not exist (label %s=%s); known profiles: %s",
+		return nil, refuse(conditions.ReasonProfileNotFound, "NetworkProfile %q does not exist (label %s=%s); known profiles: %s",
 			name, r.Contract.ProfileKey(), name, known(cat.Profiles))
 	}
 	if !p.DeletionTimestamp.IsZero() {
-		return nil, refuse(ReasonProfileNotFound, "NetworkProfile %q is being deleted (label %s=%s); known profiles: %s",
+		return nil, refuse(conditions.ReasonProfileNotFound, "NetworkProfile %q is being deleted (label %s=%s); known profiles: %s",
 			name, r.Contract.ProfileKey(), name, known(cat.Profiles))
 	}
 	return p, nil
@@ -297,15 +432,3 @@ func (r *Refusal) Error() string { return r.Message }
 func refuse(reason, format string, args ...any) *Refusal {
 	return &Refusal{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
-
-// Refusal reasons, used as condition reasons on the Namespace.
-const (
-	ReasonInvalidLabel      = "InvalidLabel"
-	ReasonPlatformNamespace = "PlatformNamespace"
-	ReasonProfileNotFound   = "ProfileNotFound"
-	ReasonProfileInvalid    = "ProfileInvalid"
-	ReasonResourceNotFound  = "SharedResourceNotFound"
-	ReasonResourceInvalid   = "SharedResourceInvalid"
-	ReasonPolicyInvalid     = "PolicyRejectedByValidation"
-	ReasonBaselineInvalid   = "BaselineInvalid"
-)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -22,7 +23,7 @@ import (
 // "true" to match, as the contract says.
 func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPolicy, error) {
 	if err := ValidateResource(&sr.Spec); err != nil {
-		return nil, refuse(ReasonResourceInvalid, "SharedResource %q is invalid: %v", sr.Name, err)
+		return nil, refuse(conditions.ReasonResourceInvalid, "SharedResource %q is invalid: %v", sr.Name, err)
 	}
 	if sr.Spec.Provider.Namespace == "" {
 		return nil, nil
@@ -47,7 +48,7 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPo
 		},
 	}
 	if err := Validate(cnp); err != nil {
-		return nil, refuse(ReasonPolicyInvalid, "%v", err)
+		return nil, refuse(conditions.ReasonPolicyInvalid, "%v", err)
 	}
 	return cnp, nil
 }
@@ -58,10 +59,10 @@ func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, err
 		return nil, nil
 	}
 	if err := ValidateRules(b.Spec.Ingress, b.Spec.Egress, baselineAnyPort); err != nil {
-		return nil, refuse(ReasonBaselineInvalid, "Baseline %q is invalid: %v", b.Name, err)
+		return nil, refuse(conditions.ReasonBaselineInvalid, "Baseline %q is invalid: %v", b.Name, err)
 	}
 	if len(b.Spec.Ingress)+len(b.Spec.Egress) == 0 {
-		return nil, refuse(ReasonBaselineInvalid, "Baseline %q has no rules: a policy without ingress or egress is not enforced by Cilium", b.Name)
+		return nil, refuse(conditions.ReasonBaselineInvalid, "Baseline %q has no rules: a policy without ingress or egress is not enforced by Cilium", b.Name)
 	}
 	// Every endpoint Cilium manages, or those in the selected namespaces. Never a `{}` peer: in a clusterwide
 	// policy that would mean every pod of every namespace.
@@ -91,7 +92,7 @@ func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, err
 		Spec: rule,
 	}
 	if err := Validate(ccnp); err != nil {
-		return nil, refuse(ReasonPolicyInvalid, "%v", err)
+		return nil, refuse(conditions.ReasonPolicyInvalid, "%v", err)
 	}
 	return ccnp, nil
 }

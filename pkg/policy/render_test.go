@@ -3,6 +3,7 @@ package policy_test
 import (
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -76,7 +79,7 @@ func TestNamespaceGolden(t *testing.T) {
 	}
 	for name, labels := range tests {
 		t.Run(name, func(t *testing.T) {
-			res, err := renderer().Namespace(namespace("my-app", labels), cat)
+			res, err := renderer().Namespace(namespace("my-app", labels), cat, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,9 +87,7 @@ func TestNamespaceGolden(t *testing.T) {
 				t.Fatalf("want one namespaced policy, got %d", len(res.Policies))
 			}
 			for _, p := range res.Policies {
-				if err := policy.Validate(p); err != nil {
-					t.Errorf("rendered policy fails Cilium's validation: %v", err)
-				}
+				ciliumAccepts(t, p)
 			}
 			golden(t, name, anySlice(res.Policies)...)
 		})
@@ -94,7 +95,7 @@ func TestNamespaceGolden(t *testing.T) {
 }
 
 func TestNamespaceRendersNothingWithoutLabels(t *testing.T) {
-	res, err := renderer().Namespace(namespace("plain", map[string]string{"team": "a"}), samples(t).Catalogue())
+	res, err := renderer().Namespace(namespace("plain", map[string]string{"team": "a"}), samples(t).Catalogue(), nil)
 	if err != nil || len(res.Policies) != 0 || !res.Selection.IsEmpty() {
 		t.Fatalf("want nothing for an unlabelled namespace, got %v, %v", res, err)
 	}
@@ -125,23 +126,23 @@ func TestNamespaceRefusesBadInput(t *testing.T) {
 		reason     string
 		mentioning string
 	}{
-		"unknown profile":             {"app", map[string]string{profileKey: "standrd"}, policy.ReasonProfileNotFound, "known profiles: broken, internal, internal-egress, isolated"},
-		"wrong-case profile":          {"app", map[string]string{profileKey: "Standard"}, policy.ReasonInvalidLabel, `did you mean "standard"`},
-		"empty profile":               {"app", map[string]string{profileKey: ""}, policy.ReasonInvalidLabel, "empty"},
-		"access value yes":            {"app", map[string]string{access + "postgres": "yes"}, policy.ReasonInvalidLabel, `the only value that grants access is "true"`},
-		"access value True":           {"app", map[string]string{access + "postgres": "True"}, policy.ReasonInvalidLabel, `"true"`},
-		"unknown resource":            {"app", map[string]string{access + "mysql": "true"}, policy.ReasonResourceNotFound, "known resources: bad-resource, dragonfly, garage-s3, kube-api, postgres"},
-		"typo in a key of the domain": {"app", map[string]string{"network-policy.homelab/profil": "standard"}, policy.ReasonInvalidLabel, "defines only"},
-		"platform namespace profile":  {"kube-system", map[string]string{profileKey: "standard"}, policy.ReasonPlatformNamespace, "platform namespace"},
-		"platform namespace grant":    {"database", map[string]string{access + "kube-api": "true"}, policy.ReasonPlatformNamespace, "platform namespace"},
-		"profile with port 70000":     {"app", map[string]string{profileKey: "broken"}, policy.ReasonProfileInvalid, "70000"},
-		"profile rule without ports":  {"app", map[string]string{profileKey: "no-ports"}, policy.ReasonProfileInvalid, "no ports"},
-		"lowercase protocol":          {"app", map[string]string{profileKey: "lowercase-protocol"}, policy.ReasonProfileInvalid, "upper case"},
-		"resource without ports":      {"app", map[string]string{access + "bad-resource": "true"}, policy.ReasonResourceInvalid, "no ports"},
+		"unknown profile":             {"app", map[string]string{profileKey: "standrd"}, conditions.ReasonProfileNotFound, "known profiles: broken, internal, internal-egress, isolated"},
+		"wrong-case profile":          {"app", map[string]string{profileKey: "Standard"}, conditions.ReasonInvalidLabel, `did you mean "standard"`},
+		"empty profile":               {"app", map[string]string{profileKey: ""}, conditions.ReasonInvalidLabel, "empty"},
+		"access value yes":            {"app", map[string]string{access + "postgres": "yes"}, conditions.ReasonInvalidLabel, `the only value that grants access is "true"`},
+		"access value True":           {"app", map[string]string{access + "postgres": "True"}, conditions.ReasonInvalidLabel, `"true"`},
+		"unknown resource":            {"app", map[string]string{access + "mysql": "true"}, conditions.ReasonResourceNotFound, "known resources: bad-resource, dragonfly, garage-s3, kube-api, postgres"},
+		"typo in a key of the domain": {"app", map[string]string{"network-policy.homelab/profil": "standard"}, conditions.ReasonInvalidLabel, "defines only"},
+		"platform namespace profile":  {"kube-system", map[string]string{profileKey: "standard"}, conditions.ReasonPlatformNamespace, "platform namespace"},
+		"platform namespace grant":    {"database", map[string]string{access + "kube-api": "true"}, conditions.ReasonPlatformNamespace, "platform namespace"},
+		"profile with port 70000":     {"app", map[string]string{profileKey: "broken"}, conditions.ReasonProfileInvalid, "70000"},
+		"profile rule without ports":  {"app", map[string]string{profileKey: "no-ports"}, conditions.ReasonProfileInvalid, "no ports"},
+		"lowercase protocol":          {"app", map[string]string{profileKey: "lowercase-protocol"}, conditions.ReasonProfileInvalid, "upper case"},
+		"resource without ports":      {"app", map[string]string{access + "bad-resource": "true"}, conditions.ReasonResourceInvalid, "no ports"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			res, err := renderer().Namespace(namespace(tc.ns, tc.labels), cat)
+			res, err := renderer().Namespace(namespace(tc.ns, tc.labels), cat, nil)
 			refusal, ok := errors.AsType[*policy.Refusal](err)
 			if !ok {
 				t.Fatalf("want a refusal, got %v (policies %d)", err, len(res.Policies))
@@ -150,18 +151,128 @@ func TestNamespaceRefusesBadInput(t *testing.T) {
 				t.Errorf("got %s %q, want reason %s mentioning %q", refusal.Reason, refusal.Message, tc.reason, tc.mentioning)
 			}
 			if len(res.Policies) != 0 {
-				t.Errorf("a refusal must not come with policies")
+				t.Errorf("refused labels alone, with nothing applied, must render nothing")
 			}
 		})
 	}
+}
+
+// ciliumAccepts hands a rendered policy to Cilium's own types and parser (ciliumv2's Parse, which sanitizes
+// every rule): a path independent of the renderer's memoised validation.
+func ciliumAccepts(t *testing.T, p *cilium.CiliumNetworkPolicy) {
+	t.Helper()
+	c, err := compat.CNP(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Parse(slog.New(slog.DiscardHandler), "default"); err != nil {
+		t.Errorf("Cilium rejects the rendered policy: %v", err)
+	}
+}
+
+// TestNamespaceNarrowsWhileRefusing: a refused label keeps what stood for it, and nothing else waits for it.
+func TestNamespaceNarrowsWhileRefusing(t *testing.T) {
+	cat := samples(t).Catalogue()
+	r := renderer()
+	standing := func(labels map[string]string) *policy.Applied {
+		res, err := r.Namespace(namespace("app", labels), cat, nil)
+		if err != nil || len(res.Policies) != 1 {
+			t.Fatalf("standing policy: %v", err)
+		}
+		return r.AppliedFrom(res.Policies[0].Labels, policy.RulesHash(res.Policies[0]))
+	}
+	good := standing(map[string]string{profileKey: "standard", access + "kube-api": "true", access + "postgres": "true"})
+	forged := *good
+	forged.Selection.Grants = append(forged.Selection.Grants, "dragonfly")
+
+	tests := map[string]struct {
+		labels    map[string]string
+		applied   *policy.Applied
+		keepAll   bool
+		effective string
+	}{
+		"a grant revoked beside a bad value": {
+			labels:  map[string]string{profileKey: "standard", access + "postgres": "true", access + "dragonfly": "yes"},
+			applied: good, effective: `profile "standard" with access to postgres`,
+		},
+		"a stricter profile beside a bad value": {
+			labels:  map[string]string{profileKey: "isolated", access + "kube-api": "true", access + "postgres": "true", access + "dragonfly": "yes"},
+			applied: good, effective: `profile "isolated" with access to kube-api, postgres`,
+		},
+		"a bad value keeps a grant that stood": {
+			labels:  map[string]string{profileKey: "standard", access + "kube-api": "true", access + "postgres": "yes"},
+			applied: good, effective: `profile "standard" with access to kube-api, postgres`,
+		},
+		"a bad value never opens a grant that did not stand": {
+			labels:  map[string]string{profileKey: "isolated", access + "dragonfly": "yes"},
+			applied: good, effective: `profile "isolated"`,
+		},
+		"an unknown profile keeps the profile that stood": {
+			labels:  map[string]string{profileKey: "standrd", access + "postgres": "true"},
+			applied: good, effective: `profile "standard" with access to postgres`,
+		},
+		"a misspelt key keeps the profile that stood": {
+			labels:  map[string]string{"network-policy.homelab/profil": "isolated"},
+			applied: good, effective: `profile "standard"`,
+		},
+		"nothing stood: only the good labels": {
+			labels:    map[string]string{profileKey: "Standard", access + "postgres": "true"},
+			effective: `no profile with access to postgres`,
+		},
+		"labels forged on the standing policy are not trusted": {
+			labels:  map[string]string{profileKey: "standard", access + "dragonfly": "yes"},
+			applied: &forged, keepAll: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := r.Namespace(namespace("app", tc.labels), cat, tc.applied)
+			if _, ok := errors.AsType[*policy.Refusal](err); !ok {
+				t.Fatalf("want a refusal, got %v", err)
+			}
+			if res.KeepApplied != tc.keepAll {
+				t.Fatalf("KeepApplied = %v, want %v", res.KeepApplied, tc.keepAll)
+			}
+			if tc.keepAll {
+				if len(res.Policies) != 0 {
+					t.Fatal("KeepApplied with policies")
+				}
+				return
+			}
+			if got := conditions.SelectionText(res.Effective); got != tc.effective {
+				t.Errorf("effective %s, want %s", got, tc.effective)
+			}
+			// The rendered policy is exactly what the effective selection renders on its own.
+			want, err := r.Namespace(namespace("app", effectiveLabels(res.Effective)), cat, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := policy.YAML(anySlice(res.Policies)...)
+			wantYAML, _ := policy.YAML(anySlice(want.Policies)...)
+			if string(got) != string(wantYAML) {
+				t.Errorf("rendered\n%s\nwant\n%s", got, wantYAML)
+			}
+		})
+	}
+}
+
+func effectiveLabels(sel contract.Selection) map[string]string {
+	l := map[string]string{}
+	if sel.Profile != "" {
+		l[profileKey] = sel.Profile
+	}
+	for _, g := range sel.Grants {
+		l[access+g] = "true"
+	}
+	return l
 }
 
 func TestProfileDeletedIsRefused(t *testing.T) {
 	cat := samples(t).Catalogue()
 	now := metav1.Now()
 	cat.Profiles["standard"].DeletionTimestamp = &now
-	_, err := renderer().Namespace(namespace("app", map[string]string{profileKey: "standard"}), cat)
-	if r, ok := errors.AsType[*policy.Refusal](err); !ok || r.Reason != policy.ReasonProfileNotFound {
+	_, err := renderer().Namespace(namespace("app", map[string]string{profileKey: "standard"}), cat, nil)
+	if r, ok := errors.AsType[*policy.Refusal](err); !ok || r.Reason != conditions.ReasonProfileNotFound {
 		t.Fatalf("want ProfileNotFound for a profile being deleted, got %v", err)
 	}
 }
@@ -235,7 +346,7 @@ func TestAllowAllGolden(t *testing.T) {
 // means every pod of every namespace (the mistake that left the homelab without isolation).
 func TestEmptyPeersOnlyInNamespacedPolicies(t *testing.T) {
 	set := samples(t)
-	res, err := renderer().Namespace(namespace("my-app", map[string]string{profileKey: "standard", access + "postgres": "true"}), set.Catalogue())
+	res, err := renderer().Namespace(namespace("my-app", map[string]string{profileKey: "standard", access + "postgres": "true"}), set.Catalogue(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,13 +394,13 @@ func hasEmptyPeer(r *api.Rule) bool {
 func TestRenderIsDeterministic(t *testing.T) {
 	cat := samples(t).Catalogue()
 	labels := map[string]string{profileKey: "standard", access + "postgres": "true", access + "kube-api": "true", access + "dragonfly": "true"}
-	first, err := renderer().Namespace(namespace("a", labels), cat)
+	first, err := renderer().Namespace(namespace("a", labels), cat, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want, _ := policy.YAML(anySlice(first.Policies)...)
 	for range 50 {
-		again, _ := renderer().Namespace(namespace("a", labels), cat)
+		again, _ := renderer().Namespace(namespace("a", labels), cat, nil)
 		got, _ := policy.YAML(anySlice(again.Policies)...)
 		if string(got) != string(want) {
 			t.Fatalf("render is not deterministic:\n%s\n---\n%s", got, want)

@@ -64,18 +64,22 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 
 	st := enforcement.Evaluate(c, ns, now, t)
 	switch {
-	case st.Label == enforcement.Invalid:
+	case st.Label == enforcement.Invalid && !st.Open:
 		row.Enforcement = "invalid"
 		row.Problems = append(row.Problems, fmt.Sprintf("label %s=%q: the only value is %q; enforcement stays on",
 			c.EnforcementKey(), st.Value, contract.EnforcementDisabled))
-	case st.Label == enforcement.Disabled && st.Phase == enforcement.PhaseExpired:
+	case st.Phase == enforcement.PhaseExpired:
 		row.Enforcement = "expired"
-	case st.Label == enforcement.Disabled:
+	case st.Label == enforcement.Invalid:
+		row.Enforcement = "disabled"
+		row.Problems = append(row.Problems, fmt.Sprintf("label %s=%q: the only value is %q; the bypass stays open as it was",
+			c.EnforcementKey(), st.Value, contract.EnforcementDisabled))
+	case st.Open:
 		row.Enforcement = "disabled"
 	default:
 		row.Enforcement = "enabled"
 	}
-	if !st.Since.IsZero() && st.Label == enforcement.Disabled {
+	if st.Open {
 		since := st.Since.UTC()
 		row.DisabledSince = &since
 	}

@@ -72,7 +72,9 @@ func TestSummarize(t *testing.T) {
 		},
 		"escape hatch open, since the stamp": {
 			ns: namespace(map[string]string{profile: "isolated", hatch: "disabled"}, map[string]string{since: "2026-07-01T09:00:00Z"},
-				ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied)),
+				ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue,
+					Reason: conditions.ReasonEnforcementDisabled, LastTransitionTime: metav1.NewTime(now.Add(-3 * time.Hour))}),
 			policies: []ciliumv2.CiliumNetworkPolicy{
 				owned(ownership.NamespacePolicyName, ownership.ComponentNamespacePolicy, ""),
 				owned(ownership.AllowAllPolicyName, ownership.ComponentEnforcement, ""),
@@ -84,8 +86,15 @@ func TestSummarize(t *testing.T) {
 			ns: namespace(map[string]string{profile: "isolated", hatch: "disabled"}, map[string]string{since: "2026-07-01T09:00:00Z"},
 				ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
 				corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue,
-					Reason: conditions.ReasonEnforcementDisabledWarning, LastTransitionTime: metav1.NewTime(now)}),
+					Reason: conditions.ReasonEnforcementDisabledWarning, LastTransitionTime: metav1.NewTime(now.Add(-3 * time.Hour))}),
 			ok: true, enforcement: "disabled since 2026-07-01T09:00:00Z (3h0m0s, EnforcementDisabledWarning)",
+		},
+		"a since-annotation is not a fact: the record is": {
+			ns: namespace(map[string]string{profile: "isolated", hatch: "disabled"}, map[string]string{since: "2099-01-01T00:00:00Z"},
+				ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue,
+					Reason: conditions.ReasonEnforcementDisabled, LastTransitionTime: metav1.NewTime(now.Add(-3 * time.Hour))}),
+			ok: true, enforcement: "disabled since 2026-07-01T09:00:00Z (3h0m0s)",
 		},
 		"an enforcement value that is not understood": {
 			ns: namespace(map[string]string{hatch: "off"}, nil),

@@ -64,7 +64,7 @@ const (
 )
 
 var (
-	profiles = []string{"isolated", "internal", "internal-egress", "standard"}
+	profiles = testenv.FleetProfiles
 	cnpGVR   = schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}
 	contr    = contract.Default()
 
@@ -77,7 +77,7 @@ var (
 	managerBin string
 	workDir    string
 	names      []string
-	// flips is how many flips the namespaces have been through: namespace i has labelsFor(i, flips).
+	// flips is how many flips the namespaces have been through: namespace i has testenv.FleetLabels(i, flips).
 	flips int
 )
 
@@ -141,7 +141,7 @@ var _ = BeforeSuite(func() {
 		names = append(names, fmt.Sprintf("chaos-%03d", i))
 	}
 	parallel(names, func(i int, name string) error {
-		_, err := clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labelsFor(i, 0)}}, metav1.CreateOptions{})
+		_, err := clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, 0)}}, metav1.CreateOptions{})
 		return err
 	})
 	// Cold convergence is not under test: a manager at full speed does it, then stops cleanly.
@@ -149,22 +149,6 @@ var _ = BeforeSuite(func() {
 	waitConverged(render(0), 0)
 	m.Stop()
 })
-
-// labelsFor is namespace i's labels after `flips` flips: mixed profiles and grants (as hack/bench's), the
-// profile moving on by one at each flip.
-func labelsFor(i, flips int) map[string]string {
-	l := map[string]string{contr.ProfileKey(): profiles[(i+flips)%len(profiles)]}
-	if i%2 == 0 {
-		l[contr.AccessKey("postgres")] = "true"
-	}
-	if i%3 == 0 {
-		l[contr.AccessKey("kube-api")] = "true"
-	}
-	if i%5 == 0 {
-		l[contr.AccessKey("dragonfly")] = "true"
-	}
-	return l
-}
 
 // startManager runs bin/manager against the admin kubeconfig and returns once it is ready (its informers
 // synced). extra flags come last and win.
@@ -198,7 +182,7 @@ func render(flips int) map[string]string {
 	GinkgoHelper()
 	nss := make([]*corev1.Namespace, len(names))
 	for i, name := range names {
-		nss[i] = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labelsFor(i, flips)}}
+		nss[i] = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, flips)}}
 	}
 	out := desired.Compute(desired.Input{
 		Renderer:   policy.Renderer{Contract: contr, PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},

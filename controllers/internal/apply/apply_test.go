@@ -2,38 +2,100 @@ package apply
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
+func owned(p *cilium.CiliumNetworkPolicy) *cilium.CiliumNetworkPolicy {
+	p.OwnerReferences = []metav1.OwnerReference{{Kind: "Namespace", Name: "app", UID: "ns-uid", Controller: ptr.To(true)}}
+	return p
+}
+
 func TestTransformPolicyKeepsWhatDecisionsNeed(t *testing.T) {
-	p := policy.AllowAll("app")
+	p := owned(policy.AllowAll("app"))
 	p.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"}
 	p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse}}
+	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: ownership.FieldManager(ownership.ComponentEnforcement), Operation: metav1.ManagedFieldsOperationApply,
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{}}`)}, Time: ptr.To(metav1.NewTime(time.Unix(100, 0)))}}
 	want := policy.RulesHash(p)
 
 	once, _ := TransformPolicy(p.DeepCopy())
+	// A resync hands the stored copy to the transform again.
 	twice, _ := TransformPolicy(once.(*cilium.CiliumNetworkPolicy).DeepCopy())
 	for name, obj := range map[string]*cilium.CiliumNetworkPolicy{"once": once.(*cilium.CiliumNetworkPolicy), "twice": twice.(*cilium.CiliumNetworkPolicy)} {
-		if got := obj.Annotations[RulesHashAnnotation]; got != want {
-			t.Errorf("%s: rules hash %q, want %q (a relist must not re-hash a reduced object)", name, got, want)
+		if obj.CachedRulesHash != want {
+			t.Errorf("%s: rules hash %q, want %q (a resync must not re-hash a reduced object)", name, obj.CachedRulesHash, want)
 		}
-		if obj.Spec != nil || obj.Specs != nil || len(obj.Annotations) != 1 {
-			t.Errorf("%s: rules or foreign annotations kept: %+v", name, obj)
+		if obj.Spec != nil || obj.Specs != nil || len(obj.Annotations) != 0 {
+			t.Errorf("%s: rules or annotations kept: %+v", name, obj)
 		}
 		if len(obj.Status.Conditions) != 1 || obj.Labels["app.kubernetes.io/managed-by"] != "netprofile" {
 			t.Errorf("%s: lost the Valid condition or the labels: %+v", name, obj)
 		}
+		if len(obj.ManagedFields) != 1 || obj.ManagedFields[0].FieldsV1 != nil || obj.ManagedFields[0].Time == nil ||
+			!ownership.WrittenBy(obj, ownership.ComponentEnforcement) {
+			t.Errorf("%s: managedFields must keep who wrote when, and nothing else: %+v", name, obj.ManagedFields)
+		}
 	}
-	if !upToDate(policy.AllowAll("app"), once.(*cilium.CiliumNetworkPolicy)) {
+	if !upToDate(policy.AllowAll("app"), once.(*cilium.CiliumNetworkPolicy), ownerWithUID("ns-uid")) {
 		t.Error("a reduced copy of the desired policy must be up to date")
 	}
 	changed := policy.AllowAll("app")
 	changed.Spec.Description = "edited"
-	if upToDate(changed, once.(*cilium.CiliumNetworkPolicy)) {
+	if upToDate(changed, once.(*cilium.CiliumNetworkPolicy), ownerWithUID("ns-uid")) {
 		t.Error("a change of the rules must not be up to date")
 	}
+	if upToDate(policy.AllowAll("app"), once.(*cilium.CiliumNetworkPolicy), ownerWithUID("other")) {
+		t.Error("a policy owned by another object must not be up to date")
+	}
+}
+
+// An object read from the API server can carry any annotation; no annotation makes it look reduced.
+func TestTransformPolicyCannotBeSpoofed(t *testing.T) {
+	emptied := owned(policy.AllowAll("app"))
+	emptied.Spec = nil
+	emptied.Annotations = map[string]string{"netprofile.internal/rules-sha256": policy.RulesHash(policy.AllowAll("app"))}
+	got, _ := TransformPolicy(emptied)
+	if got.(*cilium.CiliumNetworkPolicy).CachedRulesHash == policy.RulesHash(policy.AllowAll("app")) {
+		t.Fatal("an emptied policy carrying a hash annotation was taken for the rendered one")
+	}
+	if upToDate(policy.AllowAll("app"), got.(*cilium.CiliumNetworkPolicy), ownerWithUID("ns-uid")) {
+		t.Fatal("an emptied policy must not be up to date")
+	}
+}
+
+func TestUpToDateWantsExactMetadata(t *testing.T) {
+	reduce := func(mut func(*cilium.CiliumNetworkPolicy)) *cilium.CiliumNetworkPolicy {
+		p := owned(policy.AllowAll("app"))
+		mut(p)
+		out, _ := TransformPolicy(p)
+		return out.(*cilium.CiliumNetworkPolicy)
+	}
+	tests := map[string]func(*cilium.CiliumNetworkPolicy){
+		"a foreign label":     func(p *cilium.CiliumNetworkPolicy) { p.Labels["access.network-policy.homelab/postgres"] = "true" },
+		"a changed component": func(p *cilium.CiliumNetworkPolicy) { p.Labels[ownership.ComponentLabel] = "other" },
+		"a second owner reference": func(p *cilium.CiliumNetworkPolicy) {
+			p.OwnerReferences = append(p.OwnerReferences, metav1.OwnerReference{UID: "x"})
+		},
+		"a finalizer": func(p *cilium.CiliumNetworkPolicy) { p.Finalizers = []string{"example.com/keep"} },
+	}
+	for name, mut := range tests {
+		if upToDate(policy.AllowAll("app"), reduce(mut), ownerWithUID("ns-uid")) {
+			t.Errorf("%s: must not be up to date", name)
+		}
+	}
+}
+
+func ownerWithUID(uid types.UID) *corev1.Namespace {
+	ns := &corev1.Namespace{}
+	ns.UID = uid
+	return ns
 }

@@ -30,8 +30,14 @@ type Writer struct {
 // Set writes the condition if it changed and records an Event for it: Warning unless the condition is the
 // good state. Good is True for NetworkPolicyReady; for EnforcementDisabled every state is worth a warning.
 func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string) error {
-	want := corev1.NamespaceCondition{Type: w.Type, Status: status, Reason: reason, Message: message}
+	return w.SetCondition(ctx, ns, corev1.NamespaceCondition{Type: w.Type, Status: status, Reason: reason, Message: message})
+}
+
+// SetCondition is Set for a whole condition; a transition time set in want is kept (see conditions.Desired).
+func (w Writer) SetCondition(ctx context.Context, ns *corev1.Namespace, want corev1.NamespaceCondition) error {
+	want.Type = w.Type
 	cond, changed := conditions.Desired(ns.Status.Conditions, want, metav1.NewTime(w.Clock.Now()))
+	status := cond.Status
 	if !changed {
 		return nil
 	}
@@ -49,9 +55,9 @@ func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.Con
 		eventType = corev1.EventTypeNormal
 	}
 	if status == corev1.ConditionFalse {
-		metrics.Failures.WithLabelValues(w.FieldManager, reason).Inc()
+		metrics.Failures.WithLabelValues(w.FieldManager, cond.Reason).Inc()
 	}
-	w.Recorder.Eventf(ns, nil, eventType, reason, "Reconcile", "%s", message)
+	w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)
 	return nil
 }
 

@@ -1,23 +1,73 @@
-// Package predicates holds the event filters netprofile's controllers share.
+// Package predicates holds the event filters and mappings netprofile's controllers share.
 package predicates
 
 import (
+	"context"
+	"maps"
+	"slices"
+
 	"k8s.io/apimachinery/pkg/api/equality"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
-// OwnedPolicy passes the events of a component's generated policies that need a reconcile: spec edits, label
-// edits, deletions and Cilium's Valid condition. Creations are netprofile's own writes (or, at start, objects
-// whose owners are reconciled anyway), and other status churn is noise.
-func OwnedPolicy(component string) predicate.Predicate {
-	return predicate.And(Component(component), predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }},
-		predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, ValidConditionChanged{}))
+// ReservedPolicy maps every event of a Cilium policy at a name reserved for component to that name's owner
+// (ownership.Reserved), whatever the object's labels or owner references say: an edit that also changes
+// netprofile's labels, a removed owner reference, and a hand-written policy that clashes, then goes, all
+// reach the owner's reconciler. Namespaced owners (the namespace-policy and enforcement components) are
+// requested by the policy's namespace.
+func ReservedPolicy(component string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		comp, owner, ok := ownership.Reserved(obj.GetName(), obj.GetNamespace() != "")
+		if !ok || comp != component {
+			return nil
+		}
+		if owner == "" {
+			owner = obj.GetNamespace()
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: owner}}}
+	})
 }
+
+// PolicyChanged passes the policy events a reconcile must see: any change of what netprofile decides with
+// (rules, labels, owner references, finalizers, deletion, Cilium's Valid condition), deletions, and the
+// creation of an object netprofile did not write (a clash to report). netprofile's own creations, and the
+// per-node status churn of the Cilium agents, do not pass.
+type PolicyChanged struct {
+	predicate.Funcs
+	Component string
+}
+
+// Create passes objects that netprofile's component did not write.
+func (p PolicyChanged) Create(e event.CreateEvent) bool {
+	return !ownership.WrittenBy(e.Object, p.Component)
+}
+
+// Update passes changes of what netprofile decides with.
+func (PolicyChanged) Update(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld, e.ObjectNew
+	if o == nil || n == nil {
+		return true
+	}
+	return o.GetGeneration() != n.GetGeneration() || apply.CachedRulesHash(o) != apply.CachedRulesHash(n) ||
+		!maps.Equal(o.GetLabels(), n.GetLabels()) ||
+		!equality.Semantic.DeepEqual(o.GetOwnerReferences(), n.GetOwnerReferences()) ||
+		!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+		!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) ||
+		!equality.Semantic.DeepEqual(validCondition(o), validCondition(n))
+}
+
+// Delete passes.
+func (PolicyChanged) Delete(event.DeleteEvent) bool { return true }
 
 // Resync passes the informer's periodic resync (an update whose object did not change), so a
 // --sync-period resync re-checks everything even through predicates that compare fields.
@@ -34,35 +84,36 @@ func (Resync) Create(event.CreateEvent) bool { return true }
 // Delete passes.
 func (Resync) Delete(event.DeleteEvent) bool { return true }
 
-// Component passes only objects of one netprofile component, so a controller is not woken by its
-// sibling's policies in the same namespace.
-func Component(component string) predicate.Predicate {
-	return predicate.NewPredicateFuncs(func(obj client.Object) bool {
-		return obj.GetLabels()[ownership.ComponentLabel] == component
-	})
+// ReadyChanged passes updates of a Baseline or SharedResource whose Ready condition changed status or
+// reason, and deletions: what the namespaces depending on it report changes with it.
+type ReadyChanged struct{ predicate.Funcs }
+
+// Create does not pass: a new object reports Ready with its first reconcile.
+func (ReadyChanged) Create(event.CreateEvent) bool { return false }
+
+// Update passes when Ready changed.
+func (ReadyChanged) Update(e event.UpdateEvent) bool {
+	return ReadyOf(e.ObjectOld) != ReadyOf(e.ObjectNew)
 }
 
-// ValidConditionChanged passes updates that change the Valid condition the Cilium agent writes on a
-// policy it could not import.
-type ValidConditionChanged struct{ predicate.Funcs }
-
-// Update passes when the Valid condition changed.
-func (ValidConditionChanged) Update(e event.UpdateEvent) bool {
-	return !equality.Semantic.DeepEqual(validCondition(e.ObjectOld), validCondition(e.ObjectNew))
+// ReadyOf is the status and reason of the Ready condition of a Baseline or SharedResource ("" when absent).
+func ReadyOf(obj client.Object) [2]string {
+	var conds []metav1.Condition
+	switch o := obj.(type) {
+	case *v1alpha1.Baseline:
+		conds = o.Status.Conditions
+	case *v1alpha1.SharedResource:
+		conds = o.Status.Conditions
+	}
+	if c := apimeta.FindStatusCondition(conds, "Ready"); c != nil {
+		return [2]string{string(c.Status), c.Reason}
+	}
+	return [2]string{}
 }
 
 func validCondition(obj client.Object) any {
-	var conds []cilium.NetworkPolicyCondition
-	switch p := obj.(type) {
-	case *cilium.CiliumNetworkPolicy:
-		conds = p.Status.Conditions
-	case *cilium.CiliumClusterwideNetworkPolicy:
-		conds = p.Status.Conditions
-	}
-	for _, c := range conds {
-		if c.Type == cilium.PolicyConditionValid {
-			return [3]string{string(c.Status), c.Reason, c.Message}
-		}
+	if c := apply.ValidCondition(obj); c != nil {
+		return [3]string{string(c.Status), c.Reason, c.Message}
 	}
 	return nil
 }

@@ -73,19 +73,21 @@ func TestLive(t *testing.T) {
 	for _, ns := range append(files.Namespaces, nsObj("database", nil), nsObj("cache", nil), nsObj("garage", nil), nsObj("typo", map[string]string{"network-policy.homelab/profile": "Standard"}), nsObj("unrelated", map[string]string{"team": "a"})) {
 		must(t, k8s.Create(ctx, ns.DeepCopy()))
 	}
+	// Written as the operator writes them: under its components' field managers (pkg/ownership).
 	for _, p := range set.CNPs {
-		must(t, k8s.Create(ctx, p.DeepCopy()))
+		must(t, k8s.Create(ctx, p.DeepCopy(), operator(p)))
 	}
 	for _, p := range set.CCNPs {
-		must(t, k8s.Create(ctx, p.DeepCopy()))
+		must(t, k8s.Create(ctx, p.DeepCopy(), operator(p)))
 	}
 	since := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
 	annotate(t, ctx, k8s, "hatch", contract.Default().SinceAnnotation(), since.Format(time.RFC3339))
 	setConditions(t, ctx, k8s, "shop", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile standard and grant postgres applied"))
 	setConditions(t, ctx, k8s, "batch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile isolated applied"))
 	setConditions(t, ctx, k8s, "hatch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile internal applied"),
-		cond(conditions.EnforcementDisabled, corev1.ConditionTrue, conditions.ReasonEnforcementDisabledWarning, "network policy enforcement is disabled"))
-	setConditions(t, ctx, k8s, "typo", cond(conditions.Ready, corev1.ConditionFalse, policy.ReasonInvalidLabel, `NetworkProfile names are lower case: did you mean "standard"?`))
+		corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue, Reason: conditions.ReasonEnforcementDisabledWarning,
+			Message: "network policy enforcement is disabled", LastTransitionTime: metav1.NewTime(since)})
+	setConditions(t, ctx, k8s, "typo", cond(conditions.Ready, corev1.ConditionFalse, conditions.ReasonInvalidLabel, `NetworkProfile names are lower case: did you mean "standard"?`))
 
 	t.Run("status lists every namespace netprofile is involved with, and fails on the one not Ready", func(t *testing.T) {
 		r := run(t, "", "status", kc)
@@ -169,7 +171,7 @@ func TestLive(t *testing.T) {
 		must(t, k8s.Update(ctx, p))
 		stale, err := compat.CNP(policy.AllowAll("batch"))
 		must(t, err)
-		must(t, k8s.Create(ctx, stale))
+		must(t, k8s.Create(ctx, stale, operator(stale)))
 		t.Cleanup(func() { must(t, k8s.Delete(ctx, stale)) })
 
 		r := run(t, "", "render", "-f", apps, "--diff", kc)
@@ -257,6 +259,12 @@ func TestLive(t *testing.T) {
 
 func nsObj(name string, labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+// operator is the field manager under which the operator writes p.
+func operator(p client.Object) client.FieldOwner {
+	comp, _, _ := ownership.Reserved(p.GetName(), p.GetNamespace() != "")
+	return client.FieldOwner(ownership.FieldManager(comp))
 }
 
 func cond(t corev1.NamespaceConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NamespaceCondition {

@@ -10,10 +10,13 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
@@ -226,8 +229,8 @@ func (o *renderOptions) runDiff(ctx context.Context, g *globals, set *desired.Se
 	return differs, nil
 }
 
-// live fetches the generated policies the rendering is compared with: by name what was rendered, and by
-// ownership label what the operator owns in the same scope (which it would delete if no longer rendered).
+// live fetches the generated policies the rendering is compared with: by name what was rendered, and what
+// the operator owns at its reserved names in the same scope (which it would delete if no longer rendered).
 func (o *renderOptions) live(ctx context.Context, c client.Client, set *desired.Set, refused map[string]bool) (map[objectKey]any, error) {
 	out := map[objectKey]any{}
 	for _, p := range set.CNPs {
@@ -250,34 +253,69 @@ func (o *renderOptions) live(ctx context.Context, c client.Client, set *desired.
 			out[objectKey{ciliumv2.CCNPKindDefinition, "", p.Name}] = live
 		}
 	}
-	// What the operator owns in scope and would delete.
-	components := []string{ownership.ComponentNamespacePolicy, ownership.ComponentEnforcement}
+	// What the operator would delete: the policies at reserved names in scope that it owns (the same
+	// ownership rule as the operator's, pkg/ownership).
+	ownerUID := func(obj client.Object, name string) (types.UID, error) {
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
+			return "", client.IgnoreNotFound(err)
+		}
+		return obj.GetUID(), nil
+	}
+	add := func(live client.Object, kind, ownerName string, owner client.Object) error {
+		comp, _, ok := ownership.Reserved(live.GetName(), live.GetNamespace() != "")
+		if !ok {
+			return nil
+		}
+		uid, err := ownerUID(owner, ownerName)
+		if err != nil {
+			return err
+		}
+		if ownership.Ours(live, comp, uid) {
+			out[objectKey{kind, live.GetNamespace(), live.GetName()}] = live
+		}
+		return nil
+	}
 	for _, ns := range o.namespaces(set, refused) {
-		for _, comp := range components {
-			var list ciliumv2.CiliumNetworkPolicyList
-			if err := c.List(ctx, &list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(comp)}); err != nil {
-				return nil, fmt.Errorf("failed to list policies in %s: %w", ns, err)
+		for _, name := range []string{ownership.NamespacePolicyName, ownership.AllowAllPolicyName} {
+			live := &ciliumv2.CiliumNetworkPolicy{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, live); err != nil {
+				if client.IgnoreNotFound(err) != nil {
+					return nil, fmt.Errorf("failed to get CiliumNetworkPolicy %s/%s: %w", ns, name, err)
+				}
+				continue
 			}
-			for i := range list.Items {
-				out[objectKey{ciliumv2.CNPKindDefinition, ns, list.Items[i].Name}] = &list.Items[i]
+			if err := add(live, ciliumv2.CNPKindDefinition, ns, &corev1.Namespace{}); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if o.cluster {
 		var cnps ciliumv2.CiliumNetworkPolicyList
-		if err := c.List(ctx, &cnps, client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentProvider)}); err != nil {
-			return nil, fmt.Errorf("failed to list provider policies: %w", err)
+		if err := c.List(ctx, &cnps); err != nil {
+			return nil, fmt.Errorf("failed to list policies: %w", err)
 		}
 		for i := range cnps.Items {
-			out[objectKey{ciliumv2.CNPKindDefinition, cnps.Items[i].Namespace, cnps.Items[i].Name}] = &cnps.Items[i]
+			if comp, _, _ := ownership.Reserved(cnps.Items[i].Name, true); comp == ownership.ComponentProvider {
+				if err := add(&cnps.Items[i], ciliumv2.CNPKindDefinition, cnps.Items[i].Namespace, &corev1.Namespace{}); err != nil {
+					return nil, err
+				}
+			}
 		}
 		var ccnps ciliumv2.CiliumClusterwideNetworkPolicyList
-		if err := c.List(ctx, &ccnps, client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentBaseline)}); err != nil {
-			return nil, fmt.Errorf("failed to list baseline policies: %w", err)
+		if err := c.List(ctx, &ccnps); err != nil {
+			return nil, fmt.Errorf("failed to list clusterwide policies: %w", err)
 		}
 		for i := range ccnps.Items {
-			out[objectKey{ciliumv2.CCNPKindDefinition, "", ccnps.Items[i].Name}] = &ccnps.Items[i]
+			if _, baseline, ok := ownership.Reserved(ccnps.Items[i].Name, false); ok {
+				if err := add(&ccnps.Items[i], ciliumv2.CCNPKindDefinition, baseline, &v1alpha1.Baseline{}); err != nil {
+					return nil, err
+				}
+			}
 		}
+	}
+	// The typed client leaves apiVersion and kind empty; the rendered side has them.
+	for k, obj := range out {
+		obj.(client.Object).GetObjectKind().SetGroupVersionKind(ciliumv2.SchemeGroupVersion.WithKind(k.kind))
 	}
 	return out, nil
 }
