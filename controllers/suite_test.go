@@ -95,7 +95,10 @@ var _ = BeforeSuite(func() {
 })
 
 // startManager runs the manager in the background; stopManager stops it (specs use the pair to restart).
-func startManager() {
+func startManager() { startManagerWithResync(syncPeriod) }
+
+// startManagerWithResync runs the manager with another informer resync period.
+func startManagerWithResync(resync time.Duration) {
 	scheme, err := controllers.NewScheme()
 	Expect(err).NotTo(HaveOccurred())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -107,7 +110,7 @@ func startManager() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: addr},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(contract.Default(), syncPeriod),
+		Cache:                  controllers.CacheOptions(contract.Default(), resync),
 		// The manager is restarted within one process; controller names are otherwise process-unique.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
