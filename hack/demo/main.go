@@ -41,6 +41,9 @@ var samples = []struct {
 	{"typo", map[string]string{"network-policy.homelab/profile": "Standard"}},
 }
 
+// providerNamespaces are where the default SharedResources live.
+var providerNamespaces = []string{"database", "cache", "garage"}
+
 func main() {
 	manager := flag.String("manager", "bin/manager", "the manager binary to run")
 	once := flag.Bool("once", false, "print the result and exit instead of waiting for Ctrl-C (for tests)")
@@ -102,6 +105,14 @@ func run(manager string, once bool) (retErr error) {
 	fmt.Printf("  logs: %s\n  metrics: http://127.0.0.1:8080/metrics\n", logPath)
 
 	step("Creating sample namespaces")
+	// The default SharedResources' provider namespaces: platform namespaces with hand-written policies, where
+	// netprofile adds only the provider halves. Without them a grant is reported not in effect.
+	for _, name := range providerNamespaces {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+			return err
+		}
+		fmt.Printf("  %-12s (provider namespace)\n", name)
+	}
 	for _, s := range samples {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.name, Labels: s.labels}}
 		if err := c.Create(ctx, ns); err != nil {
