@@ -177,7 +177,7 @@ func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current 
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", r.Contract.SinceAnnotation(), err))
 		}
 	}
-	if restored || conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled) != nil && len(errs) == 0 {
+	if _, bypassed := enforcement.Record(ns); restored || bypassed && len(errs) == 0 {
 		r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, conditions.ReasonEnforcementRestored, "RestoreEnforcement",
 			"network policy enforcement restored: the allow-all policy %s is deleted", ownership.AllowAllPolicyName)
 	}
