@@ -10,7 +10,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,7 +46,7 @@ type Reconciler struct {
 
 // Reconcile renders and applies the baseline, or deletes its policy when it is off or gone.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	current, err := r.policy(ctx, ownership.BaselinePolicyName(req.Name))
+	current, err := apply.Current[cilium.CiliumClusterwideNetworkPolicy](ctx, r.Client, client.ObjectKey{Name: ownership.BaselinePolicyName(req.Name)})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -114,18 +113,6 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 		}
 	}
 	return true, conditions.ReasonBaselineApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
-}
-
-func (r *Reconciler) policy(ctx context.Context, name string) (*cilium.CiliumClusterwideNetworkPolicy, error) {
-	p := &cilium.CiliumClusterwideNetworkPolicy{}
-	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, p)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("failed to get %s: %w", name, err)
-	}
-	return p, nil
 }
 
 // SetupWithManager registers the reconciler: Baseline spec changes, resyncs, and every change of a policy at

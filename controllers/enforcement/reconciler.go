@@ -11,7 +11,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -62,7 +61,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	now := r.Clock.Now()
 	st := enforcement.Evaluate(r.Contract, ns, now, r.Thresholds)
-	current, err := r.allowAll(ctx, ns.Name)
+	current, err := apply.Current[cilium.CiliumNetworkPolicy](ctx, r.Client, client.ObjectKey{Namespace: ns.Name, Name: ownership.AllowAllPolicyName})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -115,20 +114,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	// Time-based work: the next threshold or the end of the bypass.
 	return ctrl.Result{RequeueAfter: st.Next.Sub(now)}, nil
-}
-
-// allowAll returns the namespace's policy at the allow-all's reserved name from the cache, whoever owns
-// it, or nil.
-func (r *Reconciler) allowAll(ctx context.Context, namespace string) (*cilium.CiliumNetworkPolicy, error) {
-	p := &cilium.CiliumNetworkPolicy{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ownership.AllowAllPolicyName}, p)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("failed to get allow-all policy: %w", err)
-	}
-	return p, nil
 }
 
 // stamp publishes netprofile's record of when the bypass started in the since-annotation, with server-side

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -60,7 +59,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ns.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	current, err := r.current(ctx, ns.Name)
+	current, err := apply.Current[cilium.CiliumNetworkPolicy](ctx, r.Client, client.ObjectKey{Namespace: ns.Name, Name: ownership.NamespacePolicyName})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -127,19 +126,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		reason = conditions.ReasonNoRulesNeeded
 	}
 	return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
-}
-
-// current returns the namespace's policy at the reserved name from the cache, whoever owns it, or nil.
-func (r *Reconciler) current(ctx context.Context, namespace string) (*cilium.CiliumNetworkPolicy, error) {
-	p := &cilium.CiliumNetworkPolicy{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ownership.NamespacePolicyName}, p)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("failed to get the namespace policy: %w", err)
-	}
-	return p, nil
 }
 
 // write applies the desired policy, or prunes the standing one when nothing is desired.

@@ -228,7 +228,7 @@ func (a Applier) Delete(ctx context.Context, obj client.Object, ownerUID types.U
 	return nil
 }
 
-// Cached returns the cached (reduced) object named like desired, or nil.
+// cached returns the cached (reduced) object named like desired, whoever owns it, or nil.
 func (a Applier) cached(ctx context.Context, desired client.Object) (client.Object, error) {
 	current := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
 	switch err := a.Client.Get(ctx, client.ObjectKeyFromObject(desired), current); {
@@ -238,6 +238,22 @@ func (a Applier) cached(ctx context.Context, desired client.Object) (client.Obje
 		return nil, fmt.Errorf("failed to read %s %s: %w", kindOf(desired), key(desired), err)
 	}
 	return current, nil
+}
+
+// Current returns the policy at a reserved name from the reader (the manager's cache), whoever owns it, or
+// nil: what a reconciler decides about through the ownership rule.
+func Current[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, r client.Reader, at client.ObjectKey) (PT, error) {
+	p := PT(new(T))
+	switch err := r.Get(ctx, at, p); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to read %s %s: %w", kindOf(p), at, err)
+	}
+	return p, nil
 }
 
 func (a Applier) ownerReference(owner client.Object) (metav1.OwnerReference, error) {
