@@ -69,6 +69,10 @@ var _ = BeforeSuite(func() {
 	env, err = testenv.Start(testenv.Options{ControllerManager: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
+		// The manager first, so kube-apiserver has no watch of its open when it stops.
+		if stopMgr != nil {
+			stopManager()
+		}
 		cancel()
 		Expect(env.Stop()).To(Succeed())
 	})

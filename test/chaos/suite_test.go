@@ -102,11 +102,7 @@ var _ = BeforeSuite(func() {
 	Expect(testenv.BuildManager(managerBin)).To(Succeed())
 
 	By("starting etcd, kube-apiserver and kube-controller-manager")
-	env, err = testenv.Start(testenv.Options{ControllerManager: true, APIServerArgs: map[string]string{
-		// On SIGTERM, close the open watches within 2 s. Without it kube-apiserver's HTTP server waits for
-		// them (the manager's, kube-controller-manager's) until its request timeout (60 s) before it exits.
-		"shutdown-watch-termination-grace-period": "2s",
-	}})
+	env, err = testenv.Start(testenv.Options{ControllerManager: true})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(env.Stop()).To(Succeed()) })
 	cfg := rest.CopyConfig(env.Config)

@@ -150,6 +150,10 @@ func Start(opts Options) (*Env, error) {
 	if err := os.Mkdir(apiServer.CertDir, 0o700); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(e.dir))
 	}
+	// On SIGTERM, close open watches within 2 s. Without it kube-apiserver waits for them (a manager's,
+	// kube-controller-manager's) up to its request timeout (60 s), and envtest kills it after 20 s and
+	// reports "timeout waiting for process kube-apiserver to stop", at a restart or at the end of a suite.
+	apiServer.Configure().Set("shutdown-watch-termination-grace-period", "2s")
 	for name, value := range opts.APIServerArgs {
 		apiServer.Configure().Set(name, value)
 	}
@@ -213,10 +217,8 @@ func (e *Env) ImpersonatingKubeconfig(path, user string, extra map[string][]stri
 }
 
 // StopAPIServer stops kube-apiserver the way a control plane node's restart does (SIGTERM, graceful
-// shutdown) and waits until it has exited. etcd, kube-controller-manager and every client keep running.
-// While clients hold watches, start the server with APIServerArgs
-// {"shutdown-watch-termination-grace-period": "2s"} or similar: by default it waits for open watches up to
-// its request timeout (60 s), and envtest kills it after 20 s and reports a failure.
+// shutdown, open watches closed within the grace period Start sets) and waits until it has exited. etcd,
+// kube-controller-manager and every client keep running.
 func (e *Env) StopAPIServer() error {
 	if err := e.Environment.ControlPlane.GetAPIServer().Stop(); err != nil {
 		return fmt.Errorf("failed to stop kube-apiserver: %w", err)
