@@ -107,10 +107,8 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 		return false, conditions.ReasonApplyFailed, "failed to apply the policy, retrying: " + err.Error(), err
 	}
 	b.Status.Policy = desired.Name
-	if current != nil {
-		if invalid := apply.Rejected(current); invalid != "" {
-			return false, conditions.ReasonRejectedByAgent, invalid, nil
-		}
+	if invalid := apply.Rejected(current); invalid != "" {
+		return false, conditions.ReasonRejectedByAgent, invalid, nil
 	}
 	return true, conditions.ReasonBaselineApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
 }

@@ -88,7 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			}
 			// The label still asks for the bypass, so the record stays; the bypass is not in effect.
 			cond.Reason, cond.Message = conditions.ReasonNameClash, err.Error()+"; the enforcement bypass is not in effect"
-		} else if invalid := rejected(current); invalid != "" {
+		} else if invalid := apply.Rejected(current); invalid != "" {
 			cond.Reason, cond.Message = conditions.ReasonRejectedByAgent, invalid+"; the enforcement bypass is not in effect"
 		}
 	} else if current != nil {
@@ -167,11 +167,4 @@ func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current 
 			"network policy enforcement restored: the allow-all policy %s is deleted", ownership.AllowAllPolicyName)
 	}
 	return clash, errors.Join(errs...)
-}
-
-func rejected(p *cilium.CiliumNetworkPolicy) string {
-	if p == nil {
-		return ""
-	}
-	return apply.Rejected(p)
 }

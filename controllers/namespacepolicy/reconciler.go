@@ -104,10 +104,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if res.Selection.IsEmpty() {
 		return ctrl.Result{}, r.status().Clear(ctx, ns)
 	}
-	if current != nil {
-		if invalid := apply.Rejected(current); invalid != "" {
-			return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
-		}
+	if invalid := apply.Rejected(current); invalid != "" {
+		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
 	}
 	names := policyNames(res.Policies)
 	if failing := r.failingProviders(cat, res.Effective.Grants); failing != "" {

@@ -58,9 +58,6 @@ const (
 	Adopted Result = "adopted"
 )
 
-// Wrote reports whether the result was a write.
-func (r Result) Wrote() bool { return r != Unchanged && r != "" }
-
 // ClashError means an object netprofile does not own already has the name of a generated policy. It is left
 // alone and reported.
 type ClashError struct {
@@ -319,14 +316,18 @@ func editedSince(obj metav1.Object, component string) []string {
 }
 
 // ValidCondition returns the Valid condition the Cilium agent writes on a policy it could or could not
-// import, or nil.
+// import, or nil (also for a nil policy).
 func ValidCondition(obj client.Object) *cilium.NetworkPolicyCondition {
 	var conds []cilium.NetworkPolicyCondition
 	switch p := obj.(type) {
 	case *cilium.CiliumNetworkPolicy:
-		conds = p.Status.Conditions
+		if p != nil {
+			conds = p.Status.Conditions
+		}
 	case *cilium.CiliumClusterwideNetworkPolicy:
-		conds = p.Status.Conditions
+		if p != nil {
+			conds = p.Status.Conditions
+		}
 	}
 	for i := range conds {
 		if conds[i].Type == cilium.PolicyConditionValid {

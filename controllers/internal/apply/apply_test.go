@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,20 @@ func ownerWithUID(uid types.UID) *corev1.Namespace {
 	ns := &corev1.Namespace{}
 	ns.UID = uid
 	return ns
+}
+
+// The reconcilers hand Rejected the policy they found, nil when there is none.
+func TestRejected(t *testing.T) {
+	if got := Rejected((*cilium.CiliumNetworkPolicy)(nil)); got != "" {
+		t.Errorf("no policy: %q", got)
+	}
+	p := policy.AllowAll("app")
+	p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "unable to parse"}}
+	if got := Rejected(p); got == "" || !strings.Contains(got, "unable to parse") {
+		t.Errorf("a policy Cilium marked invalid: %q", got)
+	}
+	p.Status.Conditions[0].Status = corev1.ConditionTrue
+	if got := Rejected(p); got != "" {
+		t.Errorf("a valid policy: %q", got)
+	}
 }

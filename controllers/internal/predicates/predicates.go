@@ -93,11 +93,11 @@ func (ReadyChanged) Create(event.CreateEvent) bool { return false }
 
 // Update passes when Ready changed.
 func (ReadyChanged) Update(e event.UpdateEvent) bool {
-	return ReadyOf(e.ObjectOld) != ReadyOf(e.ObjectNew)
+	return readyOf(e.ObjectOld) != readyOf(e.ObjectNew)
 }
 
-// ReadyOf is the status and reason of the Ready condition of a Baseline or SharedResource ("" when absent).
-func ReadyOf(obj client.Object) [2]string {
+// readyOf is the status and reason of the Ready condition of a Baseline or SharedResource ("" when absent).
+func readyOf(obj client.Object) [2]string {
 	var conds []metav1.Condition
 	switch o := obj.(type) {
 	case *v1alpha1.Baseline:
