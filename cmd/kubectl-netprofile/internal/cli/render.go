@@ -255,11 +255,17 @@ func (o *renderOptions) live(ctx context.Context, c client.Client, set *desired.
 	}
 	// What the operator would delete: the policies at reserved names in scope that it owns (the same
 	// ownership rule as the operator's, pkg/ownership).
+	uids := map[string]types.UID{} // by owner kind and name: each owner is read once
 	ownerUID := func(obj client.Object, name string) (types.UID, error) {
+		k := fmt.Sprintf("%T/%s", obj, name)
+		if uid, ok := uids[k]; ok {
+			return uid, nil
+		}
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
 			return "", client.IgnoreNotFound(err)
 		}
-		return obj.GetUID(), nil
+		uids[k] = obj.GetUID()
+		return uids[k], nil
 	}
 	add := func(live client.Object, kind, ownerName string, owner client.Object) error {
 		comp, _, ok := ownership.Reserved(live.GetName(), live.GetNamespace() != "")
