@@ -21,6 +21,18 @@ import (
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
+func consumers(matchLabels map[string]string, exprs ...metav1.LabelSelectorRequirement) *v1alpha1.Consumers {
+	return &v1alpha1.Consumers{NamespaceSelector: metav1.LabelSelector{MatchLabels: matchLabels, MatchExpressions: exprs}}
+}
+
+func manyLabels(n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m[fmt.Sprintf("label-%d", i)] = "x"
+	}
+	return m
+}
+
 // ensureNamespace creates a fixed-name namespace (a provider such as database) unless a spec already did.
 func ensureNamespace(name string) {
 	err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
@@ -334,6 +346,17 @@ var _ = Describe("Admission of the catalogue (CRD schema and CEL on the real API
 		Entry("a namespace provider", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}, Ports: port(5432, "TCP")}, true, ""),
 		Entry("no ports", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}}, false, "spec.ports"),
 		Entry("namespace and entity", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database", Entity: v1alpha1.EntityKubeAPIServer}, Ports: port(5432, "TCP")}, false, "exactly one of namespace and entity"),
+		Entry("consumers by labels and expressions", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}, Ports: port(5432, "TCP"),
+			Consumers: consumers(map[string]string{"team": "payments"}, metav1.LabelSelectorRequirement{Key: "env", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"dev"}},
+				metav1.LabelSelectorRequirement{Key: "quarantine", Operator: metav1.LabelSelectorOpDoesNotExist})}, true, ""),
+		Entry("a consumers operator Cilium cannot evaluate", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}, Ports: port(5432, "TCP"),
+			Consumers: consumers(nil, metav1.LabelSelectorRequirement{Key: "team", Operator: "Gt", Values: []string{"1"}})}, false, "operator must be In, NotIn, Exists or DoesNotExist"),
+		Entry("consumers In without values", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}, Ports: port(5432, "TCP"),
+			Consumers: consumers(nil, metav1.LabelSelectorRequirement{Key: "team", Operator: metav1.LabelSelectorOpIn})}, false, "In and NotIn need values"),
+		Entry("consumers Exists with values", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}, Ports: port(5432, "TCP"),
+			Consumers: consumers(nil, metav1.LabelSelectorRequirement{Key: "team", Operator: metav1.LabelSelectorOpExists, Values: []string{"a"}})}, false, "Exists and DoesNotExist take none"),
+		Entry("too many consumer labels", v1alpha1.SharedResourceSpec{Provider: v1alpha1.Provider{Namespace: "database"}, Ports: port(5432, "TCP"),
+			Consumers: consumers(manyLabels(17))}, false, "at most 16 labels"),
 	)
 	It("rejects a baseline opening any port to the world", func() {
 		b := &v1alpha1.Baseline{ObjectMeta: metav1.ObjectMeta{GenerateName: "admission-"}, Spec: v1alpha1.BaselineSpec{

@@ -26,6 +26,7 @@ import (
 	enforcementctrl "github.com/netprofile/netprofile/controllers/enforcement"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
+	"github.com/netprofile/netprofile/controllers/labelcontract"
 	"github.com/netprofile/netprofile/controllers/namespacepolicy"
 	"github.com/netprofile/netprofile/controllers/profile"
 	"github.com/netprofile/netprofile/controllers/sharedresource"
@@ -134,6 +135,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			Renderer: renderer, Status: status(sharedresource.ControllerName)}},
 		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentBaseline, baseline.ControllerName), Status: status(baseline.ControllerName)}},
 		{profile.ControllerName, &profile.Reconciler{Client: mgr.GetClient(), Renderer: renderer, Status: status(profile.ControllerName)}},
+		{labelcontract.ControllerName, &labelcontract.Reconciler{Client: mgr.GetClient(), Contract: opts.Contract, Clock: opts.Clock,
+			Settings: contract.Settings{PlatformNamespaces: opts.PlatformNamespaces, WarningAfter: opts.Enforcement.WarningAfter,
+				CriticalAfter: opts.Enforcement.CriticalAfter, MaxDisabled: opts.Enforcement.MaxDisabled}}},
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &cilium.CiliumNetworkPolicy{}, sharedresource.ProviderIndex,
 		sharedresource.IndexProvider); err != nil {

@@ -43,6 +43,29 @@ type SharedResourceSpec struct {
 	// +listType=atomic
 	// +required
 	Ports []PortProtocol `json:"ports"`
+
+	// Consumers limits which Namespaces may be granted the resource, as Gateway API's ReferenceGrant does: the
+	// provider's owner decides who gets in, not only the consumer's label. Absent means any Namespace with
+	// the access label.
+	// +optional
+	Consumers *Consumers `json:"consumers,omitempty"`
+}
+
+// Consumers names the Namespaces a SharedResource may be granted to. A Namespace carrying the access label
+// outside them is refused (its NetworkPolicyReady says why) and let in by neither half of the grant.
+//
+// The bounds keep the rendered provider policy small and the rules below cheap for the API server; the
+// operators are the four Cilium can evaluate on namespace labels.
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceSelector.matchLabels) || self.namespaceSelector.matchLabels.size() <= 16",message="namespaceSelector.matchLabels: at most 16 labels"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.size() <= 16",message="namespaceSelector.matchExpressions: at most 16 expressions"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="namespaceSelector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && e.values.size() > 0))",message="namespaceSelector.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
+// +kubebuilder:validation:XValidation:rule="!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, !has(e.values) || e.values.size() <= 64)",message="namespaceSelector.matchExpressions: at most 64 values in an expression"
+type Consumers struct {
+	// NamespaceSelector selects the consumer Namespaces by their labels (matchLabels and matchExpressions, as
+	// everywhere in Kubernetes). An empty selector selects every Namespace.
+	// +required
+	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
 }
 
 // SharedResourceStatus is what netprofile observed about a shared resource.
@@ -58,9 +81,22 @@ type SharedResourceStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Consumers is how many Namespaces carry the access label.
+	// Consumers is how many Namespaces carry the access label and are admitted by spec.consumers (all of
+	// them when spec.consumers is absent).
 	// +optional
 	Consumers int32 `json:"consumers"`
+
+	// RefusedConsumerCount is how many Namespaces carry the access label but are outside spec.consumers.
+	// +optional
+	RefusedConsumerCount int32 `json:"refusedConsumerCount"`
+
+	// RefusedConsumers names them, sorted; only the first 100 when there are more (RefusedConsumerCount has
+	// the total), so the status stays small however many namespaces ask.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=atomic
+	// +optional
+	RefusedConsumers []string `json:"refusedConsumers,omitempty"`
 }
 
 // SharedResource is a service in a platform namespace (or a Cilium entity) that app namespaces are granted
@@ -71,6 +107,7 @@ type SharedResourceStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=sr,categories=netprofile
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Consumers",type=integer,JSONPath=`.status.consumers`
+// +kubebuilder:printcolumn:name="Refused",type=integer,JSONPath=`.status.refusedConsumerCount`
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.spec.provider.namespace`
 // +kubebuilder:printcolumn:name="Entity",type=string,JSONPath=`.spec.provider.entity`
 // +kubebuilder:printcolumn:name="Description",type=string,JSONPath=`.spec.description`,priority=1

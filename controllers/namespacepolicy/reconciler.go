@@ -1,6 +1,8 @@
 // Package namespacepolicy is the Namespace reconciler: it turns a Namespace's profile and access labels into
 // its generated CiliumNetworkPolicy, keeps it repaired, prunes what is no longer asked for, and writes the
-// NetworkPolicyReady condition. Bad input never removes or opens anything: the last good policy stays.
+// NetworkPolicyReady condition. Bad input never removes or opens anything: the last good policy stays. A
+// SharedResource whose spec.consumers does not admit the namespace is not bad input but its owner's decision:
+// the grant is refused (ConsumerNotAllowed) and withdrawn where it stood.
 package namespacepolicy
 
 import (

@@ -1,8 +1,9 @@
 // Package sharedresource is the SharedResource reconciler. It owns the provider half of every access grant:
-// a policy in the provider namespace that lets in the namespaces carrying the access label. (The consumer
-// half is part of each consumer's namespace policy.) It also reports how many namespaces consume the
-// resource. A deleted SharedResource keeps its provider half while consumers remain: deleting the object
-// must not silently cut off working traffic.
+// a policy in the provider namespace that lets in the namespaces carrying the access label (and matching
+// spec.consumers). (The consumer half is part of each consumer's namespace policy.) It also reports how many
+// namespaces consume the resource, and which ones ask for it but are outside spec.consumers. A deleted
+// SharedResource keeps its provider half while consumers remain: deleting the object must not silently cut
+// off working traffic.
 package sharedresource
 
 import (
@@ -59,6 +60,9 @@ func IndexProvider(obj client.Object) []string {
 	return nil
 }
 
+// MaxRefusedListed caps status.refusedConsumers; status.refusedConsumerCount has the total.
+const MaxRefusedListed = 100
+
 // Reconciler reconciles one SharedResource.
 type Reconciler struct {
 	Client   client.Client
@@ -73,7 +77,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	consumers, err := r.consumers(ctx, req.Name)
+	labelled, err := r.labelled(ctx, req.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -82,7 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		if consumers > 0 {
+		if len(labelled) > 0 {
 			// Fail closed: consumers still carry the label and keep their egress; keep letting them in. Their
 			// namespaces report the missing resource.
 			return ctrl.Result{}, nil
@@ -94,20 +98,42 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	before := sr.DeepCopy()
 
-	ok, reason, msg, applied, applyErr := r.reconcileProvider(ctx, sr, existing, consumers)
+	admitted, refused := split(sr, labelled)
+	ok, reason, msg, applied, applyErr := r.reconcileProvider(ctx, sr, existing, admitted, refused)
 	var pruneErr error
 	if applyErr == nil && (ok || reason == conditions.ReasonRejectedByAgent) {
 		pruneErr = r.prune(ctx, existing, applied)
 	}
 	sr.Status.ObservedGeneration = sr.Generation
-	sr.Status.Consumers = consumers
+	sr.Status.Consumers = int32(len(admitted))
+	sr.Status.RefusedConsumerCount = int32(len(refused))
+	sr.Status.RefusedConsumers = nil
+	if len(refused) > 0 {
+		sr.Status.RefusedConsumers = refused[:min(len(refused), MaxRefusedListed)]
+	}
 	transitioned := r.Status.SetReady(&sr.Status.Conditions, sr.Generation, ok, reason, msg)
 	changed := !equality.Semantic.DeepEqual(before.Status, sr.Status)
 	return ctrl.Result{}, errors.Join(applyErr, pruneErr, r.Status.Update(ctx, before, sr, sr.Status.Conditions, changed, transitioned))
 }
 
+// split sorts the namespaces carrying the access label into those spec.consumers admits and those it refuses,
+// by name. While spec.consumers is invalid nobody is reported refused: the resource itself is (Ready), and
+// its namespaces keep what stood.
+func split(sr *v1alpha1.SharedResource, labelled []corev1.Namespace) (admitted, refused []string) {
+	for i := range labelled {
+		if ok, err := policy.Admits(sr, labelled[i].Labels); ok || err != nil {
+			admitted = append(admitted, labelled[i].Name)
+		} else {
+			refused = append(refused, labelled[i].Name)
+		}
+	}
+	slices.Sort(admitted)
+	slices.Sort(refused)
+	return admitted, refused
+}
+
 // reconcileProvider applies the provider half; applied is what now stands (nil for entity providers).
-func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedResource, existing []*cilium.CiliumNetworkPolicy, consumers int32) (ok bool, reason, msg string, applied *cilium.CiliumNetworkPolicy, err error) {
+func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedResource, existing []*cilium.CiliumNetworkPolicy, admitted, refused []string) (ok bool, reason, msg string, applied *cilium.CiliumNetworkPolicy, err error) {
 	desired, err := r.Renderer.Provider(sr)
 	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
 		return false, conditions.ReasonInvalid, refusal.Message + "; the last good provider policy stays in place", nil, nil
@@ -117,8 +143,8 @@ func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedR
 	}
 	ports := portList(sr.Spec.Ports)
 	if desired == nil {
-		return true, conditions.ReasonEntityProvider, fmt.Sprintf("%d consumer namespaces reach entity %s on %s; no provider namespace to write into",
-			consumers, sr.Spec.Provider.Entity, ports), nil, nil
+		return true, conditions.ReasonEntityProvider, fmt.Sprintf("%d consumer namespaces reach entity %s on %s; no provider namespace to write into%s",
+			len(admitted), sr.Spec.Provider.Entity, ports, refusedText(sr, refused)), nil, nil
 	}
 	providerNS := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: desired.Namespace}, providerNS); err != nil {
@@ -140,8 +166,26 @@ func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedR
 			}
 		}
 	}
-	return true, conditions.ReasonProviderApplied, fmt.Sprintf("CiliumNetworkPolicy %s/%s lets in the %d namespaces labelled %s=true on %s",
-		desired.Namespace, desired.Name, consumers, r.Renderer.Contract.AccessKey(sr.Name), ports), desired, nil
+	who := fmt.Sprintf("the %d namespaces labelled %s=true", len(admitted), r.Renderer.Contract.AccessKey(sr.Name))
+	if limit := policy.ConsumersText(&sr.Spec); limit != "" {
+		who += " that match " + limit
+	}
+	return true, conditions.ReasonProviderApplied, fmt.Sprintf("CiliumNetworkPolicy %s/%s lets in %s on %s%s",
+		desired.Namespace, desired.Name, who, ports, refusedText(sr, refused)), desired, nil
+}
+
+// refusedText says which labelled namespaces spec.consumers keeps out, for the Ready message; the names are
+// capped as in the status.
+func refusedText(sr *v1alpha1.SharedResource, refused []string) string {
+	if len(refused) == 0 {
+		return ""
+	}
+	names := strings.Join(refused[:min(len(refused), 10)], ", ")
+	if len(refused) > 10 {
+		names += fmt.Sprintf(" and %d more", len(refused)-10)
+	}
+	return fmt.Sprintf("; %d namespaces carry the label but are outside spec.consumers (%s) and get no access: %s",
+		len(refused), policy.ConsumersText(&sr.Spec), names)
 }
 
 // providerPolicies are the policies at this resource's provider-half name in every namespace, whoever owns
@@ -158,12 +202,13 @@ func (r *Reconciler) providerPolicies(ctx context.Context, name string) ([]*cili
 	return out, nil
 }
 
-func (r *Reconciler) consumers(ctx context.Context, name string) (int32, error) {
+// labelled are the namespaces carrying the access label, whether or not spec.consumers admits them.
+func (r *Reconciler) labelled(ctx context.Context, name string) ([]corev1.Namespace, error) {
 	list := &corev1.NamespaceList{}
 	if err := r.Client.List(ctx, list, client.MatchingLabels{r.Renderer.Contract.AccessKey(name): contract.AccessGranted}, client.UnsafeDisableDeepCopy); err != nil {
-		return 0, fmt.Errorf("failed to list consumer namespaces: %w", err)
+		return nil, fmt.Errorf("failed to list consumer namespaces: %w", err)
 	}
-	return int32(len(list.Items)), nil
+	return list.Items, nil
 }
 
 // prune deletes provider halves other than keep (a moved provider, or a deleted resource nobody uses) that
@@ -199,7 +244,8 @@ func portList(ports []v1alpha1.PortProtocol) string {
 }
 
 // SetupWithManager registers the reconciler: resource spec changes, its provider policies' drift, consumer
-// label changes, and provider namespaces appearing.
+// label changes (any label of a namespace carrying an access label: spec.consumers may select on it), and
+// provider namespaces appearing.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	prefix := r.Renderer.Contract.AccessPrefix()
 	return ctrl.NewControllerManagedBy(mgr).
@@ -208,7 +254,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		For(&v1alpha1.SharedResource{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
 		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentProvider),
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentProvider})).
-		Watches(&corev1.Namespace{}, nsmap.Handler(func(l map[string]string) []string { return grants(prefix, l) })).
+		Watches(&corev1.Namespace{}, nsmap.LabelsHandler(func(l map[string]string) []string { return grants(prefix, l) })).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.providedIn), builder.WithPredicates(predicate.Funcs{
 			UpdateFunc: func(e event.UpdateEvent) bool { return false },
 		})).

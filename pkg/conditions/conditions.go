@@ -46,6 +46,9 @@ const (
 	ReasonResourceInvalid   = "SharedResourceInvalid"
 	ReasonPolicyInvalid     = "PolicyRejectedByValidation"
 	ReasonBaselineInvalid   = "BaselineInvalid"
+	// ReasonConsumerNotAllowed: the namespace asks for a SharedResource whose spec.consumers does not admit
+	// it. Not bad input but the provider's decision, so unlike the others it withdraws a grant that stood.
+	ReasonConsumerNotAllowed = "ConsumerNotAllowed"
 )
 
 // Reasons of the EnforcementDisabled condition.
@@ -173,7 +176,8 @@ type Refused struct {
 	Refusal string
 	// KeptAll: nothing could be rendered safely, so what stood stays exactly as it was.
 	KeptAll bool
-	// Kept describes what stays as it was for each refused label (when not KeptAll).
+	// Kept describes what stays as it was for each refused label (when not KeptAll); a grant withdrawn because
+	// its resource does not admit the namespace keeps nothing and is not listed.
 	Kept []string
 	// Effective is what is in force when not KeptAll.
 	Effective contract.Selection
@@ -195,8 +199,18 @@ func RefusedMessage(r Refused) string {
 		}
 		return msg + ")"
 	}
+	if len(r.Kept) == 0 {
+		// Only withdrawn grants (ConsumerNotAllowed): nothing of what stood is kept for them.
+		return fmt.Sprintf("%s; the other labels are in effect: %s", r.Refusal, SelectionText(r.Effective))
+	}
 	return fmt.Sprintf("%s; the last good policy stays in place for what was refused (%s); the other labels are in effect: %s",
 		r.Refusal, strings.Join(r.Kept, ", "), SelectionText(r.Effective))
+}
+
+// InvalidEnforcementMessage says that an enforcement label value is not one netprofile understands. The
+// Namespace condition and the admission policy both start with it.
+func InvalidEnforcementMessage(key, value string) string {
+	return fmt.Sprintf("label %s=%q is not understood: the only value that disables enforcement is %q", key, value, contract.EnforcementDisabled)
 }
 
 // ProviderMessage says that a granted SharedResource's provider half is not in effect.

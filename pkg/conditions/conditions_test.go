@@ -52,6 +52,8 @@ func TestMessages(t *testing.T) {
 			[]string{"last good policy stays in place (CiliumNetworkPolicy netprofile-namespace, profile standard)"}},
 		"refused in part": {RefusedMessage(Refused{Refusal: "bad", Kept: []string{"no access to dragonfly"}, Effective: contract.Selection{Profile: "isolated"}, Standing: []string{"netprofile-namespace"}}),
 			[]string{"last good policy stays in place for what was refused (no access to dragonfly)", `the other labels are in effect: profile "isolated"`}},
+		"only a grant withdrawn, nothing kept for it": {RefusedMessage(Refused{Refusal: "not admitted", Effective: contract.Selection{Profile: "isolated"}, Standing: []string{"netprofile-namespace"}}),
+			[]string{`not admitted; the other labels are in effect: profile "isolated"`}},
 		"provider": {ProviderMessage("postgres", "PolicyNameClash", "a CiliumNetworkPolicy named x"),
 			[]string{"access to postgres is not in effect", "SharedResource postgres is PolicyNameClash"}},
 		"clash": {ClashMessage("CiliumNetworkPolicy", "app", "netprofile-namespace"),

@@ -181,8 +181,7 @@ func Condition(c contract.Contract, st State, t Thresholds) *corev1.NamespaceCon
 		return nil
 	case !st.Open:
 		cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, conditions.ReasonInvalidEnforcement, metav1.Time{}
-		cond.Message = fmt.Sprintf("label %s=%q is not understood: the only value that disables enforcement is %q, so enforcement stays on",
-			c.EnforcementKey(), st.Value, contract.EnforcementDisabled)
+		cond.Message = conditions.InvalidEnforcementMessage(c.EnforcementKey(), st.Value) + ", so enforcement stays on"
 		return cond
 	case st.Phase == PhaseExpired:
 		cond.Status, cond.Reason = corev1.ConditionFalse, conditions.ReasonDisableExpired

@@ -68,14 +68,19 @@ type NamespaceResult struct {
 // it had in applied, and every other label takes effect, so a revocation or a stricter profile is applied
 // while an unrelated label is wrong. A *Refusal error reports the refused labels; the result is still to be
 // applied unless KeepApplied is set.
+//
+// A grant of a SharedResource whose spec.consumers does not admit ns is refused too (ConsumerNotAllowed),
+// but it is not bad input: the provider's owner narrowed who may use it, and a narrowing is applied. So the
+// grant never opens and is withdrawn even where it stood, and a refusal of that kind alone never consults
+// what stood. The provider half (Provider) shuts the namespace out by the same selector, so both halves
+// agree. The one exception is KeepApplied (bad input beside it, and what stood cannot be reproduced): the
+// standing policy stays whole until that is fixed; the provider half still shuts the namespace out.
 func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applied) (NamespaceResult, error) {
 	sel, problems := r.Contract.Parse(ns.Labels)
 	res := NamespaceResult{Selection: sel}
 	if r.PlatformNamespaces[ns.Name] && (!sel.IsEmpty() || len(problems) > 0) {
 		res.KeepApplied = true
-		return res, refuse(conditions.ReasonPlatformNamespace,
-			"%s is a platform namespace: it keeps its hand-crafted policies, so profiles and access grants are refused here; remove the %s labels",
-			ns.Name, r.Contract.Domain())
+		return res, refuse(conditions.ReasonPlatformNamespace, "%s", r.platformMessage(ns.Name))
 	}
 
 	// Which parts are refused: the profile, and each grant, by name.
@@ -99,22 +104,39 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 			profileRefused = true
 		}
 	}
+	// Grants the provider does not admit: withdrawn, never kept.
+	var denials []*Refusal
+	deniedGrants := map[string]bool{}
 	for _, g := range sel.Grants {
 		if err := r.resource(g, cat); err != nil {
 			refusals = append(refusals, err)
 			refusedGrants[g] = true
+			continue
+		}
+		if err := r.admit(ns.Name, ns.Labels, g, cat); err != nil {
+			denials = append(denials, err)
+			deniedGrants[g] = true
 		}
 	}
 	if len(refusals) == 0 {
-		cnp, err := r.render(ns.Name, sel, cat)
+		eff := contract.Selection{Profile: sel.Profile}
+		for _, g := range sel.Grants {
+			if !deniedGrants[g] {
+				eff.Grants = append(eff.Grants, g)
+			}
+		}
+		cnp, err := r.render(ns.Name, eff, cat)
 		if err != nil {
 			res.KeepApplied = true
 			return res, err
 		}
-		res.Effective, res.Policies = sel, cnp
+		res.Effective, res.Policies = eff, cnp
+		if len(denials) > 0 {
+			return res, joinRefusals(denials)
+		}
 		return res, nil
 	}
-	refusal := joinRefusals(refusals)
+	refusal := joinRefusals(append(refusals, denials...))
 
 	last := contract.Selection{}
 	if applied != nil {
@@ -133,16 +155,20 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 		res.Kept = append(res.Kept, keptProfile(last.Profile))
 	}
 	for _, g := range sel.Grants {
-		if !refusedGrants[g] {
+		if !refusedGrants[g] && !deniedGrants[g] {
 			eff.Grants = append(eff.Grants, g)
 		}
 	}
 	for _, g := range slices.Sorted(maps.Keys(refusedGrants)) {
-		if slices.Contains(last.Grants, g) {
+		switch {
+		case !slices.Contains(last.Grants, g):
+			res.Kept = append(res.Kept, "no access to "+g)
+		case r.admit(ns.Name, ns.Labels, g, cat) != nil:
+			// A bad label value does not keep a grant its provider no longer admits.
+			res.Kept = append(res.Kept, "access to "+g+" withdrawn: SharedResource "+g+" no longer admits this namespace")
+		default:
 			eff.Grants = append(eff.Grants, g)
 			res.Kept = append(res.Kept, "access to "+g)
-		} else {
-			res.Kept = append(res.Kept, "no access to "+g)
 		}
 	}
 	slices.Sort(eff.Grants)
@@ -215,8 +241,7 @@ func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue
 func (r Renderer) resource(name string, cat Catalogue) *Refusal {
 	sr, ok := cat.Resources[name]
 	if !ok {
-		return refuse(conditions.ReasonResourceNotFound, "SharedResource %q does not exist (label %s); known resources: %s",
-			name, r.Contract.AccessKey(name), known(cat.Resources))
+		return refuse(conditions.ReasonResourceNotFound, "%s", r.resourceNotFound(name, slices.Collect(maps.Keys(cat.Resources))))
 	}
 	if err := ValidateResource(&sr.Spec); err != nil {
 		return refuse(conditions.ReasonResourceInvalid, "SharedResource %q is invalid: %v", name, err)
@@ -259,12 +284,11 @@ func (r Renderer) profile(name string, cat Catalogue) (*v1alpha1.NetworkProfile,
 	}
 	p, ok := cat.Profiles[name]
 	if !ok {
-		return nil, refuse(conditions.ReasonProfileNotFound, "NetworkProfile %q does not exist (label %s=%s); known profiles: %s",
-			name, r.Contract.ProfileKey(), name, known(cat.Profiles))
+		return nil, refuse(conditions.ReasonProfileNotFound, "%s", r.profileNotFound(name, slices.Collect(maps.Keys(cat.Profiles))))
 	}
 	if !p.DeletionTimestamp.IsZero() {
 		return nil, refuse(conditions.ReasonProfileNotFound, "NetworkProfile %q is being deleted (label %s=%s); known profiles: %s",
-			name, r.Contract.ProfileKey(), name, known(cat.Profiles))
+			name, r.Contract.ProfileKey(), name, known(slices.Collect(maps.Keys(cat.Profiles))))
 	}
 	return p, nil
 }
@@ -405,11 +429,12 @@ func describe(prefix, description string) string {
 	return prefix + ": " + description
 }
 
-func known[T any](m map[string]T) string {
-	if len(m) == 0 {
+// known lists names for a message, sorted; the admission policies list them the same way.
+func known(names []string) string {
+	if len(names) == 0 {
 		return "none"
 	}
-	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
+	return strings.Join(slices.Sorted(slices.Values(names)), ", ")
 }
 
 func joinProblems(problems []contract.Problem) string {

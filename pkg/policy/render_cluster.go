@@ -1,7 +1,6 @@
 package policy
 
 import (
-	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,13 +13,15 @@ import (
 )
 
 // Provider renders the provider half of a SharedResource: a policy in the provider namespace that lets in
-// every namespace carrying the access label, on exactly the resource's ports. It returns nil for entity
-// providers (the API server, say), which have no namespace to write into.
+// every namespace carrying the access label, and matching spec.consumers when the resource limits its
+// consumers, on exactly the resource's ports. It returns nil for entity providers (the API server, say),
+// which have no namespace to write into.
 //
 // Consumers are selected by Cilium's namespace-label selector rather than by a list of namespace names: the
 // policy then never changes when consumers come and go (no write per label change, no window in which a new
 // consumer's egress is open but the provider's ingress is not yet), and the label value must be exactly
-// "true" to match, as the contract says.
+// "true" to match, as the contract says. spec.consumers is translated into the same kind of selector, so a
+// namespace relabelled out of it is shut out by Cilium at once, before any reconcile.
 func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPolicy, error) {
 	if err := ValidateResource(&sr.Spec); err != nil {
 		return nil, refuse(conditions.ReasonResourceInvalid, "SharedResource %q is invalid: %v", sr.Name, err)
@@ -28,9 +29,10 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPo
 	if sr.Spec.Provider.Namespace == "" {
 		return nil, nil
 	}
-	consumers := api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: map[string]string{
-		ciliumio.PodNamespaceMetaLabelsPrefix + r.Contract.AccessKey(sr.Name): contract.AccessGranted,
-	}}}
+	who := "label " + r.Contract.AccessKey(sr.Name) + "=true"
+	if limit := ConsumersText(&sr.Spec); limit != "" {
+		who += ", in namespaces matching " + limit
+	}
 	cnp := &cilium.CiliumNetworkPolicy{
 		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
@@ -40,9 +42,9 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPo
 		},
 		Spec: &api.Rule{
 			EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: copyMap(sr.Spec.Provider.PodSelector)}},
-			Description:      describe("netprofile: consumers of "+sr.Name+" (label "+r.Contract.AccessKey(sr.Name)+"=true)", sr.Spec.Description),
+			Description:      describe("netprofile: consumers of "+sr.Name+" ("+who+")", sr.Spec.Description),
 			Ingress: []api.IngressRule{{
-				IngressCommonRule: api.IngressCommonRule{FromEndpoints: []api.EndpointSelector{consumers}},
+				IngressCommonRule: api.IngressCommonRule{FromEndpoints: []api.EndpointSelector{r.consumerPeer(sr)}},
 				ToPorts:           portRules(sr.Spec.Ports, nil),
 			}},
 		},
@@ -71,7 +73,7 @@ func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, err
 		if selector.MatchLabels == nil {
 			selector.MatchLabels = map[string]string{}
 		}
-		selector.MatchLabels[ciliumio.PodNamespaceMetaLabelsPrefix+k] = v
+		selector.MatchLabels[namespaceLabel(k)] = v
 	}
 	rule := &api.Rule{
 		EndpointSelector: api.EndpointSelector{LabelSelector: selector},

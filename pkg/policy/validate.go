@@ -231,7 +231,13 @@ func ValidateResource(spec *v1alpha1.SharedResourceSpec) error {
 	case len(spec.Ports) == 0:
 		return errors.New("no ports: list the ports explicitly")
 	}
-	return validatePorts(spec.Ports)
+	if err := validatePorts(spec.Ports); err != nil {
+		return err
+	}
+	if spec.Consumers != nil {
+		return validateConsumers(spec.Consumers)
+	}
+	return nil
 }
 
 var entityEnum = []v1alpha1.Entity{"world", "cluster", "host", "remote-node", "kube-apiserver", "health", "ingress", "init", "unmanaged"}

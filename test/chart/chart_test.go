@@ -17,15 +17,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
 )
@@ -584,5 +590,141 @@ func TestMetricsCertificateSecret(t *testing.T) {
 		}) {
 			t.Errorf("%v: no certificate to mount, yet: %+v", args, pod)
 		}
+	}
+}
+
+// The admission policies render without any --api-versions (admissionregistration.k8s.io/v1 is core since
+// 1.30, the chart's minimum, so they are never gated on .Capabilities): the defaults on, the opt-in ones off,
+// each with its binding, its validationActions from values, and the LabelContract their parameters name.
+func TestAdmissionPolicies(t *testing.T) {
+	names := func(objs []*unstructured.Unstructured, kind string) []string {
+		var out []string
+		for _, o := range objs {
+			if o.GetKind() == kind {
+				out = append(out, o.GetName())
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	defaults := []string{"netprofile-generated-policies", "netprofile-manager-writes", "netprofile-namespace-labels"}
+	all := []string{"netprofile-escape-hatch", "netprofile-generated-policies", "netprofile-grants", "netprofile-manager-writes", "netprofile-namespace-labels"}
+	tests := map[string]struct {
+		args []string
+		want []string
+	}{
+		"defaults, no cluster APIs": {want: defaults},
+		"opt-ins on":                {args: []string{"--set", "admission.grants.enabled=true", "--set", "admission.escapeHatch.enabled=true"}, want: all},
+		"admission off":             {args: []string{"--set", "admission.enabled=false"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs := mustRender(t, tc.args...)
+			if got := names(objs, "ValidatingAdmissionPolicy"); !slices.Equal(got, tc.want) {
+				t.Errorf("policies %v, want %v", got, tc.want)
+			}
+			if got := names(objs, "ValidatingAdmissionPolicyBinding"); !slices.Equal(got, tc.want) {
+				t.Errorf("bindings %v, want one per policy %v", got, tc.want)
+			}
+		})
+	}
+
+	objs := mustRender(t, "--set", "admission.labels.validationActions={Warn,Audit}", "--set", "admission.breakGlassGroups={oncall}")
+	b := find(objs, "ValidatingAdmissionPolicyBinding", "netprofile-namespace-labels")
+	if got, _, _ := unstructured.NestedStringSlice(b.Object, "spec", "validationActions"); !slices.Equal(got, []string{"Warn", "Audit"}) {
+		t.Errorf("labels binding validationActions = %v, want the value's [Warn Audit]", got)
+	}
+	if got, _, _ := unstructured.NestedString(b.Object, "spec", "paramRef", "name"); got != "network-policy.homelab" || find(objs, "LabelContract", got) == nil {
+		t.Errorf("labels binding reads LabelContract %q; the chart must ship it", got)
+	}
+	if got, _, _ := unstructured.NestedString(b.Object, "spec", "paramRef", "parameterNotFoundAction"); got != "Deny" {
+		t.Errorf("parameterNotFoundAction = %q: a missing LabelContract must not open admission", got)
+	}
+	p := find(objs, "ValidatingAdmissionPolicy", "netprofile-generated-policies")
+	rules, _, _ := unstructured.NestedSlice(p.Object, "spec", "validations")
+	expr := rules[0].(map[string]any)["expression"].(string)
+	for _, want := range []string{`"system:serviceaccount:netprofile-system:netprofile"`, "system:serviceaccount:kube-system:generic-garbage-collector", `["oncall"]`} {
+		if !strings.Contains(expr, want) {
+			t.Errorf("generated-policies rule %q does not name %s", expr, want)
+		}
+	}
+	lc := find(objs, "LabelContract", "network-policy.homelab")
+	profiles, _, _ := unstructured.NestedStringSlice(lc.Object, "profiles")
+	if !slices.Equal(profiles, []string{"internal", "internal-egress", "isolated", "standard"}) {
+		t.Errorf("seeded profiles %v, want the chart's catalogue", profiles)
+	}
+
+	if _, err := render(t, "--set", "admission.labels.validationActions={Deny,Warn}"); err == nil {
+		t.Error("the schema must refuse Deny together with Warn")
+	}
+	roles := names(mustRender(t), "ClusterRole")
+	for _, want := range []string{"netprofile-sharedresource-user", "netprofile-escape-hatch", "netprofile-labelcontract-reader"} {
+		if !slices.Contains(roles, want) {
+			t.Errorf("ClusterRoles %v lack %s, which the README tells platform teams to bind", roles, want)
+		}
+	}
+}
+
+// The chart's seed of the LabelContract is exactly what the manager publishes for the chart's settings and
+// catalogue, so installing writes nothing more and a server-side re-apply of the chart conflicts with nothing.
+func TestLabelContractSeedIsThePublication(t *testing.T) {
+	for name, args := range map[string][]string{
+		"defaults":     nil,
+		"all features": {"-f", filepath.Join(chartDir, "ci", "all-features-values.yaml")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs := mustRender(t, args...)
+			var domain string
+			var platform []string
+			var thresholds enforcement.Thresholds
+			for _, a := range managerArgs(t, objs) {
+				k, v, _ := strings.Cut(a, "=")
+				var err error
+				switch k {
+				case "--label-domain":
+					domain = v
+				case "--platform-namespaces":
+					platform = strings.Split(v, ",")
+				case "--enforcement-warning-after":
+					thresholds.WarningAfter, err = time.ParseDuration(v)
+				case "--enforcement-critical-after":
+					thresholds.CriticalAfter, err = time.ParseDuration(v)
+				case "--enforcement-max-disabled":
+					thresholds.MaxDisabled, err = time.ParseDuration(v)
+				}
+				if err != nil {
+					t.Fatalf("manager flag %s: %v", a, err)
+				}
+			}
+			c, err := contract.New(domain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var profiles, resources []string
+			for _, o := range objs {
+				switch o.GetKind() {
+				case "NetworkProfile":
+					profiles = append(profiles, o.GetName())
+				case "SharedResource":
+					resources = append(resources, o.GetName())
+				}
+			}
+			want := c.Publish(contract.Settings{PlatformNamespaces: platform, WarningAfter: thresholds.WarningAfter,
+				CriticalAfter: thresholds.CriticalAfter, MaxDisabled: thresholds.MaxDisabled}, profiles, resources, nil)
+			u := find(objs, "LabelContract", domain)
+			if u == nil {
+				t.Fatalf("no LabelContract named %s", domain)
+			}
+			got := &v1alpha1.LabelContract{}
+			into(t, u, got)
+			got.ObjectMeta, want.ObjectMeta = metav1.ObjectMeta{}, metav1.ObjectMeta{}
+			if !equality.Semantic.DeepEqual(got, want) {
+				t.Errorf("seed %+v\nwant the manager's publication %+v", got, want)
+			}
+			// Go's Duration format, as the manager writes it back: "5m0s", not "300s".
+			if s, _, _ := unstructured.NestedString(u.Object, "enforcement", "warningAfter"); s != thresholds.WarningAfter.String() {
+				t.Errorf("warningAfter %q, want %q", s, thresholds.WarningAfter.String())
+			}
+		})
 	}
 }

@@ -117,7 +117,7 @@ var _ = BeforeSuite(func() {
 	crds, rest := splitCRDs(helmTemplate(release, releaseNamespace, "--include-crds",
 		"-f", filepath.Join("testdata", "values.yaml"),
 		"--api-versions", "cilium.io/v2/CiliumNetworkPolicy"))
-	Expect(crds).To(HaveLen(3), "the chart's crds/ holds netprofile's three CRDs")
+	Expect(crds).To(HaveLen(4), "the chart's crds/ holds netprofile's four CRDs")
 	// CRDs first and Established before any custom resource, as helm install does.
 	kubectlApply(crds)
 	var names []string

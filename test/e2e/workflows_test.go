@@ -139,6 +139,16 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 
 	It("refuses a profile on a platform namespace, including netprofile's own", func() {
 		createNamespace("cache", nil)
+		By("admission refuses it at the door")
+		for _, name := range []string{"cache", releaseNamespace} {
+			Expect(patchLabels(k8s, name, map[string]string{profileKey: "standard"})).
+				To(MatchError(ContainSubstring(name + " is a platform namespace")))
+		}
+
+		By("and the operator, when it gets past admission (the label policy only warning, while adopting it)")
+		setActions(release+"-namespace-labels", "Warn", "Audit")
+		DeferCleanup(setActions, release+"-namespace-labels", "Deny")
+		Eventually(probe(k8s, map[string]string{profileKey: "no-such-profile"})).Should(Succeed())
 		for _, name := range []string{"cache", releaseNamespace} {
 			setLabels(name, map[string]string{profileKey: "standard"})
 			Eventually(condition(name, conditions.Ready)).Should(And(

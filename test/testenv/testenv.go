@@ -189,7 +189,10 @@ func (e *Env) startControllerManager(assets string) error {
 	e.kcm = exec.Command(filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig="+e.Kubeconfig,
 		"--controllers=garbage-collector-controller,namespace-controller",
-		"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
+		"--leader-elect=false", "--secure-port=0",
+		// Each controller as its own ServiceAccount (kube-system:generic-garbage-collector, ...), as kubeadm and
+		// most distributions run them: admission policies see those users.
+		"--use-service-account-credentials=true",
 		"--concurrent-gc-syncs=5", "--concurrent-namespace-syncs=5")
 	e.kcm.Stdout, e.kcm.Stderr = e.kcmLog, e.kcmLog
 	if err := e.kcm.Start(); err != nil {

@@ -128,3 +128,50 @@ annotations:
   helm.sh/resource-policy: keep
 {{- end }}
 {{- end }}
+
+{{/*
+netprofile.serviceAccountUser is the manager's user name as the API server sees it, for admission policies.
+*/}}
+{{- define "netprofile.serviceAccountUser" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "netprofile.serviceAccountName" . }}
+{{- end }}
+
+{{/*
+netprofile.admissionBinding binds one admission policy: (dict "root" $ "name" <policy name> "actions"
+<validationActions> "params" <bool>). With params, the policy reads the LabelContract named after the label
+domain and denies while there is none (parameterNotFoundAction: Deny): the chart creates it, the manager
+keeps it current, so it is missing only if someone deleted it, and then for seconds.
+*/}}
+{{- define "netprofile.admissionBinding" -}}
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "netprofile.labels" .root | nindent 4 }}
+spec:
+  policyName: {{ .name }}
+  validationActions: {{ toJson .actions }}
+  {{- if .params }}
+  paramRef:
+    name: {{ .root.Values.manager.labelDomain }}
+    parameterNotFoundAction: Deny
+  {{- end }}
+{{- end }}
+
+{{/*
+netprofile.breakGlass is a CEL condition: the request comes from a member of admission.breakGlassGroups.
+*/}}
+{{- define "netprofile.breakGlass" -}}
+request.userInfo.groups.exists(g, g in {{ toJson .Values.admission.breakGlassGroups }})
+{{- end }}
+
+{{/*
+netprofile.goDuration writes a threshold as Go prints a time.Duration ("5m0s", "24h0m0s", "0s"): what the manager
+publishes in the LabelContract, so the chart's seed equals the manager's record and neither overwrites the other.
+*/}}
+{{- define "netprofile.goDuration" -}}
+{{- $s := include "netprofile.seconds" . | int64 }}
+{{- $h := div $s 3600 }}{{ $m := div (mod $s 3600) 60 }}{{ $sec := mod $s 60 }}
+{{- if gt $h 0 }}{{ printf "%dh%dm%ds" $h $m $sec }}{{ else if gt $m 0 }}{{ printf "%dm%ds" $m $sec }}{{ else }}{{ printf "%ds" $sec }}{{ end }}
+{{- end }}

@@ -6,6 +6,7 @@ package nsmap
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"k8s.io/client-go/util/workqueue"
@@ -23,6 +24,17 @@ type Names func(labels map[string]string) []string
 
 // Handler enqueues the names in a namespace's old and new labels when they differ (and on create/delete).
 func Handler(names Names) handler.EventHandler {
+	return handle(names, func(before, after map[string]string) bool { return !equalNames(names(before), names(after)) })
+}
+
+// LabelsHandler enqueues the names in a namespace's old and new labels whenever any label changes: for
+// objects whose status depends on the rest of the labels too (a SharedResource whose spec.consumers selects
+// namespaces by them).
+func LabelsHandler(names Names) handler.EventHandler {
+	return handle(names, func(before, after map[string]string) bool { return !maps.Equal(before, after) })
+}
+
+func handle(names Names, changed func(before, after map[string]string) bool) handler.EventHandler {
 	add := func(q workqueue.TypedRateLimitingInterface[reconcile.Request], labels map[string]string) {
 		for _, n := range names(labels) {
 			q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: n}}, Coalesce)
@@ -33,7 +45,7 @@ func Handler(names Names) handler.EventHandler {
 			add(q, e.Object.GetLabels())
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			if equalNames(names(e.ObjectOld.GetLabels()), names(e.ObjectNew.GetLabels())) {
+			if !changed(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
 				return
 			}
 			add(q, e.ObjectOld.GetLabels())
