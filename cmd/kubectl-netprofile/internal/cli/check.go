@@ -89,7 +89,7 @@ func (o *checkOptions) run(ctx context.Context, g *globals) error {
 	if o.live {
 		pols, err = o.livePolicies(ctx, g)
 	} else {
-		pols, err = o.renderedPolicies(g)
+		pols, err = o.renderedPolicies(ctx, g)
 	}
 	if err != nil {
 		return err
@@ -126,7 +126,7 @@ func (o *checkOptions) run(ctx context.Context, g *globals) error {
 	return nil
 }
 
-func (o *checkOptions) renderedPolicies(g *globals) (check.Policies, error) {
+func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.Policies, error) {
 	files, err := g.loadFiles(o.files)
 	if err != nil {
 		return check.Policies{}, &exitError{code: ExitError, err: err}
@@ -135,9 +135,9 @@ func (o *checkOptions) renderedPolicies(g *globals) (check.Policies, error) {
 	if err != nil {
 		return check.Policies{}, &exitError{code: ExitError, err: err}
 	}
-	r, err := g.renderer()
+	r, err := g.renderer(ctx)
 	if err != nil {
-		return check.Policies{}, usageError("%v", err)
+		return check.Policies{}, err
 	}
 	set := desired.Compute(desired.Input{Renderer: r, Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All,
 		Now: time.Now(), Thresholds: enforcement.DefaultThresholds})

@@ -127,6 +127,107 @@ spec:
 	}
 }
 
+// TestRenderAdmission: render refuses what the chart's label admission policy refuses (pkg/policy Admission),
+// once per problem, whether or not the renderer refuses it too.
+func TestRenderAdmission(t *testing.T) {
+	const note = "(admission would reject the namespace)"
+	ns := func(name, labels string) string {
+		return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name + "\n  labels:\n" + labels
+	}
+	cases := map[string]struct {
+		stdin string
+		code  int
+		// refused are the refusal lines on stderr, in order, each as a substring.
+		refused []string
+	}{
+		"an enforcement value other than disabled": {
+			stdin: ns("x", "    network-policy.homelab/profile: isolated\n    network-policy.homelab/enforcement: \"off\"\n"), code: cli.ExitFindings,
+			refused: []string{`refused: Namespace x: InvalidEnforcementValue: label network-policy.homelab/enforcement="off" is not understood: the only value that disables enforcement is "disabled"`},
+		},
+		"a profile label in the wrong case": {
+			stdin: ns("x", "    network-policy.homelab/profile: Standard\n"), code: cli.ExitFindings,
+			refused: []string{`refused: Namespace x: InvalidLabel: label network-policy.homelab/profile="Standard": NetworkProfile names are lower case: did you mean "standard"?`},
+		},
+		"several bad labels on one namespace, one line": {
+			stdin: ns("x", "    network-policy.homelab/profile: gold\n    access.network-policy.homelab/postgres: \"yes\"\n    access.network-policy.homelab/mysql: \"true\"\n"), code: cli.ExitFindings,
+			refused: []string{`refused: Namespace x: InvalidLabel: label access.network-policy.homelab/postgres="yes": the only value that grants access is "true"; remove the label to revoke it; NetworkProfile "gold" does not exist (label network-policy.homelab/profile=gold); known profiles: internal, internal-egress, isolated, standard; SharedResource "mysql" does not exist (label access.network-policy.homelab/mysql); known resources: dragonfly, garage-s3, kube-api, postgres ` + note},
+		},
+		"a platform namespace with a profile and a bad enforcement value": {
+			stdin: ns("kube-system", "    network-policy.homelab/profile: isolated\n    network-policy.homelab/enforcement: \"no\"\n"), code: cli.ExitFindings,
+			refused: []string{
+				"refused: Namespace kube-system: PlatformNamespace: kube-system is a platform namespace",
+				`refused: Namespace kube-system: InvalidEnforcementValue: label network-policy.homelab/enforcement="no"`,
+			},
+		},
+		"a grant of a SharedResource being deleted: only admission refuses it": {
+			stdin: ns("x", "    access.network-policy.homelab/postgres: \"true\"\n") + `
+---
+apiVersion: network-policy.homelab/v1alpha1
+kind: SharedResource
+metadata: {name: postgres, deletionTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  provider: {namespace: database}
+  ports: [{port: 5432, protocol: TCP}]
+`, code: cli.ExitFindings,
+			refused: []string{`refused: Namespace x: RejectedByAdmission: SharedResource "postgres" does not exist (label access.network-policy.homelab/postgres); known resources: dragonfly, garage-s3, kube-api ` + note},
+		},
+		"a profile being deleted: the renderer's words, marked, once": {
+			stdin: ns("x", "    network-policy.homelab/profile: isolated\n") + `
+---
+apiVersion: network-policy.homelab/v1alpha1
+kind: NetworkProfile
+metadata: {name: isolated, deletionTimestamp: "2026-01-01T00:00:00Z"}
+spec: {}
+`, code: cli.ExitFindings,
+			refused: []string{`refused: Namespace x: ProfileNotFound: NetworkProfile "isolated" is being deleted (label network-policy.homelab/profile=isolated)`},
+		},
+		"a good namespace with the escape hatch open: nothing refused": {
+			stdin: ns("x", "    network-policy.homelab/profile: standard\n    network-policy.homelab/enforcement: disabled\n"),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, tc.stdin, "render", "-f", "-")
+			if r.code != tc.code {
+				t.Fatalf("exit code %d, want %d\nstderr: %s", r.code, tc.code, r.stderr)
+			}
+			var refused []string
+			for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+				if strings.HasPrefix(l, "refused: ") {
+					refused = append(refused, l)
+				}
+			}
+			if len(refused) != len(tc.refused) {
+				t.Fatalf("%d refusals, want %d:\n%s", len(refused), len(tc.refused), r.stderr)
+			}
+			for i, want := range tc.refused {
+				if !strings.Contains(refused[i], want) || !strings.HasSuffix(refused[i], note) || strings.Count(refused[i], note) != 1 {
+					t.Errorf("refusal %d = %q, want it to contain %q and end with %q once", i, refused[i], want, note)
+				}
+			}
+		})
+	}
+}
+
+// TestOffline: offline commands never read the cluster unless asked to with --cluster-defaults.
+func TestOffline(t *testing.T) {
+	nowhere := "--kubeconfig=/nonexistent/kubeconfig"
+	if r := run(t, "", "render", "-f", apps, nowhere); r.code != 0 || r.stderr != "" {
+		t.Errorf("render without --cluster-defaults: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, "", "lint", goodPolicies, "--external-cidr", "198.51.100.0/24", nowhere); r.code != 0 {
+		t.Errorf("lint without --cluster-defaults: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Asked for the cluster's settings, a cluster it cannot reach is an error, not a silent default.
+	if r := run(t, "", "render", "-f", apps, "--cluster-defaults", nowhere); r.code != cli.ExitError || !strings.Contains(r.stderr, "kubeconfig") {
+		t.Errorf("render --cluster-defaults without a kubeconfig: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// With both settings given there is nothing to read.
+	if r := run(t, "", "render", "-f", apps, "--cluster-defaults", nowhere, "--label-domain", "network-policy.homelab", "--platform-namespaces", "kube-system"); r.code != 0 || r.stderr != "" {
+		t.Errorf("render --cluster-defaults with both flags: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 // TestRenderJSON: -o json is a List of exactly the objects -o yaml prints.
 func TestRenderJSON(t *testing.T) {
 	r := run(t, "", "render", "-f", apps, "--cluster-policies", "-o", "json")
@@ -297,7 +398,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	root := run(t, "", "--help")
-	for _, s := range []string{"kubectl netprofile [command]", "Exit codes"} {
+	for _, s := range []string{"kubectl netprofile [command]", "Exit codes", "LabelContract", "--cluster-defaults"} {
 		if !strings.Contains(root.stdout, s) {
 			t.Errorf("--help does not contain %q:\n%s", s, root.stdout)
 		}

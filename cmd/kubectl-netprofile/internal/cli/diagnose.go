@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -45,7 +46,7 @@ than policy are counted and left out.`),
 				defer f.Close()
 				in = f
 			}
-			return o.run(g, in)
+			return o.run(cmd.Context(), g, in)
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue (default: the shipped catalogue)")
@@ -53,10 +54,10 @@ than policy are counted and left out.`),
 	return cmd
 }
 
-func (o *diagnoseOptions) run(g *globals, r io.Reader) error {
-	ctr, err := g.contract()
+func (o *diagnoseOptions) run(ctx context.Context, g *globals, r io.Reader) error {
+	ctr, err := g.contract(ctx)
 	if err != nil {
-		return usageError("%v", err)
+		return err
 	}
 	cat, err := loadCatalogue(o.catalogue, nil)
 	if err != nil {

@@ -113,8 +113,11 @@ func ciliumPolicies(docs []catalogue.Document) ([]*ciliumv2.CiliumNetworkPolicy,
 	return cnps, ccnps, nil
 }
 
-// client connects to the cluster of the kubeconfig, the way kubectl does.
+// client connects to the cluster of the kubeconfig, the way kubectl does, once per run.
 func (g *globals) client() (client.Client, error) {
+	if g.cl != nil {
+		return g.cl, nil
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if g.kubeconfig != "" {
 		rules.ExplicitPath = g.kubeconfig
@@ -133,6 +136,7 @@ func (g *globals) client() (client.Client, error) {
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: fmt.Errorf("failed to connect to the cluster: %w", err)}
 	}
+	g.cl = c
 	return c, nil
 }
 

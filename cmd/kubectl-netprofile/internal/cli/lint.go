@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -51,7 +52,7 @@ ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the
 			if len(args) == 0 {
 				return usageError("lint needs files or directories (or - for stdin)")
 			}
-			return o.run(g, args)
+			return o.run(cmd.Context(), g, args)
 		},
 	}
 	f := cmd.Flags()
@@ -62,8 +63,12 @@ ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the
 	return cmd
 }
 
-func (o *lintOptions) run(g *globals, paths []string) error {
-	opts := lint.Options{PlatformNamespaces: g.platform, AmbientNamespaces: o.ambient}
+func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error {
+	platform, err := g.platformNamespaces(ctx)
+	if err != nil {
+		return err
+	}
+	opts := lint.Options{PlatformNamespaces: platform, AmbientNamespaces: o.ambient}
 	for _, c := range o.external {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {

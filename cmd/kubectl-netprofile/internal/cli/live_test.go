@@ -3,6 +3,8 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,11 +12,15 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
@@ -48,6 +54,12 @@ func TestLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := ciliumv2.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	k8s, err := client.New(env.Config, client.Options{Scheme: scheme})
@@ -250,6 +262,158 @@ func TestLive(t *testing.T) {
 			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
+
+	// The LabelContract: the manager's settings, which live commands (and --cluster-defaults) default to.
+	// infra is a namespace the built-in defaults do not make a platform namespace.
+	infra := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: infra\n  labels:\n    network-policy.homelab/profile: isolated\n"
+	const (
+		refusedAsPlatform = "refused: Namespace infra: PlatformNamespace: infra is a platform namespace"
+		absent            = "--- live/CiliumNetworkPolicy/infra/netprofile-namespace (absent: the operator creates it)"
+	)
+	t.Run("without a LabelContract, live commands use the built-in defaults and say so once", func(t *testing.T) {
+		r := run(t, infra, "render", "-f", "-", "--diff", kc)
+		if r.code != cli.ExitFindings || !strings.Contains(r.stdout, absent) || strings.Contains(r.stderr, "refused:") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		notice := "notice: the cluster has no LabelContract (is the manager older than LabelContracts?); using the plugin's built-in " +
+			"--label-domain=network-policy.homelab --platform-namespaces=" + strings.Join(policy.DefaultPlatformNamespaces, ",") + "\n"
+		if strings.Count(r.stderr, "notice:") != 1 || !strings.Contains(r.stderr, notice) {
+			t.Errorf("stderr does not hold the notice once:\n%s", r.stderr)
+		}
+		if r := run(t, "", "status", "shop", kc); r.code != 0 || !strings.Contains(r.stderr, notice) {
+			t.Errorf("status: exit %d, stderr %q", r.code, r.stderr)
+		}
+		if r := run(t, "", "status", "shop", kc, "--label-domain", "network-policy.homelab"); r.code != 0 ||
+			!strings.Contains(r.stderr, `notice: the cluster has no LabelContract "network-policy.homelab"; using the plugin's built-in --platform-namespaces=kube-system,`) {
+			t.Errorf("status --label-domain: exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+
+	profiles, resources := []string{}, []string{}
+	for name := range cat.Profiles {
+		profiles = append(profiles, name)
+	}
+	for name := range cat.Resources {
+		resources = append(resources, name)
+	}
+	published := contract.Default().Publish(contract.Settings{PlatformNamespaces: []string{"kube-system", "infra"},
+		WarningAfter: 5 * time.Minute, CriticalAfter: 24 * time.Hour}, profiles, resources, nil)
+	must(t, k8s.Create(ctx, published))
+	t.Run("live commands take the platform namespaces from the LabelContract", func(t *testing.T) {
+		r := run(t, infra, "render", "-f", "-", "--diff", kc)
+		if r.code != cli.ExitFindings || r.stdout != "" || !strings.Contains(r.stderr, refusedAsPlatform) || strings.Contains(r.stderr, "notice:") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("a flag the user sets wins over the LabelContract", func(t *testing.T) {
+		r := run(t, infra, "render", "-f", "-", "--diff", kc, "--platform-namespaces", "kube-system")
+		if r.code != cli.ExitFindings || !strings.Contains(r.stdout, absent) || strings.Contains(r.stderr, "refused:") || strings.Contains(r.stderr, "notice:") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("offline render reads the LabelContract only with --cluster-defaults", func(t *testing.T) {
+		r := run(t, infra, "render", "-f", "-", kc)
+		if r.code != 0 || !strings.Contains(r.stdout, "namespace: infra") || r.stderr != "" {
+			t.Errorf("without: exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		r = run(t, infra, "render", "-f", "-", kc, "--cluster-defaults")
+		if r.code != cli.ExitFindings || strings.Contains(r.stdout, "namespace: infra") ||
+			!strings.Contains(r.stderr, refusedAsPlatform+": it keeps its hand-crafted policies") || !strings.Contains(r.stderr, "(admission would reject the namespace)") {
+			t.Errorf("with: exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		// cache is a platform namespace by the built-in defaults, not by the cluster's LabelContract.
+		cache := filepath.Join(badPolicies, "platform.yaml")
+		if r := run(t, "", "lint", cache, kc); !strings.Contains(r.stdout, "[platform-prometheus-scrape]") {
+			t.Errorf("lint without: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := run(t, "", "lint", cache, kc, "--cluster-defaults"); r.code != 0 || strings.Contains(r.stdout, "[platform-") {
+			t.Errorf("lint with: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	// Another label domain: status reads labels in the domain of the LabelContract it finds.
+	must(t, k8s.Create(ctx, nsObj("custom", map[string]string{"np.example.org/profile": "standard"})))
+	custom, err := contract.New("np.example.org")
+	must(t, err)
+	must(t, k8s.Create(ctx, custom.Publish(contract.Settings{PlatformNamespaces: []string{"kube-system"}}, profiles, resources, nil)))
+	listed := func(t *testing.T, args ...string) bool {
+		t.Helper()
+		r := run(t, "", append([]string{"status", kc}, args...)...)
+		if r.code == cli.ExitError || strings.Contains(r.stderr, "notice:") {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		return strings.Contains(lineOf(strings.Split(r.stdout, "\n"), "custom "), "standard")
+	}
+	t.Run("status uses the default domain's LabelContract when there are several", func(t *testing.T) {
+		if listed(t) {
+			t.Error("a namespace labelled in another domain is listed")
+		}
+	})
+	t.Run("--label-domain picks the LabelContract", func(t *testing.T) {
+		if !listed(t, "--label-domain", "np.example.org") {
+			t.Error("the namespace labelled in np.example.org is not listed")
+		}
+	})
+	must(t, k8s.Delete(ctx, published))
+	t.Run("without the default domain's, status uses the only LabelContract", func(t *testing.T) {
+		if !listed(t) {
+			t.Error("the namespace labelled in np.example.org is not listed")
+		}
+	})
+	other, err := contract.New("other.example.org")
+	must(t, err)
+	must(t, k8s.Create(ctx, other.Publish(contract.Settings{}, nil, nil, nil)))
+	t.Run("several LabelContracts and none for the default domain: the user chooses", func(t *testing.T) {
+		r := run(t, "", "status", kc)
+		if r.code != cli.ExitError || !strings.Contains(r.stderr, "choose one with --label-domain") ||
+			!strings.Contains(r.stderr, "np.example.org, other.example.org") {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+		if !listed(t, "--label-domain", "np.example.org") {
+			t.Error("--label-domain does not settle it")
+		}
+	})
+
+	t.Run("a user who may not read LabelContracts gets the built-in defaults and a notice", func(t *testing.T) {
+		must(t, k8s.Create(ctx, &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "namespace-reader"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
+				{APIGroups: []string{"cilium.io"}, Resources: []string{"ciliumnetworkpolicies"}, Verbs: []string{"get", "list"}},
+			},
+		}))
+		must(t, k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "namespace-reader"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "namespace-reader"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "reader"}},
+		}))
+		reader, err := env.Environment.AddUser(envtest.User{Name: "reader"}, nil)
+		must(t, err)
+		b, err := reader.KubeConfig()
+		must(t, err)
+		file := filepath.Join(t.TempDir(), "kubeconfig")
+		must(t, os.WriteFile(file, b, 0o600))
+		r := run(t, "", "status", "shop", "--kubeconfig="+file)
+		if r.code != 0 || !strings.Contains(r.stderr, "notice: not allowed to read the cluster's LabelContracts; using the plugin's built-in --label-domain=network-policy.homelab") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("a cluster without the LabelContract API gets the built-in defaults and a notice", func(t *testing.T) {
+		crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "labelcontracts." + v1alpha1.GroupVersion.Group}}
+		must(t, k8s.Delete(ctx, crd))
+		deadline := time.Now().Add(30 * time.Second)
+		for k8s.Get(ctx, client.ObjectKeyFromObject(crd), crd) == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the LabelContract CRD is still there")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r := run(t, "", "status", "shop", kc)
+		if r.code != 0 || !strings.Contains(r.stderr, "notice: the cluster has no LabelContract API (is the manager older than LabelContracts?); using the plugin's built-in --label-domain=network-policy.homelab") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("a kubeconfig that does not exist", func(t *testing.T) {
 		if r := run(t, "", "status", "--kubeconfig=/nonexistent"); r.code != cli.ExitError {
 			t.Errorf("exit %d: %s", r.code, r.stderr)

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
@@ -44,8 +47,15 @@ provider halves of the shared resources and the baselines. Use it to review a Gi
 
 The catalogue (NetworkProfiles, SharedResources, Baselines) is the one the chart ships unless --catalogue
 names directories; catalogue objects among the -f files override it by name. A namespace netprofile would
-refuse (unknown profile, a typo in a label, a profile on a platform namespace) is reported on stderr with
-the condition reason the operator would set, and makes the exit code 1.
+refuse (unknown profile, a typo in a label, a profile on a platform namespace, an enforcement value other
+than "disabled") is reported on stderr with the condition reason the operator would set, and makes the exit
+code 1. Each namespace is also judged as the chart's label admission policy judges a new namespace, against
+the catalogue in use: a problem for which admission would turn the manifest away ends with "(admission would
+reject the namespace)"; one only admission has (a grant of a SharedResource being deleted, say) is reported
+as RejectedByAdmission. One line per problem.
+
+The label domain and platform namespaces are --label-domain's and --platform-namespaces'; with --diff, or
+with --cluster-defaults, the cluster's LabelContract supplies those you do not set.
 
 --diff compares the rendered policies with the cluster's (kubeconfig) and prints a unified diff, including
 generated policies the operator would delete; exit code 1 when they differ.`),
@@ -57,7 +67,10 @@ generated policies the operator would delete; exit code 1 when they differ.`),
   kubectl netprofile render -f clusters/prod/namespaces/ --catalogue platform/netprofile/ --cluster-policies
 
   # What would merging this PR change in the cluster?
-  kubectl netprofile render -f apps/my-app/namespace.yaml --diff`, "\n"),
+  kubectl netprofile render -f apps/my-app/namespace.yaml --diff
+
+  # Offline, but with the cluster's label domain and platform namespaces
+  kubectl netprofile render -f apps/my-app/namespace.yaml --cluster-defaults`, "\n"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}
@@ -76,7 +89,8 @@ func (o *renderOptions) run(ctx context.Context, g *globals) error {
 	if len(o.files) == 0 && !o.cluster {
 		return usageError("nothing to render: pass -f <namespace.yaml> and/or --cluster-policies")
 	}
-	set, err := o.compute(g)
+	g.live = o.diff
+	set, err := o.compute(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -102,7 +116,7 @@ func (o *renderOptions) run(ctx context.Context, g *globals) error {
 	return nil
 }
 
-func (o *renderOptions) compute(g *globals) (*desired.Set, error) {
+func (o *renderOptions) compute(ctx context.Context, g *globals) (*desired.Set, error) {
 	files, err := g.loadFiles(o.files)
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
@@ -117,15 +131,96 @@ func (o *renderOptions) compute(g *globals) (*desired.Set, error) {
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}
-	r, err := g.renderer()
+	r, err := g.renderer(ctx)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, err
 	}
-	return desired.Compute(desired.Input{
+	set := desired.Compute(desired.Input{
 		Renderer: r, Namespaces: files.Namespaces, Catalogue: cat,
 		Scope: desired.Scope{Namespaces: true, Cluster: o.cluster},
 		Now:   time.Now(), Thresholds: enforcement.DefaultThresholds,
-	}), nil
+	})
+	set.Problems = admission(r, files.Namespaces, cat, set.Problems)
+	return set, nil
+}
+
+// ReasonRejectedByAdmission names a problem only the chart's label admission policy has with a namespace.
+const ReasonRejectedByAdmission = "RejectedByAdmission"
+
+// admissionNote ends every problem for which admission would turn the namespace manifest away.
+const admissionNote = " (admission would reject the namespace)"
+
+// admission adds to the renderer's problems what the chart's label admission policy would refuse in each
+// namespace, judged as a creation against the names of the catalogue in use, exactly as the policy judges
+// them against the published LabelContract (pkg/policy Admission). Both speak the same words, so a problem
+// the renderer already reports is only marked as one admission rejects: one line per problem. What only
+// admission refuses becomes a problem of its own.
+func admission(r policy.Renderer, namespaces []*corev1.Namespace, cat *catalogue.Set, problems []desired.Problem) []desired.Problem {
+	profiles, resources := admissible(cat)
+	out := slices.Clone(problems)
+	marked := make([]bool, len(out))
+	for _, ns := range namespaces {
+		object := "Namespace " + ns.Name
+		for _, msg := range r.Admission(ns, nil, profiles, resources) {
+			i := slices.IndexFunc(out, func(p desired.Problem) bool { return p.Object == object && sameProblem(p.Message, msg) })
+			if i < 0 {
+				out = append(out, desired.Problem{Object: object, Reason: ReasonRejectedByAdmission, Message: msg})
+				marked = append(marked, true)
+				continue
+			}
+			marked[i] = true
+		}
+	}
+	for i := range out {
+		if marked[i] {
+			out[i].Message += admissionNote
+		}
+	}
+	// Each namespace's problems together, in the renderer's order (namespaces by name, then the cluster's).
+	rank := func(p desired.Problem) (int, string) {
+		if ns, ok := strings.CutPrefix(p.Object, "Namespace "); ok {
+			return 0, ns
+		}
+		return 1, ""
+	}
+	slices.SortStableFunc(out, func(a, b desired.Problem) int {
+		ra, na := rank(a)
+		rb, nb := rank(b)
+		return cmp.Or(cmp.Compare(ra, rb), cmp.Compare(na, nb))
+	})
+	return out
+}
+
+// admissible are the names a label may use, as the manager publishes them in the LabelContract: the
+// catalogue's profiles and shared resources that are not being deleted.
+func admissible(cat *catalogue.Set) (profiles, resources []string) {
+	for name, p := range cat.Profiles {
+		if p.DeletionTimestamp.IsZero() {
+			profiles = append(profiles, name)
+		}
+	}
+	for name, sr := range cat.Resources {
+		if sr.DeletionTimestamp.IsZero() {
+			resources = append(resources, name)
+		}
+	}
+	slices.Sort(profiles)
+	slices.Sort(resources)
+	return profiles, resources
+}
+
+// labelRef is how the renderer's and admission's messages name the label a problem is about.
+var labelRef = regexp.MustCompile(`\(label [^)]+\)`)
+
+// sameProblem says whether the renderer's message already reports admission's: admission's words are part of
+// the condition the operator sets for the same label, or (a profile being deleted, which admission calls
+// absent) both name the same label.
+func sameProblem(rendered, admitted string) bool {
+	if strings.Contains(rendered, admitted) {
+		return true
+	}
+	ref := labelRef.FindString(admitted)
+	return ref != "" && strings.Contains(rendered, ref)
 }
 
 func printPolicies(g *globals, format string, objs []any) error {
@@ -159,7 +254,7 @@ func (k objectKey) String() string {
 }
 
 // runDiff prints, per policy, the difference between the cluster and the rendering, and reports whether
-// there was any. Namespaces netprofile refuses are left out: the operator keeps what they have.
+// there was any. Namespaces netprofile (or admission) refuses are left out: the operator keeps what they have.
 func (o *renderOptions) runDiff(ctx context.Context, g *globals, set *desired.Set) (bool, error) {
 	c, err := g.client()
 	if err != nil {

@@ -4,12 +4,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -69,14 +72,40 @@ type globals struct {
 	kubeconfig, context string
 	domain              string
 	platform            []string
+	clusterDefaults     bool
+
+	// flags are the persistent flags, to tell a value the user set from a default.
+	flags *pflag.FlagSet
+	// live is set by a command that reads the cluster: it takes its defaults from the cluster (resolve).
+	live bool
+	// resolved: domain and platform are settled.
+	resolved bool
+	// cl is the cluster client, made once.
+	cl client.Client
 }
 
-func (g *globals) contract() (contract.Contract, error) {
-	return contract.New(g.domain)
+// contract is the label contract the command judges labels by (see resolve).
+func (g *globals) contract(ctx context.Context) (contract.Contract, error) {
+	if err := g.resolve(ctx); err != nil {
+		return contract.Contract{}, err
+	}
+	c, err := contract.New(g.domain)
+	if err != nil {
+		return contract.Contract{}, usageError("%v", err)
+	}
+	return c, nil
 }
 
-func (g *globals) renderer() (policy.Renderer, error) {
-	c, err := g.contract()
+// platformNamespaces are the namespaces that keep hand-crafted policies (see resolve).
+func (g *globals) platformNamespaces(ctx context.Context) ([]string, error) {
+	if err := g.resolve(ctx); err != nil {
+		return nil, err
+	}
+	return g.platform, nil
+}
+
+func (g *globals) renderer(ctx context.Context) (policy.Renderer, error) {
+	c, err := g.contract(ctx)
 	if err != nil {
 		return policy.Renderer{}, err
 	}
@@ -98,6 +127,12 @@ outside the cluster, so the seed runbook's daily workflows work from a laptop or
   platform CNPs      lint hand-written CiliumNetworkPolicies against the runbook's rules
   escape hatch       status shows who has enforcement disabled, and since when
 
+Label domain and platform namespaces: commands that read the cluster (status, render --diff) take them from
+the cluster's LabelContract, which the manager publishes (the one named after --label-domain if given, else
+the default domain's, else the only one), so they judge labels as the manager and admission do. A flag you
+set wins. Without a LabelContract (an older manager, no right to read it) they use the built-in defaults and
+say so on stderr. Offline commands use the flags' values, or the cluster's with --cluster-defaults.
+
 Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differences, refusals);
 2 the command failed (bad flags, unreadable input, cluster unreachable).`),
 		SilenceErrors: true,
@@ -109,11 +144,15 @@ Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differe
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitError, err: err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (live commands; default $KUBECONFIG or ~/.kube/config)")
-	pf.StringVar(&g.context, "context", "", "kubeconfig context to use (live commands)")
-	pf.StringVar(&g.domain, "label-domain", contract.DefaultDomain, "label domain of the contract (the manager's --label-domain)")
-	pf.StringSliceVar(&g.platform, "platform-namespaces", policy.DefaultPlatformNamespaces,
-		"namespaces that keep hand-crafted policies (the manager's --platform-namespaces)")
+	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (live commands, --cluster-defaults; default $KUBECONFIG or ~/.kube/config)")
+	pf.StringVar(&g.context, "context", "", "kubeconfig context to use (live commands, --cluster-defaults)")
+	pf.StringVar(&g.domain, flagLabelDomain, contract.DefaultDomain,
+		"label domain of the contract (the manager's --label-domain); if unset, live commands read the cluster's LabelContract")
+	pf.StringSliceVar(&g.platform, flagPlatform, policy.DefaultPlatformNamespaces,
+		"namespaces that keep hand-crafted policies (the manager's --platform-namespaces); if unset, live commands read the cluster's LabelContract")
+	pf.BoolVar(&g.clusterDefaults, flagClusterDefaults, false,
+		"offline commands too: take unset --label-domain and --platform-namespaces from the cluster's LabelContract (the catalogue stays --catalogue's)")
+	g.flags = pf
 
 	root.AddCommand(newRender(g), newStatus(g), newLint(g), newDiagnose(g), newCheck(g))
 	return root

@@ -35,7 +35,10 @@ condition, and the policies netprofile generated there (marked INVALID when Cili
 policy is not enforced). Problems are listed under the table.
 
 Exit code 1 when a namespace is not OK: NetworkPolicyReady is not True, netprofile has not reported on a
-labelled namespace, a label is not understood, or Cilium rejected a generated policy.`),
+labelled namespace, a label is not understood, or Cilium rejected a generated policy.
+
+Labels are read in the label domain of the cluster's LabelContract unless --label-domain is set (see
+kubectl netprofile --help).`),
 		Example: strings.Trim(`
   # Every namespace netprofile manages
   kubectl netprofile status
@@ -65,6 +68,7 @@ labelled namespace, a label is not understood, or Cilium rejected a generated po
 }
 
 func (o *statusOptions) run(ctx context.Context, g *globals, name string) error {
+	g.live = true
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -87,9 +91,9 @@ func (o *statusOptions) run(ctx context.Context, g *globals, name string) error 
 }
 
 func (o *statusOptions) rows(ctx context.Context, g *globals, c client.Client, name string) ([]status.Row, error) {
-	ctr, err := g.contract()
+	ctr, err := g.contract(ctx)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, err
 	}
 	var namespaces []corev1.Namespace
 	if name != "" {
