@@ -21,6 +21,9 @@ const (
 	AccessGranted = "true"
 	// EnforcementDisabled is the only value of the enforcement label that disables enforcement.
 	EnforcementDisabled = "disabled"
+	// EnforcementAudit puts a namespace in audit mode: its policies are in place, nothing is dropped, and
+	// Hubble shows what enforcement would drop.
+	EnforcementAudit = "audit"
 )
 
 // Contract names the keys under one label domain.

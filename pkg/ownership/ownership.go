@@ -58,6 +58,9 @@ const (
 	NamespacePolicyName = NamePrefix + "namespace"
 	// AllowAllPolicyName is the escape hatch's allow-all policy.
 	AllowAllPolicyName = NamePrefix + "enforcement-disabled"
+	// AuditPolicyName is the audit mode's allow-all: the namespace's policies stay in place, and what they
+	// would drop is forwarded with this policy as the only one allowing it.
+	AuditPolicyName = NamePrefix + "enforcement-audit"
 
 	providerPrefix = NamePrefix + "provider-"
 	baselinePrefix = NamePrefix + "baseline-"
@@ -84,7 +87,7 @@ func Reserved(name string, namespaced bool) (component, owner string, ok bool) {
 		}
 	case name == NamespacePolicyName:
 		return ComponentNamespacePolicy, "", true
-	case name == AllowAllPolicyName:
+	case name == AllowAllPolicyName, name == AuditPolicyName:
 		return ComponentEnforcement, "", true
 	default:
 		if r, ok := strings.CutPrefix(name, providerPrefix); ok && r != "" {
@@ -93,6 +96,10 @@ func Reserved(name string, namespaced bool) (component, owner string, ok bool) {
 	}
 	return "", "", false
 }
+
+// AllowsAll reports whether a namespaced policy name is one of netprofile's allow-alls (escape hatch or audit
+// mode): the policy set "as it would be with enforcement on" is the generated one without them.
+func AllowsAll(name string) bool { return name == AllowAllPolicyName || name == AuditPolicyName }
 
 // Labels are the ownership labels for an object of a component, merged with extra (which may not override
 // them).
