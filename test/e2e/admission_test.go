@@ -234,6 +234,16 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 			Eventually(annotation(ns.Name, sinceKey)).Should(BeEmpty())
 		})
 
+		AfterAll(func() {
+			// Back to the chart's settings, and the LabelContract with them, for the specs that follow.
+			m.stop()
+			m = startManager("admission")
+			Eventually(func() (*v1alpha1.LabelContract, error) {
+				lc := &v1alpha1.LabelContract{}
+				return lc, k8s.Get(ctx, client.ObjectKey{Name: contract.DefaultDomain}, lc)
+			}).Should(And(HaveField("Enforcement.MaxDisabled.Duration", time.Duration(0)), HaveField("Enforcement.UntilLatest", BeNil())))
+		})
+
 		It("bounds the end by the published maximum", func() {
 			m.stop()
 			m = startManagerIn(env, append(append([]string{}, deploymentArgs...), "--enforcement-max-disabled=2h"), "admission-max")
@@ -241,9 +251,13 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 				lc := &v1alpha1.LabelContract{}
 				return lc, k8s.Get(ctx, client.ObjectKey{Name: contract.DefaultDomain}, lc)
 			}).Should(HaveField("Enforcement.UntilLatest", Not(BeNil())))
-
 			ns := createNamespace(appName("bounded"), map[string]string{profileKey: "standard"})
 			tooLate := time.Now().Add(3 * time.Hour).UTC().Format(time.RFC3339)
+			// kube-apiserver's copy of the parameter follows within a moment: probe with a dry run.
+			Eventually(func() error {
+				return asOncall.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appName("probe"),
+					Labels: map[string]string{enforcementKey: "disabled"}, Annotations: map[string]string{untilKey: tooLate}}}, client.DryRunAll)
+			}).Should(MatchError(ContainSubstring("no later than")))
 			Expect(patchNamespace(asOncall, ns.Name, map[string]string{enforcementKey: "disabled"}, map[string]string{untilKey: tooLate})).
 				To(MatchError(And(ContainSubstring("no later than"), ContainSubstring("at most 2h0m0s from now"))))
 			inTime := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
