@@ -176,7 +176,7 @@ var _ = Describe("Escape hatch", func() {
 	It("refuses any other value and keeps enforcement on", func() {
 		ns := newNamespace("offvalue", map[string]string{profileKey: "internal", enforcementKey: "off"})
 		Eventually(enforcementCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionFalse, conditions.ReasonInvalidEnforcement),
-			HaveField("Message", ContainSubstring(`the only value that disables enforcement is "disabled"`))))
+			HaveField("Message", ContainSubstring(`netprofile understands "disabled" (the escape hatch) and "audit" (audit mode)`))))
 		Eventually(events(ns.Name)).Should(ContainElement(ContainSubstring("Warning " + conditions.ReasonInvalidEnforcement)))
 		Consistently(cnpGone(ns.Name, allowAll)).Should(BeTrue())
 		Expect(annotation(ns.Name, sinceAnnotation)()).To(BeEmpty())

@@ -32,6 +32,8 @@ const (
 	ControllerName = "enforcement"
 	// FieldManager owns the allow-all policy, the since annotation and the EnforcementDisabled condition.
 	FieldManager = ownership.NamePrefix + ownership.ComponentEnforcement
+	// AuditFieldManager owns the Audit condition (the audit's allow-all is applied under FieldManager).
+	AuditFieldManager = FieldManager + "-audit"
 )
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;patch
@@ -65,20 +67,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// Audit first: moving from the escape hatch to audit, the audit's allow-all stands before the hatch's goes.
+	if err := r.reconcileAudit(ctx, ns, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	result := ctrl.Result{}
+	if !st.Next.IsZero() {
+		// Time-based work: the next threshold or the end of the bypass or audit.
+		result.RequeueAfter = st.Next.Sub(now)
+	}
 	status := nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.EnforcementDisabled, Clock: r.Clock}
 
-	if st.Label == enforcement.Absent {
-		clash, err := r.restore(ctx, ns, current)
+	if st.Label == enforcement.Absent || st.Label == enforcement.Audit {
+		clash, err := r.restore(ctx, ns, current, st.Auditing())
 		if err != nil {
 			return ctrl.Result{}, err
 		}
 		if clash != nil {
 			// A copy of the allow-all that netprofile did not write (a GitOps tool's, say): never deleted, and
 			// loud, because it may allow all traffic.
-			return ctrl.Result{}, status.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash,
+			return result, status.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash,
 				clash.Error()+"; enforcement is not disabled by netprofile, but that policy may allow all traffic")
 		}
-		return ctrl.Result{}, status.Clear(ctx, ns)
+		return result, status.Clear(ctx, ns)
 	}
 	cond := enforcement.Condition(r.Contract, st, r.Thresholds)
 	if st.Bypassed() {
@@ -109,11 +120,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
-	if st.Next.IsZero() {
-		return ctrl.Result{}, nil
+	return result, nil
+}
+
+// reconcileAudit applies or removes the audit's allow-all and reports on the Audit condition, under a field
+// manager of its own so that its condition and the escape hatch's never drop each other.
+func (r *Reconciler) reconcileAudit(ctx context.Context, ns *corev1.Namespace, st enforcement.State) error {
+	current, err := apply.Current[cilium.CiliumNetworkPolicy](ctx, r.Client, client.ObjectKey{Namespace: ns.Name, Name: ownership.AuditPolicyName})
+	if err != nil {
+		return err
 	}
-	// Time-based work: the next threshold or the end of the bypass.
-	return ctrl.Result{RequeueAfter: st.Next.Sub(now)}, nil
+	status := nsstatus.Writer{Client: r.Client, FieldManager: AuditFieldManager, Recorder: r.Recorder, Type: conditions.Audit, Clock: r.Clock}
+	cond := enforcement.AuditCondition(r.Contract, st)
+	switch {
+	case st.Auditing():
+		if _, err := r.Applier.Apply(ctx, policy.Audit(ns.Name), ns); err != nil {
+			if !apply.IsClash(err) {
+				return err
+			}
+			cond.Status, cond.Reason = corev1.ConditionFalse, conditions.ReasonNameClash
+			cond.Message = err.Error() + "; audit mode is not in effect: the namespace's policies drop what they do not allow"
+		} else if invalid := apply.Rejected(current); invalid != "" {
+			cond.Status, cond.Reason = corev1.ConditionFalse, conditions.ReasonRejectedByAgent
+			cond.Message = invalid + "; audit mode is not in effect: the namespace's policies drop what they do not allow"
+		}
+	case current != nil:
+		// A policy at the audit's name that netprofile does not own is left alone (Delete refuses it).
+		if err := r.Applier.Delete(ctx, current, ns.UID); err != nil && !apply.IsClash(err) {
+			return err
+		}
+	}
+	if cond == nil {
+		return status.Clear(ctx, ns)
+	}
+	return status.SetCondition(ctx, ns, *cond)
 }
 
 // stamp publishes netprofile's record of when the bypass started in the since-annotation, with server-side
@@ -141,7 +181,7 @@ func (r *Reconciler) stamp(ctx context.Context, ns *corev1.Namespace, st enforce
 // restore removes the allow-all and the stamp; the namespace's generated policies never left, so traffic is
 // exactly as before the bypass. A policy at the allow-all's name that netprofile does not own, but that is
 // labelled as netprofile's, is returned as a clash.
-func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy) (clash, err error) {
+func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy, auditing bool) (clash, err error) {
 	var errs []error
 	restored := false
 	if current != nil {
@@ -163,8 +203,12 @@ func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current 
 		}
 	}
 	if _, bypassed := enforcement.Record(ns); restored || bypassed && len(errs) == 0 {
+		then := "network policy enforcement restored"
+		if auditing {
+			then = "escape hatch closed, the namespace is in audit mode"
+		}
 		r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, conditions.ReasonEnforcementRestored, "RestoreEnforcement",
-			"network policy enforcement restored: the allow-all policy %s is deleted", ownership.AllowAllPolicyName)
+			"%s: the allow-all policy %s is deleted", then, ownership.AllowAllPolicyName)
 	}
 	return clash, errors.Join(errs...)
 }

@@ -22,6 +22,16 @@ const (
 	Ready corev1.NamespaceConditionType = "NetworkPolicyReady"
 	// EnforcementDisabled says whether the escape hatch is open, and since when.
 	EnforcementDisabled corev1.NamespaceConditionType = "NetworkPolicyEnforcementDisabled"
+	// Audit says whether the namespace is in audit mode: its policies in place, nothing dropped.
+	Audit corev1.NamespaceConditionType = "NetworkPolicyAudit"
+)
+
+// Reasons of the Audit condition.
+const (
+	// ReasonAuditMode: the enforcement label says audit; what the policies would drop is forwarded.
+	ReasonAuditMode = "AuditMode"
+	// ReasonAuditExpired: the audit reached its until-annotation; the namespace enforces although the label stays.
+	ReasonAuditExpired = "AuditExpired"
 )
 
 // Reasons of the Ready condition.
@@ -134,7 +144,7 @@ var reasonRE = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
 // Validate checks what metav1.Condition's schema would check, since nothing checks Namespace conditions.
 func Validate(c corev1.NamespaceCondition) error {
 	switch {
-	case c.Type != Ready && c.Type != EnforcementDisabled:
+	case c.Type != Ready && c.Type != EnforcementDisabled && c.Type != Audit:
 		return fmt.Errorf("condition type %q is not one of netprofile's", c.Type)
 	case c.Status != corev1.ConditionTrue && c.Status != corev1.ConditionFalse && c.Status != corev1.ConditionUnknown:
 		return fmt.Errorf("condition %s: status %q is not True, False or Unknown", c.Type, c.Status)
@@ -210,7 +220,8 @@ func RefusedMessage(r Refused) string {
 // InvalidEnforcementMessage says that an enforcement label value is not one netprofile understands. The
 // Namespace condition and the admission policy both start with it.
 func InvalidEnforcementMessage(key, value string) string {
-	return fmt.Sprintf("label %s=%q is not understood: the only value that disables enforcement is %q", key, value, contract.EnforcementDisabled)
+	return fmt.Sprintf("label %s=%q is not understood: netprofile understands %q (the escape hatch) and %q (audit mode)",
+		key, value, contract.EnforcementDisabled, contract.EnforcementAudit)
 }
 
 // ProviderMessage says that a granted SharedResource's provider half is not in effect.

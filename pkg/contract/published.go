@@ -11,7 +11,7 @@ import (
 )
 
 // EnforcementValues are the values of the enforcement label netprofile understands.
-var EnforcementValues = []string{EnforcementDisabled}
+var EnforcementValues = []string{EnforcementDisabled, EnforcementAudit}
 
 // Settings are the manager's settings that decide which labels it accepts, besides the catalogue.
 type Settings struct {

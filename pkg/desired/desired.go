@@ -24,7 +24,7 @@ import (
 
 // Scope says which parts of the policy set to compute.
 type Scope struct {
-	// Namespaces: each namespace's policy and, where enforcement is disabled, its allow-all.
+	// Namespaces: each namespace's policy and, where enforcement is disabled or audited, its allow-all.
 	Namespaces bool
 	// Cluster: the provider halves of the shared resources and the baselines, which do not depend on any
 	// namespace.
@@ -150,7 +150,13 @@ func (s *Set) addNamespace(in Input, ns *corev1.Namespace) {
 	if st.Bypassed() {
 		s.addCNP(object, policy.AllowAll(ns.Name))
 	}
+	if st.Auditing() {
+		s.addCNP(object, policy.Audit(ns.Name))
+	}
 	if c := enforcement.Condition(in.Renderer.Contract, st, in.Thresholds); c != nil && (c.Status == corev1.ConditionFalse || st.Label == enforcement.Invalid) {
+		s.Problems = append(s.Problems, Problem{Object: object, Reason: c.Reason, Message: c.Message})
+	}
+	if c := enforcement.AuditCondition(in.Renderer.Contract, st); c != nil && c.Status == corev1.ConditionFalse {
 		s.Problems = append(s.Problems, Problem{Object: object, Reason: c.Reason, Message: c.Message})
 	}
 }

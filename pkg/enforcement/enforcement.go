@@ -26,6 +26,9 @@ const (
 	Disabled
 	// Invalid: any other value; enforcement stays on and the value is reported.
 	Invalid
+	// Audit: the label is exactly "audit": the namespace's policies stay in place and an allow-all beside them
+	// forwards what they would drop. Planned, not an escape hatch: no alerts, no maximum duration.
+	Audit
 )
 
 // Phase is how long enforcement has been off, in alerting terms.
@@ -81,9 +84,14 @@ type State struct {
 	Problems []string
 }
 
-// Bypassed reports whether traffic should be allowed wholesale right now.
+// Bypassed reports whether traffic should be allowed wholesale right now, by the escape hatch.
 func (s State) Bypassed() bool {
 	return s.Open && s.Phase != PhaseExpired
+}
+
+// Auditing reports whether the namespace is in audit mode right now.
+func (s State) Auditing() bool {
+	return s.Label == Audit && s.Phase != PhaseExpired
 }
 
 // StampWanted reports whether the since-annotation must be (re)written to Since.
@@ -119,6 +127,9 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 		st.Label = Absent
 	case value == contract.EnforcementDisabled:
 		st.Label = Disabled
+	case value == contract.EnforcementAudit:
+		st.Label = Audit
+		return evaluateAudit(c, ns, now, st)
 	default:
 		st.Label = Invalid
 	}
@@ -171,13 +182,65 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 	return st
 }
 
+// evaluateAudit fills in an audit: since when (netprofile's record on the Audit condition, else now) and the
+// end the until-annotation sets. A bypass recorded before is closed: audit forwards everything too, so
+// moving from the escape hatch to audit removes no access.
+func evaluateAudit(c contract.Contract, ns *corev1.Namespace, now time.Time, st State) State {
+	st.Since = now.Truncate(time.Second)
+	if cond := conditions.Find(ns.Status.Conditions, conditions.Audit); cond != nil && !cond.LastTransitionTime.IsZero() &&
+		(cond.Status == corev1.ConditionTrue || cond.Reason == conditions.ReasonAuditExpired) && !cond.LastTransitionTime.After(now) {
+		st.Since, st.Recorded = cond.LastTransitionTime.Time, true
+	}
+	if raw, ok := ns.Annotations[c.UntilAnnotation()]; ok {
+		until, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("annotation %s=%q is not an RFC 3339 time; no end applies", c.UntilAnnotation(), raw))
+		} else {
+			st.Until = until
+		}
+	}
+	switch {
+	case !st.Until.IsZero() && !now.Before(st.Until):
+		st.Phase = PhaseExpired
+	case !st.Until.IsZero():
+		st.Phase, st.Next = PhaseDisabled, st.Until
+	default:
+		st.Phase = PhaseDisabled
+	}
+	return st
+}
+
+// AuditCondition is the Audit condition for st; nil when the label does not ask for audit.
+func AuditCondition(c contract.Contract, st State) *corev1.NamespaceCondition {
+	if st.Label != Audit {
+		return nil
+	}
+	cond := &corev1.NamespaceCondition{Type: conditions.Audit, LastTransitionTime: metav1.NewTime(st.Since)}
+	if st.Phase == PhaseExpired {
+		cond.Status, cond.Reason = corev1.ConditionFalse, conditions.ReasonAuditExpired
+		cond.Message = fmt.Sprintf("the audit that started %s ended at %s: the namespace's policies are enforced although label %s=%s is still set; remove the label",
+			Format(st.Since), Format(st.Until), c.EnforcementKey(), contract.EnforcementAudit)
+	} else {
+		cond.Status, cond.Reason = corev1.ConditionTrue, conditions.ReasonAuditMode
+		cond.Message = fmt.Sprintf("audit mode since %s by label %s=%s: the namespace's policies are in place but nothing is dropped; CiliumNetworkPolicy %s forwards what they would drop, so Hubble shows it (judge it with `kubectl netprofile replay`); remove the label to enforce",
+			Format(st.Since), c.EnforcementKey(), contract.EnforcementAudit, ownership.AuditPolicyName)
+		if !st.Until.IsZero() {
+			cond.Message += fmt.Sprintf("; the audit ends by itself at %s", Format(st.Until))
+		}
+	}
+	for _, p := range st.Problems {
+		cond.Message += "; " + p
+	}
+	return cond
+}
+
 // Condition is the EnforcementDisabled condition for st; nil when there is nothing to say (no label). While
 // a bypass is open or expired the transition time is Since: that is netprofile's record (see Record).
 func Condition(c contract.Contract, st State, t Thresholds) *corev1.NamespaceCondition {
 	since := Format(st.Since)
 	cond := &corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, LastTransitionTime: metav1.NewTime(st.Since)}
 	switch {
-	case st.Label == Absent:
+	case st.Label == Absent, st.Label == Audit:
 		return nil
 	case !st.Open:
 		cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, conditions.ReasonInvalidEnforcement, metav1.Time{}

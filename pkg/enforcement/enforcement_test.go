@@ -97,7 +97,7 @@ func TestCondition(t *testing.T) {
 	}{
 		"absent": {st: State{Label: Absent}},
 		"invalid, never open": {st: State{Label: Invalid, Value: "off"}, status: corev1.ConditionFalse, reason: conditions.ReasonInvalidEnforcement,
-			message: `the only value that disables enforcement is "disabled", so enforcement stays on`},
+			message: `netprofile understands "disabled" (the escape hatch) and "audit" (audit mode), so enforcement stays on`},
 		"open": {st: State{Label: Disabled, Open: true, Since: since, Phase: PhaseDisabled}, status: corev1.ConditionTrue, reason: conditions.ReasonEnforcementDisabled,
 			message: "disabled since 2026-11-26T10:00:00Z by label", ltt: since},
 		"warning": {st: State{Label: Disabled, Open: true, Since: since, Phase: PhaseWarning}, status: corev1.ConditionTrue, reason: conditions.ReasonEnforcementDisabledWarning,
@@ -129,5 +129,54 @@ func TestCondition(t *testing.T) {
 				t.Errorf("Record = %v, %v; want %v", rec, ok, tc.st.Open)
 			}
 		})
+	}
+}
+
+func TestAudit(t *testing.T) {
+	c := contract.Default()
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	ns := func(value string, annotations map[string]string, conds ...corev1.NamespaceCondition) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "x", Labels: map[string]string{c.EnforcementKey(): value}, Annotations: annotations},
+			Status: corev1.NamespaceStatus{Conditions: conds}}
+	}
+	audited := corev1.NamespaceCondition{Type: conditions.Audit, Status: corev1.ConditionTrue, Reason: conditions.ReasonAuditMode, LastTransitionTime: metav1.NewTime(start)}
+	hatch := corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue, Reason: conditions.ReasonEnforcementDisabled, LastTransitionTime: metav1.NewTime(start)}
+	until := map[string]string{c.UntilAnnotation(): start.Add(2 * time.Hour).Format(time.RFC3339)}
+	tests := map[string]struct {
+		ns       *corev1.Namespace
+		now      time.Time
+		auditing bool
+		since    time.Time
+		next     time.Time
+		reason   string
+	}{
+		"first seen":               {ns: ns("audit", nil), now: start.Add(time.Hour), auditing: true, since: start.Add(time.Hour), reason: conditions.ReasonAuditMode},
+		"recorded keeps its start": {ns: ns("audit", nil, audited), now: start.Add(time.Hour), auditing: true, since: start, reason: conditions.ReasonAuditMode},
+		"with an end":              {ns: ns("audit", until, audited), now: start.Add(time.Hour), auditing: true, since: start, next: start.Add(2 * time.Hour), reason: conditions.ReasonAuditMode},
+		"past its end":             {ns: ns("audit", until, audited), now: start.Add(3 * time.Hour), since: start, reason: conditions.ReasonAuditExpired},
+		// Planned work is never an escape hatch: no bypass, no maximum, whatever was recorded before.
+		"after the escape hatch":   {ns: ns("audit", nil, hatch), now: start.Add(48 * time.Hour), auditing: true, since: start.Add(48 * time.Hour), reason: conditions.ReasonAuditMode},
+		"a record from the future": {ns: ns("audit", nil, corev1.NamespaceCondition{Type: conditions.Audit, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(start.Add(time.Hour))}), now: start, auditing: true, since: start, reason: conditions.ReasonAuditMode},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := Evaluate(c, tc.ns, tc.now, Thresholds{WarningAfter: time.Minute, CriticalAfter: time.Hour, MaxDisabled: time.Hour})
+			if st.Label != Audit || st.Bypassed() || st.Auditing() != tc.auditing || !st.Since.Equal(tc.since) || !st.Next.Equal(tc.next) {
+				t.Errorf("state %+v: want audit, auditing=%v since %s next %s, never bypassed", st, tc.auditing, tc.since, tc.next)
+			}
+			if Condition(c, st, DefaultThresholds) != nil {
+				t.Error("an audit has no EnforcementDisabled condition: the escape hatch alerts and records stay out of it")
+			}
+			cond := AuditCondition(c, st)
+			if cond == nil || cond.Reason != tc.reason || !cond.LastTransitionTime.Time.Equal(tc.since) {
+				t.Fatalf("Audit condition %+v, want reason %s since %s", cond, tc.reason, tc.since)
+			}
+			if tc.auditing && !strings.Contains(cond.Message, "netprofile-enforcement-audit") {
+				t.Errorf("message %q does not name the audit's policy", cond.Message)
+			}
+		})
+	}
+	if AuditCondition(c, Evaluate(c, ns("disabled", nil), start, DefaultThresholds)) != nil {
+		t.Error("the escape hatch is not an audit")
 	}
 }

@@ -23,6 +23,8 @@ import (
 // Metric names.
 const (
 	DisabledSinceName = "netprofile_enforcement_disabled_since_timestamp_seconds"
+	AuditSinceName    = "netprofile_enforcement_audit_since_timestamp_seconds"
+	ModesName         = "netprofile_namespaces_by_enforcement"
 	NamespacesName    = "netprofile_namespaces"
 	PoliciesName      = "netprofile_managed_policies"
 	ConditionsName    = "netprofile_namespace_conditions"
@@ -34,6 +36,11 @@ var (
 	disabledSinceDesc = prometheus.NewDesc(DisabledSinceName,
 		"Unix time since which network policy enforcement has been disabled in the namespace (escape hatch). Present only while disabled.",
 		[]string{"namespace"}, nil)
+	auditSinceDesc = prometheus.NewDesc(AuditSinceName,
+		"Unix time since which the namespace is in audit mode (policies in place, nothing dropped). Present only while auditing; no alert uses it.",
+		[]string{"namespace"}, nil)
+	modesDesc = prometheus.NewDesc(ModesName,
+		"Namespaces with netprofile labels, by enforcement mode: enforcing, disabled (escape hatch) or audit.", []string{"mode"}, nil)
 	namespacesDesc = prometheus.NewDesc(NamespacesName,
 		"Namespaces labelled with each NetworkProfile.", []string{"profile"}, nil)
 	policiesDesc = prometheus.NewDesc(PoliciesName,
@@ -42,6 +49,13 @@ var (
 		"Namespaces by netprofile condition, status and reason.", []string{"condition", "status", "reason"}, nil)
 	scrapeErrorsDesc = prometheus.NewDesc(ScrapeErrorsName,
 		"1 when the last scrape could not read netprofile's cache.", nil, nil)
+)
+
+// Values of the mode label of netprofile_namespaces_by_enforcement.
+const (
+	ModeEnforcing = "enforcing"
+	ModeDisabled  = "disabled"
+	ModeAudit     = "audit"
 )
 
 // Failures counts transitions into a failed condition (bad input, name clashes, failed applies), by
@@ -61,7 +75,7 @@ type Collector struct {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{disabledSinceDesc, namespacesDesc, policiesDesc, conditionsDesc, scrapeErrorsDesc} {
+	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc, scrapeErrorsDesc} {
 		ch <- d
 	}
 }
@@ -87,6 +101,7 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 	}
 	now := c.Clock.Now()
 	profiles := map[string]float64{}
+	modes := map[string]float64{}
 	conds := map[[3]string]float64{}
 	for i := range list.Items {
 		ns := &list.Items[i]
@@ -96,9 +111,22 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 		for _, cond := range ns.Status.Conditions {
 			conds[[3]string{string(cond.Type), string(cond.Status), cond.Reason}]++
 		}
-		if st := enforcement.Evaluate(c.Contract, ns, now, c.Thresholds); st.Bypassed() && !st.Since.IsZero() {
-			ch <- prometheus.MustNewConstMetric(disabledSinceDesc, prometheus.GaugeValue, float64(st.Since.Unix()), ns.Name)
+		st := enforcement.Evaluate(c.Contract, ns, now, c.Thresholds)
+		switch {
+		case st.Bypassed():
+			modes[ModeDisabled]++
+			if !st.Since.IsZero() {
+				ch <- prometheus.MustNewConstMetric(disabledSinceDesc, prometheus.GaugeValue, float64(st.Since.Unix()), ns.Name)
+			}
+		case st.Auditing():
+			modes[ModeAudit]++
+			ch <- prometheus.MustNewConstMetric(auditSinceDesc, prometheus.GaugeValue, float64(st.Since.Unix()), ns.Name)
+		case c.Contract.Mentions(ns.Labels):
+			modes[ModeEnforcing]++
 		}
+	}
+	for _, m := range []string{ModeEnforcing, ModeDisabled, ModeAudit} {
+		ch <- prometheus.MustNewConstMetric(modesDesc, prometheus.GaugeValue, modes[m], m)
 	}
 	for p, n := range profiles {
 		ch <- prometheus.MustNewConstMetric(namespacesDesc, prometheus.GaugeValue, n, p)
@@ -109,7 +137,7 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1]+keys[i][2] < keys[j][0]+keys[j][1]+keys[j][2] })
 	for _, k := range keys {
-		if t := corev1.NamespaceConditionType(k[0]); t == conditions.Ready || t == conditions.EnforcementDisabled {
+		if t := corev1.NamespaceConditionType(k[0]); t == conditions.Ready || t == conditions.EnforcementDisabled || t == conditions.Audit {
 			ch <- prometheus.MustNewConstMetric(conditionsDesc, prometheus.GaugeValue, conds[k], k[0], k[1], k[2])
 		}
 	}

@@ -32,7 +32,7 @@ func TestAdmission(t *testing.T) {
 		"yes is not true":               {ns: ns("a", map[string]string{pg: "yes"}), want: []string{`the only value that grants access is "true"`}},
 		"unknown resource":              {ns: ns("a", map[string]string{"access.network-policy.homelab/mysql": "true"}), want: []string{`SharedResource "mysql" does not exist (label access.network-policy.homelab/mysql); known resources: postgres`}},
 		"typo key":                      {ns: ns("a", map[string]string{"network-policy.homelab/profil": "standard"}), want: []string{"defines only"}},
-		"bad enforcement":               {ns: ns("a", map[string]string{enf: "off"}), want: []string{`label network-policy.homelab/enforcement="off" is not understood: the only value that disables enforcement is "disabled"`}},
+		"bad enforcement":               {ns: ns("a", map[string]string{enf: "off"}), want: []string{`label network-policy.homelab/enforcement="off" is not understood: netprofile understands "disabled" (the escape hatch) and "audit" (audit mode)`}},
 		"enforcement on platform is ok": {ns: ns("kube-system", map[string]string{enf: "disabled"})},
 		"platform namespace":            {ns: ns("kube-system", map[string]string{profile: "standard"}), want: []string{"kube-system is a platform namespace"}},
 		"unchanged bad label":           {old: ns("a", map[string]string{profile: "gold"}), ns: ns("a", map[string]string{profile: "gold", "team": "x"})},

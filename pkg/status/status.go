@@ -41,13 +41,17 @@ type Row struct {
 	Namespace string   `json:"namespace"`
 	Profile   string   `json:"profile,omitempty"`
 	Grants    []string `json:"grants,omitempty"`
-	// Enforcement is "enabled", "disabled", "expired" (disabled past its end) or "invalid" (a value other
-	// than "disabled", which keeps enforcement on).
+	// Enforcement is "enabled", "disabled", "audit", "expired" (disabled or audited past its end) or
+	// "invalid" (a value netprofile does not understand, which keeps enforcement on).
 	Enforcement   string     `json:"enforcement"`
 	DisabledSince *time.Time `json:"disabledSince,omitempty"`
 	Ready         *Condition `json:"ready,omitempty"`
 	// EnforcementDisabled is the escape hatch condition, when netprofile wrote one.
 	EnforcementDisabled *Condition `json:"enforcementDisabled,omitempty"`
+	// AuditSince is when audit mode started, while it lasts.
+	AuditSince *time.Time `json:"auditSince,omitempty"`
+	// Audit is the audit mode condition, when netprofile wrote one.
+	Audit *Condition `json:"audit,omitempty"`
 	Policies            []Policy   `json:"policies"`
 	// Problems say, in words, why the row is not OK.
 	Problems []string `json:"problems,omitempty"`
@@ -66,8 +70,11 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 	switch {
 	case st.Label == enforcement.Invalid && !st.Open:
 		row.Enforcement = "invalid"
-		row.Problems = append(row.Problems, fmt.Sprintf("label %s=%q: the only value is %q; enforcement stays on",
-			c.EnforcementKey(), st.Value, contract.EnforcementDisabled))
+		row.Problems = append(row.Problems, conditions.InvalidEnforcementMessage(c.EnforcementKey(), st.Value)+"; enforcement stays on")
+	case st.Auditing():
+		row.Enforcement = "audit"
+		since := st.Since.UTC()
+		row.AuditSince = &since
 	case st.Phase == enforcement.PhaseExpired:
 		row.Enforcement = "expired"
 	case st.Label == enforcement.Invalid:
@@ -85,6 +92,7 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 	}
 	row.Ready = condition(ns, conditions.Ready)
 	row.EnforcementDisabled = condition(ns, conditions.EnforcementDisabled)
+	row.Audit = condition(ns, conditions.Audit)
 
 	sorted := slices.Clone(owned)
 	slices.SortFunc(sorted, func(a, b ciliumv2.CiliumNetworkPolicy) int { return cmp.Compare(a.Name, b.Name) })
@@ -110,6 +118,9 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 	if e := row.EnforcementDisabled; e != nil && e.Reason == conditions.ReasonNameClash {
 		row.Problems = append(row.Problems, fmt.Sprintf("%s (%s): %s", conditions.EnforcementDisabled, e.Reason, e.Message))
 	}
+	if a := row.Audit; a != nil && (a.Reason == conditions.ReasonNameClash || a.Reason == conditions.ReasonRejectedByAgent) {
+		row.Problems = append(row.Problems, fmt.Sprintf("%s (%s): %s", conditions.Audit, a.Reason, a.Message))
+	}
 	row.OK = len(row.Problems) == 0
 	return row
 }
@@ -130,9 +141,12 @@ func Relevant(c contract.Contract, ns *corev1.Namespace, owned int) bool {
 		conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled) != nil
 }
 
-// EnforcementText is the enforcement column: the state, and for a disabled namespace since when, how long,
+// EnforcementText is the enforcement column: the state, and for an audited or disabled namespace since when, how long,
 // and the alert phase netprofile reported (the EnforcementDisabled condition's reason).
 func (r Row) EnforcementText(now time.Time) string {
+	if r.AuditSince != nil {
+		return fmt.Sprintf("%s since %s (%s)", r.Enforcement, r.AuditSince.Format(time.RFC3339), now.Sub(*r.AuditSince).Truncate(time.Second))
+	}
 	if r.DisabledSince == nil {
 		return r.Enforcement
 	}

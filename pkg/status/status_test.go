@@ -98,7 +98,12 @@ func TestSummarize(t *testing.T) {
 		},
 		"an enforcement value that is not understood": {
 			ns: namespace(map[string]string{hatch: "off"}, nil),
-			ok: false, enforcement: "invalid", problem: `the only value is "disabled"`,
+			ok: false, enforcement: "invalid", problem: `netprofile understands "disabled" (the escape hatch) and "audit"`,
+		},
+		"audit mode, since netprofile's record": {
+			ns: namespace(map[string]string{hatch: "audit", profile: "standard"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.Audit, Status: corev1.ConditionTrue, Reason: conditions.ReasonAuditMode, LastTransitionTime: metav1.NewTime(now.Add(-2 * time.Hour))}),
+			ok: true, enforcement: "audit since 2026-07-01T10:00:00Z (2h0m0s)",
 		},
 		"a label typo is a problem": {
 			ns: namespace(map[string]string{"network-policy.homelab/profil": "standard"}, nil),

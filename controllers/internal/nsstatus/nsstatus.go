@@ -28,7 +28,8 @@ type Writer struct {
 }
 
 // Set writes the condition if it changed and records an Event for it: Warning unless the condition is the
-// good state. Good is True for NetworkPolicyReady; for EnforcementDisabled every state is worth a warning.
+// good state. Good is True for NetworkPolicyReady and a planned audit; for EnforcementDisabled every state is
+// worth a warning.
 func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string) error {
 	return w.SetCondition(ctx, ns, corev1.NamespaceCondition{Type: w.Type, Status: status, Reason: reason, Message: message})
 }
@@ -51,10 +52,10 @@ func (w Writer) SetCondition(ctx context.Context, ns *corev1.Namespace, want cor
 		return fmt.Errorf("failed to write condition %s: %w", w.Type, err)
 	}
 	eventType := corev1.EventTypeWarning
-	if w.Type == conditions.Ready && status == corev1.ConditionTrue {
+	if w.Type == conditions.Ready && status == corev1.ConditionTrue || w.Type == conditions.Audit && cond.Reason == conditions.ReasonAuditMode {
 		eventType = corev1.EventTypeNormal
 	}
-	if status == corev1.ConditionFalse {
+	if status == corev1.ConditionFalse && w.Type != conditions.Audit {
 		metrics.Failures.WithLabelValues(w.FieldManager, cond.Reason).Inc()
 	}
 	w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)

@@ -142,7 +142,7 @@ func TestRenderAdmission(t *testing.T) {
 	}{
 		"an enforcement value other than disabled": {
 			stdin: ns("x", "    network-policy.homelab/profile: isolated\n    network-policy.homelab/enforcement: \"off\"\n"), code: cli.ExitFindings,
-			refused: []string{`refused: Namespace x: InvalidEnforcementValue: label network-policy.homelab/enforcement="off" is not understood: the only value that disables enforcement is "disabled"`},
+			refused: []string{`refused: Namespace x: InvalidEnforcementValue: label network-policy.homelab/enforcement="off" is not understood: netprofile understands "disabled" (the escape hatch) and "audit" (audit mode)`},
 		},
 		"a profile label in the wrong case": {
 			stdin: ns("x", "    network-policy.homelab/profile: Standard\n"), code: cli.ExitFindings,
