@@ -9,14 +9,16 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/check"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
 // reachesProvider asks Cilium's policy engine whether a pod of ns reaches the provider's pods on port, with
-// the policies and namespace labels as they are in the API server: ns's generated policy and the provider
-// half.
+// the policies and namespace labels as they are in the API server: ns's generated policy, the provider half,
+// and the baselines, whose default deny keeps out of the provider what the (additive) provider half does not
+// admit.
 func reachesProvider(ns, providerNS, providerPod, port string) func(Gomega) *check.Result {
 	return func(g Gomega) *check.Result {
 		var pols check.Policies
@@ -32,6 +34,13 @@ func reachesProvider(ns, providerNS, providerPod, port string) func(Gomega) *che
 			c, err := compat.CNP(p)
 			g.Expect(err).NotTo(HaveOccurred())
 			pols.CNPs = append(pols.CNPs, c)
+		}
+		baselines := &cilium.CiliumClusterwideNetworkPolicyList{}
+		g.Expect(k8s.List(ctx, baselines, client.MatchingLabels{ownership.ComponentLabel: ownership.ComponentBaseline})).To(Succeed())
+		for i := range baselines.Items {
+			c, err := compat.CCNP(&baselines.Items[i])
+			g.Expect(err).NotTo(HaveOccurred())
+			pols.CCNPs = append(pols.CCNPs, c)
 		}
 		e, err := check.New(pols)
 		g.Expect(err).NotTo(HaveOccurred())

@@ -34,7 +34,7 @@ var _ = Describe("The published LabelContract", func() {
 			HaveField("PlatformNamespaces", ConsistOf(policy.DefaultPlatformNamespaces)),
 			HaveField("Profiles", ContainElements("isolated", "internal", "internal-egress", "standard")),
 			HaveField("SharedResources", ContainElements("postgres", "dragonfly", "garage-s3", "kube-api")),
-			HaveField("Enforcement.Values", ConsistOf("disabled")),
+			HaveField("Enforcement.Values", ConsistOf(contract.EnforcementValues)),
 			// No maximum bypass is configured in this suite, so there is no horizon to publish.
 			HaveField("Enforcement.UntilLatest", BeNil()),
 		))

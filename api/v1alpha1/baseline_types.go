@@ -5,8 +5,10 @@ import (
 )
 
 // BaselineSpec is a cluster-wide rule set rendered into one CiliumClusterwideNetworkPolicy that selects every
-// endpoint (or every endpoint in the namespaces namespaceSelector picks). Selecting all endpoints is what
-// turns on Cilium's default deny, so the Baselines are the floor every namespace stands on.
+// endpoint (or every endpoint in the namespaces namespaceSelector picks). By default, selecting all endpoints
+// is what turns on Cilium's default deny, so the Baselines are the floor every namespace stands on; with
+// defaultDeny: false a baseline only adds its allowances, and default deny comes from each namespace's own
+// netprofile-namespace policy.
 // +kubebuilder:validation:XValidation:rule="!has(self.ingress) || self.ingress.all(r, !has(r.fqdns) && !has(r.dns))",message="fqdns and dns rules are egress only"
 // +kubebuilder:validation:XValidation:rule="!has(self.ingress) || self.ingress.all(r, !(has(r.anyPort) && r.anyPort) || has(r.endpoints) || has(r.cidrs) || (has(r.entities) && !r.entities.exists(e, e == 'world' || e == 'cluster')))",message="anyPort is only allowed with endpoints, cidrs or entities other than world and cluster"
 // +kubebuilder:validation:XValidation:rule="!has(self.egress) || self.egress.all(r, !(has(r.anyPort) && r.anyPort) || has(r.endpoints) || has(r.cidrs) || (has(r.entities) && !r.entities.exists(e, e == 'world' || e == 'cluster')))",message="anyPort is only allowed with endpoints, cidrs or entities other than world and cluster"
@@ -21,6 +23,16 @@ type BaselineSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Description string `json:"description,omitempty"`
+
+	// DefaultDeny says whether the baseline's policy turns on Cilium's default deny for the endpoints it
+	// selects (true, the default: every selected endpoint denies what no policy allows). False renders it with
+	// `enableDefaultDeny: {ingress: false, egress: false}`: it only adds its allowances (DNS, probes, scrape,
+	// HBONE), a namespace without netprofile labels keeps its traffic, and a namespace with a profile or a grant
+	// is default-deny through its own netprofile-namespace policy. Requires Cilium's
+	// enable-non-default-deny-policies (on by default); without it Cilium treats every policy as default-deny.
+	// +kubebuilder:default=true
+	// +optional
+	DefaultDeny *bool `json:"defaultDeny,omitempty"`
 
 	// NamespaceSelector limits the baseline to pods in namespaces with these labels (HBONE for ambient
 	// namespaces, say); empty selects every endpoint in the cluster.
@@ -65,6 +77,7 @@ type BaselineStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=bl,categories=netprofile
 // +kubebuilder:printcolumn:name="Enabled",type=boolean,JSONPath=`.spec.enabled`
+// +kubebuilder:printcolumn:name="DefaultDeny",type=boolean,JSONPath=`.spec.defaultDeny`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.status.policy`

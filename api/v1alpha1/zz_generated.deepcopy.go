@@ -76,6 +76,11 @@ func (in *BaselineSpec) DeepCopyInto(out *BaselineSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.DefaultDeny != nil {
+		in, out := &in.DefaultDeny, &out.DefaultDeny
+		*out = new(bool)
+		**out = **in
+	}
 	if in.NamespaceSelector != nil {
 		in, out := &in.NamespaceSelector, &out.NamespaceSelector
 		*out = make(map[string]string, len(*in))

@@ -80,7 +80,8 @@ func TestConsumersLimitTheProvider(t *testing.T) {
 
 // TestConsumersProviderHalfAloneShutsOut: a namespace relabelled out of spec.consumers still has its old
 // egress until its own reconcile; the provider half, whose selector Cilium evaluates on the namespace labels
-// directly, denies it already.
+// directly, no longer admits it, so the baselines' default deny denies it already. (The provider half only
+// adds access: the default deny is the baselines', with the shipped defaultDeny.)
 func TestConsumersProviderHalfAloneShutsOut(t *testing.T) {
 	namespaces := []*corev1.Namespace{
 		namespace("payments", map[string]string{profileKey: "isolated", postgresAccess: "true", "team": "payments"}),
@@ -98,10 +99,11 @@ func TestConsumersProviderHalfAloneShutsOut(t *testing.T) {
 		t.Fatalf("the stale consumer half should allow egress: %s", out.Egress.Explanation)
 	}
 	if out.Allowed || out.Ingress.Allowed {
-		t.Fatalf("the provider half must deny a namespace outside spec.consumers: %s", out.Ingress.Explanation)
+		t.Fatalf("a namespace outside spec.consumers must be denied at the provider: %s", out.Ingress.Explanation)
 	}
-	if !slices.Contains(names(out.Ingress.SelectedBy), "CiliumNetworkPolicy database/netprofile-provider-postgres") {
-		t.Errorf("ingress selected by %v, want the provider half's default deny", names(out.Ingress.SelectedBy))
+	if len(out.Ingress.DecidedBy) > 0 || !slices.Contains(names(out.Ingress.SelectedBy), "CiliumClusterwideNetworkPolicy netprofile-baseline-health-probes") {
+		t.Errorf("ingress decided by %v, selected by %v: want no rule allowing it and the baselines' default deny",
+			names(out.Ingress.DecidedBy), names(out.Ingress.SelectedBy))
 	}
 	if in := mustCheck(t, e, "payments/app=api", "database/app=postgres", "5432/TCP"); !in.Allowed {
 		t.Fatalf("inside the selector: denied: %s / %s", in.Egress.Explanation, in.Ingress.Explanation)

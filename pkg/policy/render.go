@@ -72,9 +72,9 @@ type NamespaceResult struct {
 // A grant of a SharedResource whose spec.consumers does not admit ns is refused too (ConsumerNotAllowed),
 // but it is not bad input: the provider's owner narrowed who may use it, and a narrowing is applied. So the
 // grant never opens and is withdrawn even where it stood, and a refusal of that kind alone never consults
-// what stood. The provider half (Provider) shuts the namespace out by the same selector, so both halves
-// agree. The one exception is KeepApplied (bad input beside it, and what stood cannot be reproduced): the
-// standing policy stays whole until that is fixed; the provider half still shuts the namespace out.
+// what stood. The provider half (Provider) admits namespaces by the same selector, so both halves agree. The
+// one exception is KeepApplied (bad input beside it, and what stood cannot be reproduced): the standing policy
+// stays whole until that is fixed; the provider half still does not admit the namespace.
 func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applied) (NamespaceResult, error) {
 	sel, problems := r.Contract.Parse(ns.Labels)
 	res := NamespaceResult{Selection: sel}
@@ -218,10 +218,12 @@ func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue
 		rule, _ := consumerRule(cat.Resources[name])
 		rules = append(rules, rule)
 	}
-	if len(rules) == 0 {
-		// Only a profile that allows nothing at all gets here: the baselines' default deny is its policy.
-		return nil, nil
-	}
+	// The namespace policy is default-deny in both directions by itself, whatever the Baselines do: with
+	// additive Baselines (spec.defaultDeny: false) it is the only thing that makes the namespace default-deny.
+	// Cilium turns default deny on only for a direction a policy has rules in, so a direction nothing above
+	// covers (a profile with allowSameNamespace: false that allows nothing at all, or nothing that way) gets a
+	// rule that allows nothing.
+	rules = append(rules, denyRest(rules)...)
 	cnp := &cilium.CiliumNetworkPolicy{
 		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CNPKindDefinition},
 		ObjectMeta: metav1.ObjectMeta{
@@ -303,6 +305,29 @@ func sameNamespaceRule() *api.Rule {
 		Ingress:          []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{FromEndpoints: []api.EndpointSelector{all}}}},
 		Egress:           []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{ToEndpoints: []api.EndpointSelector{all}}}},
 	}
+}
+
+// denyRest returns a rule that allows nothing and turns on default deny (`ingress: [{}]`, `egress: [{}]`) for
+// each direction none of rules has a section in; nil when both are covered. An empty rule allows nothing: it
+// has no peer and no port, so it is not a deny rule and the escape hatch's allow-all still lifts it.
+func denyRest(rules api.Rules) api.Rules {
+	ingress := slices.ContainsFunc(rules, func(r *api.Rule) bool { return len(r.Ingress) > 0 })
+	egress := slices.ContainsFunc(rules, func(r *api.Rule) bool { return len(r.Egress) > 0 })
+	if ingress && egress {
+		return nil
+	}
+	rule := &api.Rule{EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}}}
+	var dirs []string
+	if !ingress {
+		rule.Ingress = []api.IngressRule{{}}
+		dirs = append(dirs, "ingress")
+	}
+	if !egress {
+		rule.Egress = []api.EgressRule{{}}
+		dirs = append(dirs, "egress")
+	}
+	rule.Description = "netprofile: default deny for " + strings.Join(dirs, " and ") + ": nothing else is allowed"
+	return api.Rules{rule}
 }
 
 // ruleFromProfile renders a profile's own rules; nil when it has none.

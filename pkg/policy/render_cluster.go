@@ -41,8 +41,9 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPo
 			Labels:    ownership.Labels(ownership.ComponentProvider, map[string]string{r.Contract.AccessKey(sr.Name): contract.AccessGranted}),
 		},
 		Spec: &api.Rule{
-			EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: copyMap(sr.Spec.Provider.PodSelector)}},
-			Description:      describe("netprofile: consumers of "+sr.Name+" ("+who+")", sr.Spec.Description),
+			EndpointSelector:  api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: copyMap(sr.Spec.Provider.PodSelector)}},
+			Description:       describe("netprofile: consumers of "+sr.Name+" ("+who+")", sr.Spec.Description),
+			EnableDefaultDeny: additive(),
 			Ingress: []api.IngressRule{{
 				IngressCommonRule: api.IngressCommonRule{FromEndpoints: []api.EndpointSelector{r.consumerPeer(sr)}},
 				ToPorts:           portRules(sr.Spec.Ports, nil),
@@ -55,7 +56,10 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPo
 	return cnp, nil
 }
 
-// Baseline renders a Baseline into its clusterwide policy; nil when the Baseline is disabled.
+// Baseline renders a Baseline into its clusterwide policy; nil when the Baseline is disabled. With
+// spec.defaultDeny false the policy only adds its allowances (enableDefaultDeny false in both directions);
+// otherwise it carries no enableDefaultDeny, and Cilium's default (default deny for every direction it has
+// rules in) makes it the floor every selected endpoint stands on.
 func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, error) {
 	if b.Spec.Enabled != nil && !*b.Spec.Enabled {
 		return nil, nil
@@ -79,6 +83,9 @@ func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, err
 		EndpointSelector: api.EndpointSelector{LabelSelector: selector},
 		Description:      describe("netprofile: baseline "+b.Name, b.Spec.Description),
 	}
+	if !BaselineDefaultDeny(b) {
+		rule.EnableDefaultDeny = additive()
+	}
 	for i := range b.Spec.Ingress {
 		rule.Ingress = append(rule.Ingress, ingressRule(&b.Spec.Ingress[i]))
 	}
@@ -97,6 +104,18 @@ func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, err
 		return nil, refuse(conditions.ReasonPolicyInvalid, "%v", err)
 	}
 	return ccnp, nil
+}
+
+// BaselineDefaultDeny reports whether a Baseline turns on default deny for what it selects: spec.defaultDeny,
+// true when unset.
+func BaselineDefaultDeny(b *v1alpha1.Baseline) bool {
+	return b.Spec.DefaultDeny == nil || *b.Spec.DefaultDeny
+}
+
+// additive is the enableDefaultDeny of a policy that only adds allowances: it never switches the endpoints it
+// selects into default deny, in either direction.
+func additive() api.DefaultDenyConfig {
+	return api.DefaultDenyConfig{Ingress: new(false), Egress: new(false)}
 }
 
 // AllowAll is the escape hatch's policy for a namespace: every entity in and out. It adds to the namespace's

@@ -514,6 +514,36 @@ func TestBaselineNamespaceSelector(t *testing.T) {
 	}
 }
 
+// Additive baselines are chosen per baseline in its spec (catalogue.baselines.<name>.defaultDeny), merged into
+// the default spec; the defaults leave the field out (the CRD defaults it to true: today's default deny).
+func TestBaselineDefaultDenyValue(t *testing.T) {
+	all := []string{"dns", "prometheus-scrape", "health-probes", "hbone"}
+	var args []string
+	for _, name := range all {
+		args = append(args, "--set", "catalogue.baselines."+name+".defaultDeny=false")
+	}
+	objs := mustRender(t, args...)
+	for _, name := range all {
+		b := find(objs, "Baseline", name)
+		if b == nil {
+			t.Fatalf("no Baseline %s", name)
+		}
+		if v, found, _ := unstructured.NestedBool(b.Object, "spec", "defaultDeny"); !found || v {
+			t.Errorf("Baseline %s: spec.defaultDeny = %v (found %v), want false", name, v, found)
+		}
+		rules, _, _ := unstructured.NestedSlice(b.Object, "spec", "ingress")
+		egress, _, _ := unstructured.NestedSlice(b.Object, "spec", "egress")
+		if len(rules)+len(egress) == 0 {
+			t.Errorf("Baseline %s lost its rules in the merge", name)
+		}
+	}
+	for _, name := range all {
+		if _, found, _ := unstructured.NestedFieldNoCopy(find(mustRender(t), "Baseline", name).Object, "spec", "defaultDeny"); found {
+			t.Errorf("the default Baseline %s sets defaultDeny: the default catalogue keeps today's behaviour", name)
+		}
+	}
+}
+
 // The values schema refuses what would otherwise render a broken Deployment or wrong alerts.
 func TestSchemaRefusesBadValues(t *testing.T) {
 	tests := map[string]struct {
