@@ -26,6 +26,14 @@ type Endpoint struct {
 	Labels    map[string]string `json:"labels,omitempty"`
 	Entity    string            `json:"entity,omitempty"`
 	CIDR      string            `json:"cidr,omitempty"`
+	// Entities are further reserved labels the identity of an entity or a CIDR carries, as the agent gives
+	// them: the host's identity is also kube-apiserver when the API server runs on the node, and an address
+	// outside the cluster that serves the API is kube-apiserver beside world.
+	Entities []string `json:"entities,omitempty"`
+	// Names are the DNS names a CIDR endpoint was looked up as (Hubble's destination_names). As the agent's
+	// DNS proxy does, its identity gets the fqdn: label of every toFQDNs selector of the policy set that
+	// matches one of them, so toFQDNs rules apply to it.
+	Names []string `json:"names,omitempty"`
 }
 
 // entities are the reserved identities an endpoint may name.
@@ -68,9 +76,16 @@ func ParseEndpoint(s string) (Endpoint, error) {
 func (e Endpoint) String() string {
 	switch {
 	case e.Entity != "":
-		return e.Entity
+		return strings.Join(append([]string{e.Entity}, e.Entities...), "+")
 	case e.CIDR != "":
-		return "cidr:" + e.CIDR
+		s := "cidr:" + e.CIDR
+		if len(e.Entities) > 0 {
+			s += "+" + strings.Join(e.Entities, "+")
+		}
+		if len(e.Names) > 0 {
+			s += " (" + strings.Join(e.Names, ", ") + ")"
+		}
+		return s
 	case len(e.Labels) == 0:
 		return e.Namespace
 	}
@@ -93,9 +108,16 @@ func (e Endpoint) identityLabels(namespaceLabels map[string]string) (labels.Labe
 		if id == nil {
 			return nil, fmt.Errorf("unknown entity %q", e.Entity)
 		}
-		return id.Labels, nil
+		if len(e.Entities) == 0 {
+			return id.Labels, nil
+		}
+		return e.withEntities(maps.Clone(id.Labels))
 	case e.CIDR != "":
-		return labels.GetCIDRLabels(netip.MustParsePrefix(e.CIDR)), nil
+		prefix, err := netip.ParsePrefix(e.CIDR)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %q: %w", e, err)
+		}
+		return e.withEntities(labels.GetCIDRLabels(prefix))
 	}
 	l := labels.Labels{}
 	add := func(k, v string) { l[k] = labels.NewLabel(k, v, labels.LabelSourceK8s) }
@@ -115,6 +137,17 @@ func (e Endpoint) identityLabels(namespaceLabels map[string]string) (labels.Labe
 		add(ciliumio.PodNamespaceMetaLabelsPrefix+k, v)
 	}
 	add(ciliumio.PodNamespaceLabel, e.Namespace)
+	return l, nil
+}
+
+// withEntities adds the reserved labels of Entities.
+func (e Endpoint) withEntities(l labels.Labels) (labels.Labels, error) {
+	for _, name := range e.Entities {
+		if identity.GetReservedID(name) == identity.IdentityUnknown {
+			return nil, fmt.Errorf("unknown entity %q", name)
+		}
+		l[name] = labels.NewLabel(name, "", labels.LabelSourceReserved)
+	}
 	return l, nil
 }
 

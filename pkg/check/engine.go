@@ -7,9 +7,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cilium/cilium/pkg/crypto/certificatemanager"
 	envoypolicy "github.com/cilium/cilium/pkg/envoy/policy"
+	"github.com/cilium/cilium/pkg/fqdn/dns"
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/identity/identitymanager"
 	ipcachetypes "github.com/cilium/cilium/pkg/ipcache/types"
@@ -76,6 +78,9 @@ type Engine struct {
 	logger          *slog.Logger
 	resources       []resource
 	namespaceLabels map[string]map[string]string
+
+	fqdnOnce sync.Once
+	fqdns    []api.FQDNSelector
 }
 
 type resource struct {
@@ -175,22 +180,68 @@ func (e *Engine) Check(from, to Endpoint, port Port) (*Result, error) {
 }
 
 func (e *Engine) identity(ep Endpoint, id identity.NumericIdentity) (*identity.Identity, error) {
-	if ep.Entity != "" {
+	if ep.Entity != "" && len(ep.Entities) == 0 {
 		reserved := identity.LookupReservedIdentity(identity.GetReservedID(ep.Entity))
 		if reserved == nil {
 			return nil, fmt.Errorf("unknown entity %q", ep.Entity)
 		}
 		return reserved, nil
 	}
+	lbls, err := e.labelsOf(ep)
+	if err != nil {
+		return nil, err
+	}
+	if ep.Entity != "" {
+		// A reserved identity keeps its number; with further reserved labels (Entities) it is that identity
+		// as the agent labels it on such a node.
+		return identity.NewIdentity(identity.GetReservedID(ep.Entity), lbls), nil
+	}
 	if ep.CIDR != "" {
 		// CIDR identities are node-local, in their own numeric scope.
 		id = identity.IdentityScopeLocal | id
 	}
+	return identity.NewIdentity(id, lbls), nil
+}
+
+// labelsOf are the labels of the endpoint's identity: those of identityLabels, and for a CIDR endpoint with
+// DNS names the fqdn: label of each toFQDNs selector of the policy set that matches one of the names, as the
+// agent's DNS proxy labels the addresses it saw resolved.
+func (e *Engine) labelsOf(ep Endpoint) (labels.Labels, error) {
 	lbls, err := ep.identityLabels(e.namespaceLabels[ep.Namespace])
 	if err != nil {
 		return nil, err
 	}
-	return identity.NewIdentity(id, lbls), nil
+	if ep.CIDR == "" || len(ep.Names) == 0 {
+		return lbls, nil
+	}
+	for _, sel := range e.fqdnSelectors() {
+		re, err := sel.ToRegex()
+		if err != nil {
+			continue // Parse validated every selector; nothing the agent would match
+		}
+		for _, name := range ep.Names {
+			if re.MatchString(dns.FQDN(name)) {
+				l := sel.IdentityLabel()
+				lbls[l.Key] = l
+				break
+			}
+		}
+	}
+	return lbls, nil
+}
+
+// fqdnSelectors are the toFQDNs selectors of every rule of the policy set.
+func (e *Engine) fqdnSelectors() []api.FQDNSelector {
+	e.fqdnOnce.Do(func() {
+		for _, r := range e.resources {
+			for _, rule := range r.rules {
+				for _, eg := range rule.Egress {
+					e.fqdns = append(e.fqdns, eg.ToFQDNs...)
+				}
+			}
+		}
+	})
+	return e.fqdns
 }
 
 type entryOf struct {

@@ -40,11 +40,11 @@ func TestUntilLatest(t *testing.T) {
 		limit     time.Duration
 		want      *time.Time
 	}{
-		"no maximum":                    {published: at(time.Hour), limit: 0, want: nil},
-		"first publication":             {limit: 24 * time.Hour, want: at(24 * time.Hour)},
-		"fresh enough: kept":            {published: at(24*time.Hour - 30*time.Minute), limit: 24 * time.Hour, want: at(24*time.Hour - 30*time.Minute)},
-		"one refresh old: republished":  {published: at(23 * time.Hour), limit: 24 * time.Hour, want: at(24 * time.Hour)},
-		"later than allowed: corrected": {published: at(48 * time.Hour), limit: 24 * time.Hour, want: at(24 * time.Hour)},
+		"no maximum":                          {published: at(time.Hour), limit: 0, want: nil},
+		"first publication":                   {limit: 24 * time.Hour, want: at(24 * time.Hour)},
+		"fresh enough: kept":                  {published: at(24*time.Hour - 30*time.Minute), limit: 24 * time.Hour, want: at(24*time.Hour - 30*time.Minute)},
+		"one refresh old: republished":        {published: at(23 * time.Hour), limit: 24 * time.Hour, want: at(24 * time.Hour)},
+		"later than allowed: corrected":       {published: at(48 * time.Hour), limit: 24 * time.Hour, want: at(24 * time.Hour)},
 		"short maximum: refreshed every 2.5m": {published: at(time.Hour - 3*time.Minute), limit: time.Hour, want: at(time.Hour)},
 	}
 	for name, tc := range tests {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	flowpb "github.com/cilium/cilium/api/v1/flow"
-
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/contract"
@@ -62,28 +60,34 @@ type Classifier struct {
 	PlatformNamespaces []string
 }
 
-// drop is one policy drop, its ends and where it was dropped.
-type drop struct {
-	flow     *flowpb.Flow
-	src, dst peer
-	port     Port
-	egress   bool
+// Drop is one policy drop (or a flow that would be dropped), its ends and where it is dropped.
+type Drop struct {
+	Src, Dst Peer
+	Port     Port
+	// Egress: dropped by the source's egress policy; else by the destination's ingress policy.
+	Egress bool
+	// DenyRule: an explicit deny rule dropped it (Hubble's POLICY_DENY), not the default deny.
+	DenyRule bool
 }
 
 // local is the end whose policy dropped the flow.
-func (d drop) local() peer {
-	if d.egress {
-		return d.src
+func (d Drop) local() Peer {
+	if d.Egress {
+		return d.Src
 	}
-	return d.dst
+	return d.Dst
 }
 
-func (c *Classifier) classify(d drop) Cause {
-	if d.flow.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENY {
+// Classify says what a drop means and what to do about it, with the "Classify the Drop" table. The namespace
+// labels of its ends (Peer.NSLabels) are the ones it judges: the profile and grants a namespace has.
+func (c *Classifier) Classify(d Drop) Cause { return c.classify(d) }
+
+func (c *Classifier) classify(d Drop) Cause {
+	if d.DenyRule {
 		return Cause{Kind: KindDenyRule,
 			Summary: "an explicit deny rule (ingressDeny/egressDeny) dropped it",
 			Fix: fmt.Sprintf("find the deny rule selecting %s and delete it (kubectl get cnp,ccnp -A -o yaml | grep -n Deny); deny beats every allow, even the escape hatch",
-				d.local().name())}
+				d.local().Name())}
 	}
 	if cause, ok := c.baseline(d); ok {
 		return cause
@@ -91,11 +95,11 @@ func (c *Classifier) classify(d drop) Cause {
 	if cause, ok := c.resource(d); ok {
 		return cause
 	}
-	if d.src.isPod() && d.dst.isPod() && d.src.Namespace == d.dst.Namespace {
+	if d.Src.IsPod() && d.Dst.IsPod() && d.Src.Namespace == d.Dst.Namespace {
 		return Cause{Kind: KindSameNamespace,
-			Summary: fmt.Sprintf("pods of %s may not talk to each other", d.src.Namespace),
+			Summary: fmt.Sprintf("pods of %s may not talk to each other", d.Src.Namespace),
 			Fix: fmt.Sprintf("the profile's policy allows same-namespace traffic unless the NetworkProfile sets allowSameNamespace: false; check `kubectl netprofile status %s`",
-				d.src.Namespace)}
+				d.Src.Namespace)}
 	}
 	if cause, ok := c.platform(d); ok {
 		return cause
@@ -104,9 +108,9 @@ func (c *Classifier) classify(d drop) Cause {
 		return cause
 	}
 	return Cause{Kind: KindNotAllowed,
-		Summary: fmt.Sprintf("no profile, access grant or baseline allows %s %s to %s on %s", d.src.name(), direction(d.egress), d.dst.name(), d.port),
+		Summary: fmt.Sprintf("no profile, access grant or baseline allows %s %s to %s on %s", d.Src.Name(), direction(d.Egress), d.Dst.Name(), d.Port),
 		Fix: fmt.Sprintf("cross-namespace and external traffic is denied unless something allows it: if %s serves other namespaces, describe it as a SharedResource and grant it with an access label; for an external API, use a NetworkProfile with an fqdns or world rule on this port",
-			d.dst.name())}
+			d.Dst.Name())}
 }
 
 func direction(egress bool) string {
@@ -117,21 +121,21 @@ func direction(egress bool) string {
 }
 
 // baseline: the DNS and Prometheus rows. A baseline allows the flow, so the drop means its policy is gone.
-func (c *Classifier) baseline(d drop) (Cause, bool) {
-	local, remote := d.local(), d.dst
-	if !d.egress {
-		remote = d.src
+func (c *Classifier) baseline(d Drop) (Cause, bool) {
+	local, remote := d.local(), d.Dst
+	if !d.Egress {
+		remote = d.Src
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Catalogue.Baselines)) {
 		b := c.Catalogue.Baselines[name]
-		if !local.isPod() || !subset(b.Spec.NamespaceSelector, local.NSLabels) {
+		if !local.IsPod() || !subset(b.Spec.NamespaceSelector, local.NSLabels) {
 			continue
 		}
 		rules := b.Spec.Ingress
-		if d.egress {
+		if d.Egress {
 			rules = b.Spec.Egress
 		}
-		if !slices.ContainsFunc(rules, func(r v1alpha1.Rule) bool { return remote.matches(&r) && allows(&r, d.port) }) {
+		if !slices.ContainsFunc(rules, func(r v1alpha1.Rule) bool { return remote.matches(&r) && allows(&r, d.Port) }) {
 			continue
 		}
 		state := "missing or invalid"
@@ -149,65 +153,65 @@ func (c *Classifier) baseline(d drop) (Cause, bool) {
 
 // resource: the postgres and dragonfly rows. A SharedResource covers the flow, so the consumer needs its
 // access label.
-func (c *Classifier) resource(d drop) (Cause, bool) {
-	if !d.src.isPod() {
+func (c *Classifier) resource(d Drop) (Cause, bool) {
+	if !d.Src.IsPod() {
 		return Cause{}, false
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Catalogue.Resources)) {
 		sr := c.Catalogue.Resources[name]
 		p := sr.Spec.Provider
-		provided := (p.Namespace != "" && d.dst.Namespace == p.Namespace && subset(p.PodSelector, d.dst.Labels)) ||
-			(p.Entity != "" && d.dst.isEntity(p.Entity))
-		if !provided || !slices.ContainsFunc(sr.Spec.Ports, func(pp v1alpha1.PortProtocol) bool { return portMatches(pp, d.port) }) {
+		provided := (p.Namespace != "" && d.Dst.Namespace == p.Namespace && subset(p.PodSelector, d.Dst.Labels)) ||
+			(p.Entity != "" && d.Dst.isEntity(p.Entity))
+		if !provided || !slices.ContainsFunc(sr.Spec.Ports, func(pp v1alpha1.PortProtocol) bool { return portMatches(pp, d.Port) }) {
 			continue
 		}
 		key := c.Contract.AccessKey(name)
 		label := key + "=" + contract.AccessGranted
-		if d.src.NSLabels[key] == contract.AccessGranted {
-			where := "the consumer's policy " + ownership.NamespacePolicyName + " in " + d.src.Namespace
-			if !d.egress {
-				where = "the provider's policy " + ownership.ProviderPolicyName(name) + " in " + d.dst.Namespace
+		if d.Src.NSLabels[key] == contract.AccessGranted {
+			where := "the consumer's policy " + ownership.NamespacePolicyName + " in " + d.Src.Namespace
+			if !d.Egress {
+				where = "the provider's policy " + ownership.ProviderPolicyName(name) + " in " + d.Dst.Namespace
 			}
 			return Cause{Kind: KindGrantNotApplied, Resource: name, Label: label,
-				Summary: fmt.Sprintf("%s has the %s access label, but %s is not letting it through", d.src.Namespace, name, where),
+				Summary: fmt.Sprintf("%s has the %s access label, but %s is not letting it through", d.Src.Namespace, name, where),
 				Fix: fmt.Sprintf("check `kubectl netprofile status %s` (NetworkPolicyReady) and `kubectl get sharedresource %s`; the label value must be exactly \"true\"",
-					d.src.Namespace, name)}, true
+					d.Src.Namespace, name)}, true
 		}
 		return Cause{Kind: KindMissingAccessLabel, Resource: name, Label: label,
 			Summary: fmt.Sprintf("missing %s access label", name),
-			Fix:     fmt.Sprintf("add the label %s: %q to Namespace %s (in git)", key, contract.AccessGranted, d.src.Namespace)}, true
+			Fix:     fmt.Sprintf("add the label %s: %q to Namespace %s (in git)", key, contract.AccessGranted, d.Src.Namespace)}, true
 	}
 	return Cause{}, false
 }
 
 // platform: platform namespaces keep hand-written policies, so a drop on their side is theirs to fix.
-func (c *Classifier) platform(d drop) (Cause, bool) {
+func (c *Classifier) platform(d Drop) (Cause, bool) {
 	local := d.local()
-	if !local.isPod() || !slices.Contains(c.PlatformNamespaces, local.Namespace) {
+	if !local.IsPod() || !slices.Contains(c.PlatformNamespaces, local.Namespace) {
 		return Cause{}, false
 	}
 	return Cause{Kind: KindPlatformPolicy,
-		Summary: fmt.Sprintf("%s is a platform namespace and its hand-written policies do not allow %s %s on %s", local.Namespace, direction(d.egress), peerOf(d), d.port),
+		Summary: fmt.Sprintf("%s is a platform namespace and its hand-written policies do not allow %s %s on %s", local.Namespace, direction(d.Egress), peerOf(d), d.Port),
 		Fix: fmt.Sprintf("add the rule to %s's CiliumNetworkPolicy (through git), then run `kubectl netprofile lint` on it; profiles and grants are refused in platform namespaces",
 			local.Namespace)}, true
 }
 
-func peerOf(d drop) string {
-	if d.egress {
-		return "to " + d.dst.name()
+func peerOf(d Drop) string {
+	if d.Egress {
+		return "to " + d.Dst.Name()
 	}
-	return "from " + d.src.name()
+	return "from " + d.Src.Name()
 }
 
 // profile: the internet :443 and gateway ingress rows. Another profile allows the flow.
-func (c *Classifier) profile(d drop) (Cause, bool) {
+func (c *Classifier) profile(d Drop) (Cause, bool) {
 	local := d.local()
-	if !local.isPod() {
+	if !local.IsPod() {
 		return Cause{}, false
 	}
-	remote := d.dst
-	if !d.egress {
-		remote = d.src
+	remote := d.Dst
+	if !d.Egress {
+		remote = d.Src
 	}
 	type candidate struct {
 		name  string
@@ -216,10 +220,10 @@ func (c *Classifier) profile(d drop) (Cause, bool) {
 	var candidates []candidate
 	for name, p := range c.Catalogue.Profiles {
 		rules := p.Spec.Ingress
-		if d.egress {
+		if d.Egress {
 			rules = p.Spec.Egress
 		}
-		if slices.ContainsFunc(rules, func(r v1alpha1.Rule) bool { return remote.matches(&r) && allows(&r, d.port) }) {
+		if slices.ContainsFunc(rules, func(r v1alpha1.Rule) bool { return remote.matches(&r) && allows(&r, d.Port) }) {
 			candidates = append(candidates, candidate{name, len(p.Spec.Ingress) + len(p.Spec.Egress)})
 		}
 	}
@@ -238,11 +242,11 @@ func (c *Classifier) profile(d drop) (Cause, bool) {
 			Summary: fmt.Sprintf("profile %s allows this, but its policy is not in effect in %s", current, local.Namespace),
 			Fix:     fmt.Sprintf("check `kubectl netprofile status %s` (NetworkPolicyReady) and `kubectl get cnp -n %s %s`", local.Namespace, local.Namespace, ownership.NamespacePolicyName)}, true
 	}
-	what := fmt.Sprintf("%s %s on %s", direction(d.egress), peerOf(d), d.port)
+	what := fmt.Sprintf("%s %s on %s", direction(d.Egress), peerOf(d), d.Port)
 	switch {
-	case d.egress && remote.isWorld() && d.port.Number == 443:
+	case d.Egress && remote.IsWorld() && d.Port.Number == 443:
 		what = "HTTPS egress"
-	case !d.egress && remote.Namespace != "":
+	case !d.Egress && remote.Namespace != "":
 		what = "ingress from " + remote.Namespace
 	}
 	summary := fmt.Sprintf("profile %s does not allow %s", current, what)

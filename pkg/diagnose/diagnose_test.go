@@ -180,16 +180,16 @@ func TestIgnoresWhatIsNotAPolicyDrop(t *testing.T) {
 		response(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_INGRESS, app.endpoint(), coredns.endpoint(), app.ip, coredns.ip, udp(53))),
 		response(flow(flowpb.Verdict_DROPPED, flowpb.DropReason_CT_MAP_INSERTION_FAILED, flowpb.TrafficDirection_EGRESS,
 			app.endpoint(), postgres.endpoint(), app.ip, postgres.ip, tcp(5432))),
-		response(flow(flowpb.Verdict_AUDIT, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "1.1.1.1", tcp(443))),
+		response(flow(flowpb.Verdict_TRACED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "1.1.1.1", tcp(443))),
 	)
 	want := diagnose.Ignored{Forwarded: 2, NotFlows: 1,
 		OtherDrops:    map[string]int{"CT_MAP_INSERTION_FAILED": 1},
-		OtherVerdicts: map[string]int{"AUDIT": 1}}
+		OtherVerdicts: map[string]int{"TRACED": 1}}
 	if r.PolicyDrops != 0 || len(r.Groups) != 0 {
 		t.Errorf("want no policy drops, got %+v", r)
 	}
 	if r.Ignored.Forwarded != want.Forwarded || r.Ignored.NotFlows != want.NotFlows ||
-		r.Ignored.OtherDrops["CT_MAP_INSERTION_FAILED"] != 1 || r.Ignored.OtherVerdicts["AUDIT"] != 1 {
+		r.Ignored.OtherDrops["CT_MAP_INSERTION_FAILED"] != 1 || r.Ignored.OtherVerdicts["TRACED"] != 1 {
 		t.Errorf("ignored = %+v, want %+v", r.Ignored, want)
 	}
 	var out bytes.Buffer
@@ -197,6 +197,45 @@ func TestIgnoresWhatIsNotAPolicyDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"2 forwarded flows", "1 drop for other reasons than policy (CT_MAP_INSERTION_FAILED: 1)", "1 non-flow event"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report does not say %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestAuditIsAWouldBeDrop: in Cilium's audit mode (policyAuditMode) Hubble reports AUDIT for what policy would
+// drop. diagnose counts those as would-be drops and classifies them with the real ones.
+func TestAuditIsAWouldBeDrop(t *testing.T) {
+	audit := func(f *flowpb.Flow) *observerpb.GetFlowsResponse {
+		f.Verdict = flowpb.Verdict_AUDIT
+		return response(f)
+	}
+	r := diagnoseLines(t, defaultCatalogue(t),
+		audit(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "140.82.112.3", tcp(443), "api.github.com")),
+		audit(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "140.82.112.4", tcp(443), "api.github.com")),
+		response(egressDrop(app, world, "140.82.112.3", tcp(443), "api.github.com")),
+		audit(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), postgres.endpoint(), app.ip, postgres.ip, tcp(5432))),
+		response(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), coredns.endpoint(), app.ip, coredns.ip, udp(53))),
+	)
+	if r.PolicyDrops != 1 || r.Audited != 3 || r.Ignored.Forwarded != 1 || len(r.Ignored.OtherVerdicts) != 0 {
+		t.Fatalf("policy drops %d, audited %d, ignored %+v; want 1, 3 and the forwarded flow", r.PolicyDrops, r.Audited, r.Ignored)
+	}
+	if len(r.Groups) != 2 {
+		t.Fatalf("groups = %+v, want HTTPS egress and postgres", r.Groups)
+	}
+	https, pg := r.Groups[0], r.Groups[1]
+	if https.Flows != 3 || https.Audited != 2 || https.Cause.Kind != diagnose.KindSwitchProfile || https.Port != "443/TCP" {
+		t.Errorf("HTTPS group = %+v", https)
+	}
+	if pg.Flows != 1 || pg.Audited != 1 || pg.Cause.Kind != diagnose.KindMissingAccessLabel {
+		t.Errorf("postgres group = %+v", pg)
+	}
+	var out bytes.Buffer
+	if err := r.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"1 flow dropped by policy and 3 audited (AUDIT:", "egress my-app -> world on 443/TCP: 3 flows (2 audited)",
+		"egress my-app -> database on 5432/TCP: 1 flow (1 audited)"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("report does not say %q:\n%s", s, out.String())
 		}

@@ -35,6 +35,19 @@ func Parse(r io.Reader) (*Input, error) {
 		if len(line) == 0 {
 			continue
 		}
+		if bytes.HasPrefix(line, []byte(`{"flow":`)) {
+			// What `hubble observe -o json` prints: a GetFlowsResponse with the flow first. No need to probe.
+			resp := &observerpb.GetFlowsResponse{}
+			if err := unmarshal.Unmarshal(line, resp); err != nil {
+				return nil, fmt.Errorf("failed to parse line %d as a Hubble GetFlowsResponse: %w", n, err)
+			}
+			if f := resp.GetFlow(); f != nil {
+				in.Flows = append(in.Flows, f)
+			} else {
+				in.NotFlows++
+			}
+			continue
+		}
 		var probe map[string]json.RawMessage
 		if err := json.Unmarshal(line, &probe); err != nil {
 			return nil, fmt.Errorf("failed to parse line %d as JSON: %w", n, err)

@@ -14,8 +14,8 @@ import (
 	"github.com/netprofile/netprofile/api/v1alpha1"
 )
 
-// peer is one end of a flow as Hubble describes it.
-type peer struct {
+// Peer is one end of a flow as Hubble describes it.
+type Peer struct {
 	Namespace string
 	Pod       string
 	// Labels are the pod's own labels; NSLabels its namespace's labels, which Cilium copies into the identity.
@@ -28,8 +28,9 @@ type peer struct {
 	Names    []string
 }
 
-func newPeer(ep *flowpb.Endpoint, ip string, names []string) peer {
-	p := peer{Namespace: ep.GetNamespace(), Pod: ep.GetPodName(), Labels: map[string]string{}, NSLabels: map[string]string{}}
+// NewPeer reads one end of a flow: the endpoint, its address and the DNS names Hubble saw it looked up as.
+func NewPeer(ep *flowpb.Endpoint, ip string, names []string) Peer {
+	p := Peer{Namespace: ep.GetNamespace(), Pod: ep.GetPodName(), Labels: map[string]string{}, NSLabels: map[string]string{}}
 	p.IP, _ = netip.ParseAddr(ip)
 	for _, n := range names {
 		p.Names = append(p.Names, strings.TrimSuffix(n, "."))
@@ -62,22 +63,29 @@ func newPeer(ep *flowpb.Endpoint, ip string, names []string) peer {
 	return p
 }
 
-func (p peer) isPod() bool { return p.Namespace != "" }
-
-func (p peer) has(reserved string) bool { return slices.Contains(p.Reserved, reserved) }
-
-// isWorld reports whether the peer is outside the cluster: the world identities and every CIDR or FQDN
-// identity (Cilium's `world` entity matches those too).
-func (p peer) isWorld() bool {
-	return p.has("world") || p.has("world-ipv4") || p.has("world-ipv6") || (p.CIDR && !p.isPod())
+// Ends are the source and destination of a flow.
+func Ends(f *flowpb.Flow) (src, dst Peer) {
+	return NewPeer(f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames()),
+		NewPeer(f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())
 }
 
-// name says who the peer is, at the granularity drops are grouped by: a namespace, an entity, or world.
-func (p peer) name() string {
+// IsPod reports whether the peer is a pod.
+func (p Peer) IsPod() bool { return p.Namespace != "" }
+
+func (p Peer) has(reserved string) bool { return slices.Contains(p.Reserved, reserved) }
+
+// IsWorld reports whether the peer is outside the cluster: the world identities and every CIDR or FQDN
+// identity (Cilium's `world` entity matches those too).
+func (p Peer) IsWorld() bool {
+	return p.has("world") || p.has("world-ipv4") || p.has("world-ipv6") || (p.CIDR && !p.IsPod())
+}
+
+// Name says who the peer is, at the granularity drops are grouped by: a namespace, an entity, or world.
+func (p Peer) Name() string {
 	switch {
-	case p.isPod():
+	case p.IsPod():
 		return p.Namespace
-	case p.isWorld():
+	case p.IsWorld():
 		return "world"
 	case len(p.Reserved) > 0:
 		return p.Reserved[0]
@@ -87,28 +95,28 @@ func (p peer) name() string {
 	return "unknown"
 }
 
-// detail is the pod, or the names or address of a world peer, for examples.
-func (p peer) detail() string {
+// Detail is the pod, or the names or address of a world peer, for examples.
+func (p Peer) Detail() string {
 	switch {
-	case p.isPod() && p.Pod != "":
+	case p.IsPod() && p.Pod != "":
 		return p.Namespace + "/" + p.Pod
 	case len(p.Names) > 0:
 		return p.Names[0]
 	case p.IP.IsValid():
 		return p.IP.String()
 	}
-	return p.name()
+	return p.Name()
 }
 
 // matches reports whether a catalogue rule's peer selects p.
-func (p peer) matches(r *v1alpha1.Rule) bool {
+func (p Peer) matches(r *v1alpha1.Rule) bool {
 	switch {
 	case r.Endpoints != nil:
 		return p.Namespace == r.Endpoints.Namespace && subset(r.Endpoints.MatchLabels, p.Labels)
 	case len(r.Entities) > 0:
 		return slices.ContainsFunc(r.Entities, p.isEntity)
 	case len(r.CIDRs) > 0:
-		return p.IP.IsValid() && !p.isPod() && slices.ContainsFunc(r.CIDRs, func(c string) bool {
+		return p.IP.IsValid() && !p.IsPod() && slices.ContainsFunc(r.CIDRs, func(c string) bool {
 			prefix, err := netip.ParsePrefix(c)
 			return err == nil && prefix.Contains(p.IP)
 		})
@@ -126,12 +134,12 @@ func (p peer) matches(r *v1alpha1.Rule) bool {
 	return false
 }
 
-func (p peer) isEntity(e v1alpha1.Entity) bool {
+func (p Peer) isEntity(e v1alpha1.Entity) bool {
 	switch e {
 	case v1alpha1.EntityWorld:
-		return p.isWorld()
+		return p.IsWorld()
 	case v1alpha1.EntityCluster:
-		return p.isPod() || (len(p.Reserved) > 0 && !p.isWorld())
+		return p.IsPod() || (len(p.Reserved) > 0 && !p.IsWorld())
 	}
 	return p.has(string(e))
 }
@@ -158,7 +166,8 @@ func (p Port) String() string {
 	return fmt.Sprintf("%d/%s", p.Number, p.Protocol)
 }
 
-func portOf(f *flowpb.Flow) Port {
+// PortOf is the flow's destination port.
+func PortOf(f *flowpb.Flow) Port {
 	l4 := f.GetL4()
 	switch {
 	case l4.GetTCP() != nil:

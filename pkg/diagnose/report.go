@@ -14,9 +14,12 @@ import (
 // Report is the diagnosis of a set of flows.
 type Report struct {
 	// PolicyDrops is how many flows policy dropped; Groups classify them.
-	PolicyDrops int     `json:"policyDrops"`
-	Groups      []Group `json:"groups"`
-	Ignored     Ignored `json:"ignored"`
+	PolicyDrops int `json:"policyDrops"`
+	// Audited is how many flows Cilium's audit mode (AUDIT verdict) let through that policy would have
+	// dropped: would-be drops, classified in Groups like the others.
+	Audited int     `json:"audited"`
+	Groups  []Group `json:"groups"`
+	Ignored Ignored `json:"ignored"`
 }
 
 // Ignored counts what the diagnosis left out, so the user knows it was seen.
@@ -24,19 +27,21 @@ type Ignored struct {
 	Forwarded int `json:"forwarded"`
 	// OtherDrops are drops for reasons other than policy, by reason.
 	OtherDrops map[string]int `json:"otherDrops,omitempty"`
-	// OtherVerdicts are flows neither forwarded nor dropped (audit, traced, translated...), by verdict.
+	// OtherVerdicts are flows neither forwarded, dropped nor audited (traced, translated...), by verdict.
 	OtherVerdicts map[string]int `json:"otherVerdicts,omitempty"`
 	// NotFlows are events that are not flows (node status, lost events).
 	NotFlows int `json:"notFlows,omitempty"`
 }
 
-// Group is the policy drops with the same direction, peers, port and cause.
+// Group is the policy drops (and would-be drops) with the same direction, peers, port and cause.
 type Group struct {
 	Direction string `json:"direction"`
 	From      string `json:"from"`
 	To        string `json:"to"`
 	Port      string `json:"port"`
 	Flows     int    `json:"flows"`
+	// Audited of the Flows were AUDIT verdicts: let through by Cilium's audit mode, dropped once enforcing.
+	Audited int `json:"audited,omitempty"`
 	// Examples are up to five distinct source -> destination pairs, sorted.
 	Examples []string `json:"examples"`
 	Cause    Cause    `json:"cause"`
@@ -44,14 +49,29 @@ type Group struct {
 
 const maxExamples = 5
 
-// isPolicyDrop: POLICY_DENIED is the default deny, POLICY_DENY an explicit deny rule. The deprecated numeric
-// field is read for older Hubble output.
-func isPolicyDrop(f *flowpb.Flow) bool {
-	reason := f.GetDropReasonDesc()
-	if reason == flowpb.DropReason_DROP_REASON_UNKNOWN {
-		reason = flowpb.DropReason(f.GetDropReason())
+// IsPolicyDrop reports whether policy dropped the flow: POLICY_DENIED is the default deny, POLICY_DENY an
+// explicit deny rule. The deprecated numeric field is read for older Hubble output.
+func IsPolicyDrop(f *flowpb.Flow) bool {
+	reason := dropReason(f)
+	return f.GetVerdict() == flowpb.Verdict_DROPPED && (reason == flowpb.DropReason_POLICY_DENIED || reason == flowpb.DropReason_POLICY_DENY)
+}
+
+func dropReason(f *flowpb.Flow) flowpb.DropReason {
+	if reason := f.GetDropReasonDesc(); reason != flowpb.DropReason_DROP_REASON_UNKNOWN {
+		return reason
 	}
-	return reason == flowpb.DropReason_POLICY_DENIED || reason == flowpb.DropReason_POLICY_DENY
+	return flowpb.DropReason(f.GetDropReason())
+}
+
+// DropOf reads a policy drop, or a flow Cilium's audit mode let through, as a Drop: its ends, its port and
+// the side whose policy drops it.
+func DropOf(f *flowpb.Flow) Drop {
+	d := Drop{Port: PortOf(f), DenyRule: dropReason(f) == flowpb.DropReason_POLICY_DENY}
+	d.Src, d.Dst = Ends(f)
+	// Hubble leaves the direction unknown for some drops; a drop at a pod with no local source is ingress.
+	d.Egress = f.GetTrafficDirection() == flowpb.TrafficDirection_EGRESS ||
+		(f.GetTrafficDirection() == flowpb.TrafficDirection_TRAFFIC_DIRECTION_UNKNOWN && d.Src.IsPod())
+	return d
 }
 
 // Diagnose classifies the policy drops of the input.
@@ -65,33 +85,31 @@ func (c *Classifier) Diagnose(in *Input) *Report {
 		case f.GetVerdict() == flowpb.Verdict_FORWARDED:
 			r.Ignored.Forwarded++
 			continue
+		case f.GetVerdict() == flowpb.Verdict_AUDIT:
+			// Cilium's audit mode: policy would have dropped it, and let it through.
+			r.Audited++
 		case f.GetVerdict() != flowpb.Verdict_DROPPED:
 			r.Ignored.OtherVerdicts = inc(r.Ignored.OtherVerdicts, f.GetVerdict().String())
 			continue
-		case !isPolicyDrop(f):
-			reason := f.GetDropReasonDesc().String()
-			if f.GetDropReasonDesc() == flowpb.DropReason_DROP_REASON_UNKNOWN {
-				reason = flowpb.DropReason(f.GetDropReason()).String()
-			}
-			r.Ignored.OtherDrops = inc(r.Ignored.OtherDrops, reason)
+		case !IsPolicyDrop(f):
+			r.Ignored.OtherDrops = inc(r.Ignored.OtherDrops, dropReason(f).String())
 			continue
+		default:
+			r.PolicyDrops++
 		}
-		r.PolicyDrops++
-		d := drop{flow: f, port: portOf(f),
-			src: newPeer(f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames()),
-			dst: newPeer(f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())}
-		// Hubble leaves the direction unknown for some drops; a drop at a pod with no local source is ingress.
-		d.egress = f.GetTrafficDirection() == flowpb.TrafficDirection_EGRESS ||
-			(f.GetTrafficDirection() == flowpb.TrafficDirection_TRAFFIC_DIRECTION_UNKNOWN && d.src.isPod())
+		d := DropOf(f)
 		cause := c.classify(d)
-		k := key{direction(d.egress), d.src.name(), d.dst.name(), d.port.String(), cause.Kind, cause.Summary}
+		k := key{direction(d.Egress), d.Src.Name(), d.Dst.Name(), d.Port.String(), cause.Kind, cause.Summary}
 		g, ok := groups[k]
 		if !ok {
 			g = &Group{Direction: k.dir, From: k.from, To: k.to, Port: k.port, Cause: cause}
 			groups[k], examples[k] = g, map[string]bool{}
 		}
 		g.Flows++
-		examples[k][d.src.detail()+" -> "+d.dst.detail()] = true
+		if f.GetVerdict() == flowpb.Verdict_AUDIT {
+			g.Audited++
+		}
+		examples[k][d.Src.Detail()+" -> "+d.Dst.Detail()] = true
 	}
 	for k, g := range groups {
 		g.Examples = slices.Sorted(maps.Keys(examples[k]))
@@ -119,13 +137,22 @@ func inc(m map[string]int, k string) map[string]int {
 // WriteText prints the report for people: a summary, what was ignored, then each group with its cause and fix.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s dropped by policy, in %s.\n", plural(r.PolicyDrops, "flow"), plural(len(r.Groups), "group"))
+	if r.Audited == 0 {
+		fmt.Fprintf(&b, "%s dropped by policy, in %s.\n", plural(r.PolicyDrops, "flow"), plural(len(r.Groups), "group"))
+	} else {
+		fmt.Fprintf(&b, "%s dropped by policy and %d audited (AUDIT: let through by Cilium's audit mode, dropped once it enforces), in %s.\n",
+			plural(r.PolicyDrops, "flow"), r.Audited, plural(len(r.Groups), "group"))
+	}
 	if ignored := r.Ignored.describe(); ignored != "" {
 		fmt.Fprintf(&b, "Ignored: %s.\n", ignored)
 	}
 	for i, g := range r.Groups {
+		flows := plural(g.Flows, "flow")
+		if g.Audited > 0 {
+			flows += fmt.Sprintf(" (%d audited)", g.Audited)
+		}
 		fmt.Fprintf(&b, "\n[%d] %s %s -> %s on %s: %s (e.g. %s)\n", i+1, g.Direction, g.From, g.To, g.Port,
-			plural(g.Flows, "flow"), strings.Join(g.Examples, ", "))
+			flows, strings.Join(g.Examples, ", "))
 		fmt.Fprintf(&b, "    cause: %s\n", g.Cause.Summary)
 		fmt.Fprintf(&b, "    fix:   %s\n", g.Cause.Fix)
 	}

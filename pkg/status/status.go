@@ -51,8 +51,8 @@ type Row struct {
 	// AuditSince is when audit mode started, while it lasts.
 	AuditSince *time.Time `json:"auditSince,omitempty"`
 	// Audit is the audit mode condition, when netprofile wrote one.
-	Audit *Condition `json:"audit,omitempty"`
-	Policies            []Policy   `json:"policies"`
+	Audit    *Condition `json:"audit,omitempty"`
+	Policies []Policy   `json:"policies"`
 	// Problems say, in words, why the row is not OK.
 	Problems []string `json:"problems,omitempty"`
 	OK       bool     `json:"ok"`

@@ -19,6 +19,7 @@ const (
 	apps          = "testdata/namespaces/apps.yaml"
 	broken        = "testdata/namespaces/broken.yaml"
 	kubeSystem    = "testdata/platform/kube-system.yaml"
+	istioGateway  = "testdata/platform/istio-gateway.yaml"
 	hubbleCapture = "../../../../pkg/diagnose/testdata/hubble-drops.jsonl"
 	hubbleReport  = "../../../../pkg/diagnose/testdata/hubble-drops.txt"
 	badPolicies   = "../../../../pkg/lint/testdata/bad"
@@ -391,7 +392,7 @@ func TestCheck(t *testing.T) {
 
 // TestHelp: every subcommand explains itself with examples that use the plugin's kubectl name.
 func TestHelp(t *testing.T) {
-	for _, sub := range []string{"render", "status", "lint", "diagnose", "check"} {
+	for _, sub := range []string{"render", "status", "lint", "diagnose", "check", "replay", "suggest"} {
 		r := run(t, "", sub, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "kubectl netprofile "+sub) {
 			t.Errorf("%s --help: exit %d\n%s", sub, r.code, r.stdout)

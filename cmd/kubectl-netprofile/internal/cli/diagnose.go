@@ -27,8 +27,9 @@ Read 'hubble observe -o json' output (a file, or stdin), keep the flows dropped 
 direction, peers and port, and classify each group with the runbook's "Classify the Drop" table, generalised
 to the catalogue: a drop a Baseline should allow means the baseline is missing (DNS, Prometheus); a drop a
 SharedResource covers means the namespace lacks the access label (named exactly); a drop another profile
-allows means switching profile (named, least privileged first). Forwarded flows and drops for reasons other
-than policy are counted and left out.`),
+allows means switching profile (named, least privileged first). AUDIT verdicts (Cilium's own audit mode,
+policyAuditMode: let through, dropped once it enforces) count as would-be drops and are classified with them.
+Forwarded flows and drops for reasons other than policy are counted and left out.`),
 		Example: strings.Trim(`
   # The runbook's step 1, piped straight in
   hubble observe --verdict DROPPED --namespace my-app --since 5m -o json | kubectl netprofile diagnose

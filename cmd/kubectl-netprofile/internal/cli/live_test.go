@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	flowpb "github.com/cilium/cilium/api/v1/flow"
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +30,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/enforcement"
+	ht "github.com/netprofile/netprofile/pkg/hubbletest"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
@@ -263,6 +266,46 @@ func TestLive(t *testing.T) {
 		}
 	})
 
+	t.Run("replay --live judges observed flows against the cluster with enforcement on", func(t *testing.T) {
+		capture := liveCapture(t)
+		platform := []string{"--policies", kubeSystem, "--policies", istioGateway}
+		r := run(t, capture, append([]string{"replay", "--live", kc}, platform...)...)
+		if r.code != cli.ExitFindings {
+			t.Fatalf("exit %d, want %d\n%s%s", r.code, cli.ExitFindings, r.stdout, r.stderr)
+		}
+		for _, s := range []string{
+			"against the cluster with enforcement on: 3 flows would break, 0 flows would be fixed, 10 flows unchanged.",
+			"Left out to judge with enforcement on: CiliumNetworkPolicy hatch/netprofile-enforcement-disabled.",
+			"WOULD BREAK: allowed now, dropped by the judged policies\n[1] hatch -> world on 443/TCP: 3 flows",
+			"    observed: FORWARDED, allowed by CiliumNetworkPolicy hatch/netprofile-enforcement-disabled\n",
+			"    cause:    profile internal does not allow HTTPS egress\n",
+			// Every namespace is judged: the gateway's and kube-dns' platform policies, the provider half.
+			"istio-gateway -> hatch on 8080/TCP: 4 flows; egress: allowed by CiliumNetworkPolicy istio-gateway/istio-gateway-default; ingress: allowed by CiliumNetworkPolicy hatch/netprofile-namespace",
+			"batch -> kube-system on 53/UDP: 2 flows; egress: allowed by CiliumClusterwideNetworkPolicy netprofile-baseline-dns; ingress: allowed by CiliumNetworkPolicy kube-system/kube-system-default",
+			"shop -> database on 5432/TCP: 3 flows; egress: allowed by CiliumNetworkPolicy shop/netprofile-namespace; ingress: allowed by CiliumNetworkPolicy database/netprofile-provider-postgres",
+			"UNCHANGED, DROPPED: dropped now and by the judged policies\n[2] plain -> database on 5432/TCP: 1 flow",
+		} {
+			if !strings.Contains(r.stdout, s) {
+				t.Errorf("replay does not say %q:\n%s", s, r.stdout)
+			}
+		}
+		// The fix, applied to the cluster: hatch on internal-egress, enforcing.
+		fixed := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hatch\n  labels:\n    network-policy.homelab/profile: internal-egress\n"
+		dir := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(dir, "hatch.yaml"), []byte(fixed), 0o644))
+		r = run(t, capture, append([]string{"replay", "--live", kc, "-f", filepath.Join(dir, "hatch.yaml")}, platform...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "and namespace hatch as in") ||
+			!strings.Contains(r.stdout, "hatch -> world on 443/TCP: 3 flows; egress: allowed by CiliumNetworkPolicy hatch/netprofile-namespace") {
+			t.Errorf("with the fix: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		// suggest against the live cluster says the same.
+		r = run(t, capture, append([]string{"suggest", "--live", kc, "-n", "hatch"}, platform...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "The smallest profile and grants that allow every flow: profile internal-egress.") ||
+			!strings.Contains(r.stdout, "Then remove network-policy.homelab/enforcement=disabled to enforce") {
+			t.Errorf("suggest --live: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	// The LabelContract: the manager's settings, which live commands (and --cluster-defaults) default to.
 	// infra is a namespace the built-in defaults do not make a platform namespace.
 	infra := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: infra\n  labels:\n    network-policy.homelab/profile: isolated\n"
@@ -419,6 +462,45 @@ func TestLive(t *testing.T) {
 			t.Errorf("exit %d: %s", r.code, r.stderr)
 		}
 	})
+}
+
+// liveCapture is Hubble's output for the cluster of TestLive: hatch (profile internal, escape hatch open)
+// calls the internet, the internal gateway calls hatch, batch resolves names, shop uses the database it is
+// granted, plain tries to and is dropped.
+func liveCapture(t *testing.T) string {
+	t.Helper()
+	ht.Reset()
+	ns := func(name string, labels map[string]string) map[string]string {
+		out := map[string]string{"kubernetes.io/metadata.name": name}
+		for k, v := range labels {
+			out[k] = v
+		}
+		return out
+	}
+	hatch := ht.Pod{Namespace: "hatch", Name: "x-5c6b7-k8j2m", IP: "10.0.2.31", Labels: map[string]string{"app": "x"},
+		NSLabels: ns("hatch", map[string]string{"network-policy.homelab/profile": "internal", "network-policy.homelab/enforcement": "disabled"})}
+	batch := ht.Pod{Namespace: "batch", Name: "job-5c6b7-aaaaa", IP: "10.0.3.3", Labels: map[string]string{"app": "job"},
+		NSLabels: ns("batch", map[string]string{"network-policy.homelab/profile": "isolated"})}
+	shop := ht.Pod{Namespace: "shop", Name: "api-7d9f8-x2x4q", IP: "10.0.4.4", Labels: map[string]string{"app": "api"},
+		NSLabels: ns("shop", map[string]string{"network-policy.homelab/profile": "standard", "access.network-policy.homelab/postgres": "true"})}
+	plain := ht.Pod{Namespace: "plain", Name: "x-7d9f8-p1p1p", IP: "10.0.5.5", Labels: map[string]string{"app": "x"}}
+	gateway := ht.Pod{Namespace: "istio-gateway", Name: "internal-istio-7f9c4-q1w2e", IP: "10.0.6.2",
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}}
+	dns := ht.Pod{Namespace: "kube-system", Name: "coredns-6f6b679f8f-abcde", IP: "10.0.0.10", Labels: map[string]string{"k8s-app": "kube-dns"}}
+	db := ht.Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.7.5", Labels: map[string]string{"cnpg.io/cluster": "postgres"}}
+	flows := slices.Concat(
+		ht.Times(3, func() *flowpb.Flow {
+			return ht.AllowedBy(ht.Forwarded(hatch, ht.World("140.82.112.3", "api.github.com."), ht.TCP(443)), true,
+				"CiliumNetworkPolicy", "hatch", "netprofile-enforcement-disabled")
+		}),
+		ht.Times(4, func() *flowpb.Flow { return ht.Forwarded(gateway, hatch, ht.TCP(8080)) }),
+		ht.Times(2, func() *flowpb.Flow { return ht.Forwarded(batch, dns, ht.UDP(53)) }),
+		ht.Times(3, func() *flowpb.Flow { return ht.Forwarded(shop, db, ht.TCP(5432)) }),
+		[]*flowpb.Flow{ht.EgressDrop(plain, db, ht.TCP(5432))},
+	)
+	b, err := ht.Lines(flows...)
+	must(t, err)
+	return string(b)
 }
 
 func nsObj(name string, labels map[string]string) *corev1.Namespace {

@@ -126,6 +126,8 @@ outside the cluster, so the seed runbook's daily workflows work from a laptop or
   debug a drop       diagnose Hubble's dropped flows, check which policy decides a flow
   platform CNPs      lint hand-written CiliumNetworkPolicies against the runbook's rules
   escape hatch       status shows who has enforcement disabled, and since when
+  adopt, enforce     replay observed Hubble flows against the cluster with enforcement on or a proposed
+                     change (what would break, what would be fixed); suggest a namespace's profile and grants
 
 Label domain and platform namespaces: commands that read the cluster (status, render --diff) take them from
 the cluster's LabelContract, which the manager publishes (the one named after --label-domain if given, else
@@ -154,7 +156,7 @@ Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differe
 		"offline commands too: take unset --label-domain and --platform-namespaces from the cluster's LabelContract (the catalogue stays --catalogue's)")
 	g.flags = pf
 
-	root.AddCommand(newRender(g), newStatus(g), newLint(g), newDiagnose(g), newCheck(g))
+	root.AddCommand(newRender(g), newStatus(g), newLint(g), newDiagnose(g), newCheck(g), newReplay(g), newSuggest(g))
 	return root
 }
 
