@@ -273,7 +273,7 @@ func direction(allowed bool, meta ciliumpolicy.RuleMeta, selectedBy []PolicyRef,
 	}
 	switch {
 	case !d.Enforced && allowed:
-		d.Explanation = fmt.Sprintf("allowed: no policy selects %s for %s, so Cilium does not enforce it", ep, dir)
+		d.Explanation = fmt.Sprintf("allowed: no default-deny policy selects %s for %s (additive ones only add), so Cilium does not enforce it", ep, dir)
 	case len(d.DecidedBy) > 0:
 		d.Explanation = fmt.Sprintf("%s by %s", verb, joinRefs(d.DecidedBy))
 	case !allowed:

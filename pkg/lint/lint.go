@@ -41,7 +41,7 @@ const (
 var Rules = map[string]string{
 	RuleDecode:               "the document does not decode as a Cilium policy (wrong type, unknown field)",
 	RuleCiliumRejects:        "Cilium's CRD schema or its Parse/Sanitize rejects the policy: an invalid CNP is stored but never enforced",
-	RuleDefaultDeny:          "an explicit default-deny (deny to all, or `ingress: [{}]`): the baselines already deny implicitly",
+	RuleDefaultDeny:          "an explicit default-deny (deny to all, or `ingress: [{}]`): default-deny baselines already deny implicitly, and a namespace netprofile manages is default-deny through its own policy",
 	RuleDenyRule:             "a deny rule: in Cilium deny beats allow, so the escape hatch's allow-all cannot lift it",
 	RuleHardcodedIP:          "a CIDR peer that is not link-local or a configured external range: use selectors and entities",
 	RuleMissingPorts:         "an allow rule without explicit ports (any port), other than health-probe ingress",

@@ -141,7 +141,7 @@ func (l *Linter) lintAllow(d *doc, sec section, item *yaml.Node) {
 	if isEmpty(item) {
 		l.add(d, item, RuleDefaultDeny,
 			fmt.Sprintf("`%s: [{}]` allows nothing and turns on default deny for %s: an explicit default-deny", sec.key, sec.key),
-			"delete it: the cluster-wide baselines already make all traffic implicitly denied")
+			"delete it where the baselines deny by default (spec.defaultDeny, true unless you changed it): they already make all traffic implicitly denied; with additive baselines it is what makes this namespace default-deny, so keep it there")
 		return
 	}
 	if d.kind == ciliumv2.CCNPKindDefinition {

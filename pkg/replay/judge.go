@@ -172,7 +172,7 @@ func side(d check.Direction, ep check.Endpoint, p diagnose.Peer, dir string, set
 	case d.Allowed && len(d.DecidedBy) > 0:
 		s.Decision = "allowed by " + refs(d.DecidedBy)
 	case d.Allowed && !d.Enforced:
-		s.Decision = "allowed: no policy selects it for " + dir + ", so Cilium does not enforce it"
+		s.Decision = "allowed: no default-deny policy selects it for " + dir + " (additive ones only add), so Cilium does not enforce it"
 	case d.Allowed:
 		s.Decision = "allowed"
 	case len(d.DecidedBy) > 0:
