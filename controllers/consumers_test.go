@@ -104,9 +104,14 @@ var _ = Describe("SharedResource consumers", func() {
 		Eventually(reachesProvider(outside.Name, "ledger", "app=ledger", "5432/TCP")).Should(HaveField("Allowed", BeTrue()))
 
 		By("a narrowed selector withdraws the grant that stood: the provider's owner decides")
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sr), sr)).To(Succeed())
-		sr.Spec.Consumers.NamespaceSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"gold"}}}
-		Expect(k8s.Update(ctx, sr)).To(Succeed())
+		// The manager writes the status meanwhile: read, change, write, retry on a conflict.
+		Eventually(func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(sr), sr); err != nil {
+				return err
+			}
+			sr.Spec.Consumers.NamespaceSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"gold"}}}
+			return k8s.Update(ctx, sr)
+		}).Should(Succeed())
 		for _, ns := range []string{inside.Name, outside.Name} {
 			Eventually(readyCondition(ns)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonConsumerNotAllowed))
 			Eventually(grantRule(ns, "ledger")).Should(BeEmpty())

@@ -46,20 +46,33 @@ var _ = Describe("Default deny", func() {
 		Eventually(enableDefaultDeny(getCCNP(name))).Should(BeEmpty(), "default: today's baseline, no enableDefaultDeny")
 		Eventually(baselineReady(b.Name)).Should(And(Not(BeNil()), HaveField("Status", metav1.ConditionTrue)))
 
+		// The Baseline's status and the policy are written by the manager meanwhile: read, change, write, retry
+		// on a conflict.
 		setDefaultDeny := func(v *bool) {
-			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
-			b.Spec.DefaultDeny = v
-			Expect(k8s.Update(ctx, b)).To(Succeed())
+			Eventually(func() error {
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(b), b); err != nil {
+					return err
+				}
+				b.Spec.DefaultDeny = v
+				return k8s.Update(ctx, b)
+			}).Should(Succeed())
+		}
+		setPolicyDefaultDeny := func(v bool) {
+			Eventually(func() error {
+				p, err := getCCNP(name)()
+				if err != nil {
+					return err
+				}
+				p.Spec.EnableDefaultDeny.Ingress, p.Spec.EnableDefaultDeny.Egress = new(v), new(v)
+				return k8s.Update(ctx, p)
+			}).Should(Succeed())
 		}
 		setDefaultDeny(new(false))
 		Eventually(enableDefaultDeny(getCCNP(name))).Should(Equal(additiveJSON))
 		Eventually(baselineReady(b.Name)).Should(And(HaveField("Status", metav1.ConditionTrue), HaveField("ObservedGeneration", b.Generation)))
 
 		// The ownership machinery holds the additive form too: an edit switching default deny back on is reverted.
-		p, err := getCCNP(name)()
-		Expect(err).NotTo(HaveOccurred())
-		p.Spec.EnableDefaultDeny.Ingress, p.Spec.EnableDefaultDeny.Egress = new(true), new(true)
-		Expect(k8s.Update(ctx, p)).To(Succeed())
+		setPolicyDefaultDeny(true)
 		Eventually(enableDefaultDeny(getCCNP(name))).Should(Equal(additiveJSON))
 
 		setDefaultDeny(new(true))
@@ -71,10 +84,7 @@ var _ = Describe("Default deny", func() {
 		Expect(b.Spec.DefaultDeny).To(HaveValue(BeTrue()))
 
 		// And an enableDefaultDeny someone adds to a default-deny baseline is removed.
-		p, err = getCCNP(name)()
-		Expect(err).NotTo(HaveOccurred())
-		p.Spec.EnableDefaultDeny.Ingress, p.Spec.EnableDefaultDeny.Egress = new(false), new(false)
-		Expect(k8s.Update(ctx, p)).To(Succeed())
+		setPolicyDefaultDeny(false)
 		Eventually(enableDefaultDeny(getCCNP(name))).Should(BeEmpty())
 	})
 
