@@ -150,14 +150,7 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 		st.Since = now.Truncate(time.Second)
 	}
 	since := st.Since
-	if raw, ok := ns.Annotations[c.UntilAnnotation()]; ok {
-		until, err := time.Parse(time.RFC3339, raw)
-		if err != nil {
-			st.Problems = append(st.Problems, fmt.Sprintf("annotation %s=%q is not an RFC 3339 time; no end applies", c.UntilAnnotation(), raw))
-		} else {
-			st.Until = until
-		}
-	}
+	st = withUntil(c, ns, st)
 	if t.MaxDisabled > 0 {
 		if limit := since.Add(t.MaxDisabled); st.Until.IsZero() || limit.Before(st.Until) {
 			st.Until = limit
@@ -191,14 +184,7 @@ func evaluateAudit(c contract.Contract, ns *corev1.Namespace, now time.Time, st 
 		(cond.Status == corev1.ConditionTrue || cond.Reason == conditions.ReasonAuditExpired) && !cond.LastTransitionTime.After(now) {
 		st.Since, st.Recorded = cond.LastTransitionTime.Time, true
 	}
-	if raw, ok := ns.Annotations[c.UntilAnnotation()]; ok {
-		until, err := time.Parse(time.RFC3339, raw)
-		if err != nil {
-			st.Problems = append(st.Problems, fmt.Sprintf("annotation %s=%q is not an RFC 3339 time; no end applies", c.UntilAnnotation(), raw))
-		} else {
-			st.Until = until
-		}
-	}
+	st = withUntil(c, ns, st)
 	switch {
 	case !st.Until.IsZero() && !now.Before(st.Until):
 		st.Phase = PhaseExpired
@@ -207,6 +193,22 @@ func evaluateAudit(c contract.Contract, ns *corev1.Namespace, now time.Time, st 
 	default:
 		st.Phase = PhaseDisabled
 	}
+	return st
+}
+
+// withUntil reads the until-annotation, which ends a bypass or an audit; an unreadable one is a problem and sets
+// no end.
+func withUntil(c contract.Contract, ns *corev1.Namespace, st State) State {
+	raw, ok := ns.Annotations[c.UntilAnnotation()]
+	if !ok {
+		return st
+	}
+	until, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		st.Problems = append(st.Problems, fmt.Sprintf("annotation %s=%q is not an RFC 3339 time; no end applies", c.UntilAnnotation(), raw))
+		return st
+	}
+	st.Until = until
 	return st
 }
 
