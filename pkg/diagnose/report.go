@@ -26,9 +26,9 @@ type Report struct {
 type Ignored struct {
 	Forwarded int `json:"forwarded"`
 	// OtherDrops are drops for reasons other than policy, by reason.
-	OtherDrops map[string]int `json:"otherDrops,omitempty"`
+	OtherDrops Tally `json:"otherDrops,omitempty"`
 	// OtherVerdicts are flows neither forwarded, dropped nor audited (traced, translated...), by verdict.
-	OtherVerdicts map[string]int `json:"otherVerdicts,omitempty"`
+	OtherVerdicts Tally `json:"otherVerdicts,omitempty"`
 	// NotFlows are events that are not flows (node status, lost events).
 	NotFlows int `json:"notFlows,omitempty"`
 }
@@ -89,10 +89,10 @@ func (c *Classifier) Diagnose(in *Input) *Report {
 			// Cilium's audit mode: policy would have dropped it, and let it through.
 			r.Audited++
 		case f.GetVerdict() != flowpb.Verdict_DROPPED:
-			r.Ignored.OtherVerdicts = inc(r.Ignored.OtherVerdicts, f.GetVerdict().String())
+			r.Ignored.OtherVerdicts.Add(f.GetVerdict().String())
 			continue
 		case !IsPolicyDrop(f):
-			r.Ignored.OtherDrops = inc(r.Ignored.OtherDrops, dropReason(f).String())
+			r.Ignored.OtherDrops.Add(dropReason(f).String())
 			continue
 		default:
 			r.PolicyDrops++
@@ -126,14 +126,6 @@ func (c *Classifier) Diagnose(in *Input) *Report {
 	return r
 }
 
-func inc(m map[string]int, k string) map[string]int {
-	if m == nil {
-		m = map[string]int{}
-	}
-	m[k]++
-	return m
-}
-
 // WriteText prints the report for people: a summary, what was ignored, then each group with its cause and fix.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
@@ -165,37 +157,14 @@ func (ig Ignored) describe() string {
 	if ig.Forwarded > 0 {
 		parts = append(parts, plural(ig.Forwarded, "forwarded flow"))
 	}
-	if n := sum(ig.OtherDrops); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s for other reasons than policy (%s)", plural(n, "drop"), counts(ig.OtherDrops)))
+	if n := ig.OtherDrops.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s for other reasons than policy (%s)", plural(n, "drop"), ig.OtherDrops))
 	}
-	if n := sum(ig.OtherVerdicts); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s neither forwarded nor dropped (%s)", plural(n, "flow"), counts(ig.OtherVerdicts)))
+	if n := ig.OtherVerdicts.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s neither forwarded nor dropped (%s)", plural(n, "flow"), ig.OtherVerdicts))
 	}
 	if ig.NotFlows > 0 {
 		parts = append(parts, plural(ig.NotFlows, "non-flow event"))
 	}
 	return strings.Join(parts, "; ")
-}
-
-func sum(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-func counts(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -69,12 +69,12 @@ type Ignored struct {
 	// L7 are L7 events (HTTP, DNS, Kafka): they repeat an L3/L4 flow, and L7 rules are not modelled.
 	L7 int `json:"l7,omitempty"`
 	// OtherDrops are drops for reasons other than policy, by reason.
-	OtherDrops map[string]int `json:"otherDrops,omitempty"`
+	OtherDrops diagnose.Tally `json:"otherDrops,omitempty"`
 	// OtherVerdicts are flows neither allowed nor dropped (traced, translated, error), by verdict.
-	OtherVerdicts map[string]int `json:"otherVerdicts,omitempty"`
+	OtherVerdicts diagnose.Tally `json:"otherVerdicts,omitempty"`
 	// NotJudged are flows the engine cannot judge, by why: ICMP and flows without a port, peers Hubble
 	// could not identify.
-	NotJudged map[string]int `json:"notJudged,omitempty"`
+	NotJudged diagnose.Tally `json:"notJudged,omitempty"`
 	// NotFlows are events that are not flows (node status, lost events).
 	NotFlows int `json:"notFlows,omitempty"`
 }
@@ -82,22 +82,22 @@ type Ignored struct {
 func (ig Ignored) describe() string {
 	var parts []string
 	if ig.Replies > 0 {
-		parts = append(parts, plural(ig.Replies, "reply", "replies"))
+		parts = append(parts, diagnose.Plural(ig.Replies, "reply", "replies"))
 	}
 	if ig.L7 > 0 {
-		parts = append(parts, plural(ig.L7, "L7 event", "L7 events"))
+		parts = append(parts, diagnose.Plural(ig.L7, "L7 event", "L7 events"))
 	}
-	if n := sum(ig.OtherDrops); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s for other reasons than policy (%s)", plural(n, "drop", "drops"), counts(ig.OtherDrops)))
+	if n := ig.OtherDrops.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s for other reasons than policy (%s)", diagnose.Plural(n, "drop", "drops"), ig.OtherDrops))
 	}
-	if n := sum(ig.OtherVerdicts); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s neither allowed nor dropped (%s)", plural(n, "flow", "flows"), counts(ig.OtherVerdicts)))
+	if n := ig.OtherVerdicts.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s neither allowed nor dropped (%s)", diagnose.Plural(n, "flow", "flows"), ig.OtherVerdicts))
 	}
-	if n := sum(ig.NotJudged); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s the engine cannot judge (%s)", plural(n, "flow", "flows"), counts(ig.NotJudged)))
+	if n := ig.NotJudged.Total(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s the engine cannot judge (%s)", diagnose.Plural(n, "flow", "flows"), ig.NotJudged))
 	}
 	if ig.NotFlows > 0 {
-		parts = append(parts, plural(ig.NotFlows, "non-flow event", "non-flow events"))
+		parts = append(parts, diagnose.Plural(ig.NotFlows, "non-flow event", "non-flow events"))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -125,19 +125,19 @@ func Aggregate(in *diagnose.Input) *Flows {
 			}
 			allowed = true
 		case v != flowpb.Verdict_DROPPED:
-			out.Ignored.OtherVerdicts = inc(out.Ignored.OtherVerdicts, v.String())
+			out.Ignored.OtherVerdicts.Add(v.String())
 			continue
 		case !diagnose.IsPolicyDrop(f):
 			reason := f.GetDropReasonDesc()
 			if reason == flowpb.DropReason_DROP_REASON_UNKNOWN {
 				reason = flowpb.DropReason(f.GetDropReason())
 			}
-			out.Ignored.OtherDrops = inc(out.Ignored.OtherDrops, reason.String())
+			out.Ignored.OtherDrops.Add(reason.String())
 			continue
 		}
 		port := diagnose.PortOf(f)
 		if port.Number == 0 || port.Number > 65535 || (port.Protocol != "TCP" && port.Protocol != "UDP" && port.Protocol != "SCTP") {
-			out.Ignored.NotJudged = inc(out.Ignored.NotJudged, port.Protocol+" (no port)")
+			out.Ignored.NotJudged.Add(port.Protocol + " (no port)")
 			continue
 		}
 		// Identical flows: the same identities (Hubble's labels), the same address for what is not a pod,
@@ -154,7 +154,7 @@ func Aggregate(in *diagnose.Input) *Flows {
 			fmt.Fprintf(&key, "|dropped egress=%t deny=%t", drop.Egress, drop.DenyRule)
 		}
 		if why, ok := unknown[key.String()]; ok {
-			out.Ignored.NotJudged = inc(out.Ignored.NotJudged, why)
+			out.Ignored.NotJudged.Add(why)
 			continue
 		}
 		agg, ok := byKey[key.String()]
@@ -169,7 +169,7 @@ func Aggregate(in *diagnose.Input) *Flows {
 			}
 			if err != nil {
 				unknown[key.String()] = err.Error()
-				out.Ignored.NotJudged = inc(out.Ignored.NotJudged, err.Error())
+				out.Ignored.NotJudged.Add(err.Error())
 				continue
 			}
 			if !allowed {
@@ -250,35 +250,4 @@ func addOnce(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
-}
-
-func inc(m map[string]int, k string) map[string]int {
-	if m == nil {
-		m = map[string]int{}
-	}
-	m[k]++
-	return m
-}
-
-func sum(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-func counts(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

@@ -161,8 +161,8 @@ var headings = map[Outcome]string{
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Replayed %s (%d distinct) against %s: %s would break, %s would be fixed, %s unchanged.\n",
-		plural(r.Flows, "flow", "flows"), r.Distinct, r.Against, plural(r.WouldBreak, "flow", "flows"),
-		plural(r.WouldFix, "flow", "flows"), plural(r.Unchanged, "flow", "flows"))
+		diagnose.Plural(r.Flows, "flow", "flows"), r.Distinct, r.Against, diagnose.Plural(r.WouldBreak, "flow", "flows"),
+		diagnose.Plural(r.WouldFix, "flow", "flows"), diagnose.Plural(r.Unchanged, "flow", "flows"))
 	if len(r.Left) > 0 {
 		fmt.Fprintf(&b, "Left out to judge with enforcement on: %s.\n", strings.Join(r.Left, ", "))
 	}
@@ -183,24 +183,30 @@ func (r *Report) WriteText(w io.Writer) error {
 			n++
 			if outcome == StillAllowed {
 				fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s; egress: %s; ingress: %s\n", n, g.From, g.To, g.Port,
-					plural(g.Flows, "flow", "flows"), g.Egress.Decision, g.Ingress.Decision)
+					diagnose.Plural(g.Flows, "flow", "flows"), g.Egress.Decision, g.Ingress.Decision)
 				continue
 			}
-			fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", n, g.From, g.To, g.Port, plural(g.Flows, "flow", "flows"),
+			fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", n, g.From, g.To, g.Port, diagnose.Plural(g.Flows, "flow", "flows"),
 				strings.Join(g.Examples, ", "))
 			observed := g.Observed
 			if len(g.ObservedAllowedBy) > 0 {
 				observed += ", allowed by " + strings.Join(g.ObservedAllowedBy, ", ")
 			}
 			fmt.Fprintf(&b, "    observed: %s\n", observed)
-			fmt.Fprintf(&b, "    egress:   %s\n", g.Egress.Decision)
-			fmt.Fprintf(&b, "    ingress:  %s\n", g.Ingress.Decision)
-			if g.Cause != nil {
-				fmt.Fprintf(&b, "    cause:    %s\n", g.Cause.Summary)
-				fmt.Fprintf(&b, "    fix:      %s\n", g.Cause.Fix)
-			}
+			g.WriteJudgement(&b)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteJudgement prints, indented under a group's headline, how each side decides its flows and, where they
+// are dropped, diagnose's cause and fix. replay and suggest print groups the same way.
+func (g Group) WriteJudgement(w io.Writer) {
+	fmt.Fprintf(w, "    egress:   %s\n", g.Egress.Decision)
+	fmt.Fprintf(w, "    ingress:  %s\n", g.Ingress.Decision)
+	if g.Cause != nil {
+		fmt.Fprintf(w, "    cause:    %s\n", g.Cause.Summary)
+		fmt.Fprintf(w, "    fix:      %s\n", g.Cause.Fix)
+	}
 }

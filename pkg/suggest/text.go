@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/netprofile/netprofile/pkg/diagnose"
 )
 
 // WriteText prints the suggestion for people: the profiles in order with what each allows, the grants and
@@ -37,7 +39,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if len(r.Grants) > 0 {
 		fmt.Fprintf(&b, "\nGrants:\n")
 		for _, g := range r.Grants {
-			fmt.Fprintf(&b, "  %-16s needed by %s (e.g. %s)\n", g.Resource, flowCount(g.Flows), strings.Join(g.Examples, ", "))
+			fmt.Fprintf(&b, "  %-16s needed by %s (e.g. %s)\n", g.Resource, diagnose.Plural(g.Flows, "flow", "flows"), strings.Join(g.Examples, ", "))
 		}
 	}
 	for _, res := range sortedKeys(r.Unavailable) {
@@ -54,13 +56,8 @@ func (r *Result) WriteText(w io.Writer) error {
 	if !r.AllAllowed() {
 		fmt.Fprintf(&b, "\nNOT ALLOWED BY ANY PROFILE AND GRANT: they need a platform policy or a new profile\n")
 		for i, g := range r.NotAllowed {
-			fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", i+1, g.From, g.To, g.Port, flowCount(g.Flows), strings.Join(g.Examples, ", "))
-			fmt.Fprintf(&b, "    egress:   %s\n", g.Egress.Decision)
-			fmt.Fprintf(&b, "    ingress:  %s\n", g.Ingress.Decision)
-			if g.Cause != nil {
-				fmt.Fprintf(&b, "    cause:    %s\n", g.Cause.Summary)
-				fmt.Fprintf(&b, "    fix:      %s\n", g.Cause.Fix)
-			}
+			fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", i+1, g.From, g.To, g.Port, diagnose.Plural(g.Flows, "flow", "flows"), strings.Join(g.Examples, ", "))
+			g.WriteJudgement(&b)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -74,11 +71,4 @@ func (r *Result) profileIndex() int {
 		}
 	}
 	return 0
-}
-
-func flowCount(n int) string {
-	if n == 1 {
-		return "1 flow"
-	}
-	return fmt.Sprintf("%d flows", n)
 }
