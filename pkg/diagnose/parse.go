@@ -35,25 +35,18 @@ func Parse(r io.Reader) (*Input, error) {
 		if len(line) == 0 {
 			continue
 		}
-		if bytes.HasPrefix(line, []byte(`{"flow":`)) {
-			// What `hubble observe -o json` prints: a GetFlowsResponse with the flow first. No need to probe.
-			resp := &observerpb.GetFlowsResponse{}
-			if err := unmarshal.Unmarshal(line, resp); err != nil {
-				return nil, fmt.Errorf("failed to parse line %d as a Hubble GetFlowsResponse: %w", n, err)
+		// What `hubble observe -o json` prints is a GetFlowsResponse with the flow first: no need to probe it.
+		response := bytes.HasPrefix(line, []byte(`{"flow":`))
+		if !response {
+			var probe map[string]json.RawMessage
+			if err := json.Unmarshal(line, &probe); err != nil {
+				return nil, fmt.Errorf("failed to parse line %d as JSON: %w", n, err)
 			}
-			if f := resp.GetFlow(); f != nil {
-				in.Flows = append(in.Flows, f)
-			} else {
-				in.NotFlows++
-			}
-			continue
+			_, isFlow := probe["flow"]
+			response = isFlow || probe["node_status"] != nil || probe["lost_events"] != nil ||
+				probe["nodeStatus"] != nil || probe["lostEvents"] != nil
 		}
-		var probe map[string]json.RawMessage
-		if err := json.Unmarshal(line, &probe); err != nil {
-			return nil, fmt.Errorf("failed to parse line %d as JSON: %w", n, err)
-		}
-		if _, isResponse := probe["flow"]; isResponse || probe["node_status"] != nil || probe["lost_events"] != nil ||
-			probe["nodeStatus"] != nil || probe["lostEvents"] != nil {
+		if response {
 			resp := &observerpb.GetFlowsResponse{}
 			if err := unmarshal.Unmarshal(line, resp); err != nil {
 				return nil, fmt.Errorf("failed to parse line %d as a Hubble GetFlowsResponse: %w", n, err)
