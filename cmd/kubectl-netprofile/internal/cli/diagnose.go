@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -37,18 +35,7 @@ Forwarded flows and drops for reasons other than policy are counted and left out
   # A saved capture, against the catalogue in git, as JSON
   kubectl netprofile diagnose drops.json --catalogue platform/netprofile/ -o json`, "\n"),
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in := g.stdin
-			if len(args) == 1 && args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return &exitError{code: ExitError, err: fmt.Errorf("failed to open %s: %w", args[0], err)}
-				}
-				defer f.Close()
-				in = f
-			}
-			return o.run(cmd.Context(), g, in)
-		},
+		RunE: onFlows(g, o.run),
 	}
 	cmd.Flags().StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue (default: the shipped catalogue)")
 	outputFlag(cmd, &o.output, "text", "text", "json", "yaml")

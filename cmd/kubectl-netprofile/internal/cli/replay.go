@@ -80,29 +80,26 @@ Exit code 1 when anything would break.`),
   # Offline, in CI: a saved capture against the namespaces and the catalogue of a PR
   kubectl netprofile replay flows.json -f apps/ --catalogue platform/netprofile/ -o json`, "\n"),
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, closeIn, err := flowInput(g, args)
-			if err != nil {
-				return err
-			}
-			defer closeIn()
-			return o.run(cmd.Context(), g, in)
-		},
+		RunE: onFlows(g, o.run),
 	}
 	o.flags(cmd, "Namespace manifests to judge against (files or directories); with --live, applied to the cluster")
 	return cmd
 }
 
-// flowInput is the Hubble output: the file of the argument, or stdin.
-func flowInput(g *globals, args []string) (io.Reader, func(), error) {
-	if len(args) == 0 || args[0] == "-" {
-		return g.stdin, func() {}, nil
+// onFlows runs a command on Hubble's output: the file of the argument, or stdin (no argument, or "-").
+// diagnose, replay and suggest read it the same way.
+func onFlows(g *globals, run func(context.Context, *globals, io.Reader) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 || args[0] == "-" {
+			return run(cmd.Context(), g, g.stdin)
+		}
+		f, err := os.Open(args[0])
+		if err != nil {
+			return &exitError{code: ExitError, err: fmt.Errorf("failed to open %s: %w", args[0], err)}
+		}
+		defer f.Close()
+		return run(cmd.Context(), g, f)
 	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("failed to open %s: %w", args[0], err)}
-	}
-	return f, func() { _ = f.Close() }, nil
 }
 
 // readFlows parses and aggregates Hubble's output.

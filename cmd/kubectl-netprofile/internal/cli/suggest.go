@@ -48,14 +48,7 @@ Exit code 1 when some flow is allowed by no profile and grant.`),
   # Against the live cluster (its platform policies decide the other ends), as YAML
   kubectl netprofile suggest --namespace my-app my-app.json --live -o yaml`, "\n"),
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, closeIn, err := flowInput(g, args)
-			if err != nil {
-				return err
-			}
-			defer closeIn()
-			return o.run(cmd.Context(), g, in)
-		},
+		RunE: onFlows(g, o.run),
 	}
 	o.flags(cmd, "Namespace manifests: the namespace's current labels, and other namespaces to judge with (files or directories)")
 	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "the namespace to suggest labels for")
