@@ -11,23 +11,6 @@ import (
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
-// gauge is the value of a metric family's series for a label, or nil when it is not exported.
-func gauge(name, label, value string) func() *float64 {
-	return func() *float64 {
-		f := scrape()[name]
-		if f == nil {
-			return nil
-		}
-		for _, m := range f.GetMetric() {
-			if labelValue(m, label) == value {
-				v := m.GetGauge().GetValue()
-				return &v
-			}
-		}
-		return nil
-	}
-}
-
 var _ = Describe("Audit mode", func() {
 	audit := ownership.AuditPolicyName
 	auditCondition := func(ns string) func() *corev1.NamespaceCondition { return condition(ns, conditions.Audit) }

@@ -70,20 +70,25 @@ func scrape() map[string]*dto.MetricFamily {
 }
 
 // disabledSince is the since-timestamp series of a namespace, or nil when absent.
-func disabledSince(ns string) func() *float64 {
+// gauge is the value of a metric family's series for a label, or nil when it is not exported.
+func gauge(name, label, value string) func() *float64 {
 	return func() *float64 {
-		f := scrape()["netprofile_enforcement_disabled_since_timestamp_seconds"]
+		f := scrape()[name]
 		if f == nil {
 			return nil
 		}
 		for _, m := range f.GetMetric() {
-			if labelValue(m, "namespace") == ns {
+			if labelValue(m, label) == value {
 				v := m.GetGauge().GetValue()
 				return &v
 			}
 		}
 		return nil
 	}
+}
+
+func disabledSince(ns string) func() *float64 {
+	return gauge("netprofile_enforcement_disabled_since_timestamp_seconds", "namespace", ns)
 }
 
 func mustParse(rfc3339 string) time.Time {

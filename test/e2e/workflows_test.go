@@ -252,23 +252,7 @@ func generatedFor(ns string) []string {
 
 func setLabels(name string, set map[string]string, remove ...string) {
 	GinkgoHelper()
-	Eventually(func() error {
-		ns := &corev1.Namespace{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
-			return err
-		}
-		patch := client.MergeFromWithOptions(ns.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		if ns.Labels == nil {
-			ns.Labels = map[string]string{}
-		}
-		for k, v := range set {
-			ns.Labels[k] = v
-		}
-		for _, k := range remove {
-			delete(ns.Labels, k)
-		}
-		return k8s.Patch(ctx, ns, patch)
-	}).Should(Succeed())
+	Eventually(func() error { return patchLabels(k8s, name, set, remove...) }).Should(Succeed())
 }
 
 func condition(ns string, t corev1.NamespaceConditionType) func() *corev1.NamespaceCondition {
