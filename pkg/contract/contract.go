@@ -130,11 +130,16 @@ func (c Contract) Parse(labels map[string]string) (Selection, []Problem) {
 // Mentions reports whether any label uses the contract's domain (profile, access, enforcement or a typo).
 func (c Contract) Mentions(labels map[string]string) bool {
 	for key := range labels {
-		if strings.HasPrefix(key, c.domain+"/") || strings.HasPrefix(key, c.AccessPrefix()) {
+		if c.Owns(key) {
 			return true
 		}
 	}
 	return false
+}
+
+// Owns reports whether a label key is under the contract's domain (profile, access, enforcement or a typo).
+func (c Contract) Owns(key string) bool {
+	return strings.HasPrefix(key, c.domain+"/") || strings.HasPrefix(key, c.AccessPrefix())
 }
 
 // nameHint explains why s is not a valid name of a catalogue object of the kind, or returns "".

@@ -24,7 +24,7 @@ func (r Renderer) Admission(ns, old *corev1.Namespace, profiles, resources []str
 	}
 	changed := map[string]string{}
 	for k, v := range ns.Labels {
-		if was, ok := oldLabels[k]; (!ok || was != v) && r.Contract.Mentions(map[string]string{k: v}) {
+		if was, ok := oldLabels[k]; (!ok || was != v) && r.Contract.Owns(k) {
 			changed[k] = v
 		}
 	}
