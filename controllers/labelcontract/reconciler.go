@@ -94,27 +94,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		log.Info("published the label contract", "profiles", len(profileNames), "sharedResources", len(resourceNames))
 		return result, nil
 	}
-	if sameContent(current, desired) {
-		return result, nil
-	}
 	// A full update, not an apply: what another writer added to a list is removed too, since the lists say
 	// what admission accepts. The resourceVersion precondition makes a concurrent edit fail and retry.
-	updated := current.DeepCopy()
-	updated.LabelDomain, updated.Keys, updated.PlatformNamespaces = desired.LabelDomain, desired.Keys, desired.PlatformNamespaces
-	updated.Profiles, updated.SharedResources, updated.Enforcement = desired.Profiles, desired.SharedResources, desired.Enforcement
+	updated := desired.DeepCopy()
+	updated.TypeMeta, updated.ObjectMeta = current.TypeMeta, *current.ObjectMeta.DeepCopy()
+	if equality.Semantic.DeepEqual(current, updated) {
+		return result, nil
+	}
 	if err := r.Client.Update(ctx, updated, client.FieldOwner(FieldManager)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to update LabelContract %s: %w", desired.Name, err)
 	}
 	log.Info("published the label contract", "profiles", len(profileNames), "sharedResources", len(resourceNames))
 	return result, nil
-}
-
-func sameContent(a, b *v1alpha1.LabelContract) bool {
-	return a.LabelDomain == b.LabelDomain && a.Keys == b.Keys &&
-		equality.Semantic.DeepEqual(a.PlatformNamespaces, b.PlatformNamespaces) &&
-		equality.Semantic.DeepEqual(a.Profiles, b.Profiles) &&
-		equality.Semantic.DeepEqual(a.SharedResources, b.SharedResources) &&
-		equality.Semantic.DeepEqual(a.Enforcement, b.Enforcement)
 }
 
 // SetupWithManager registers the reconciler: one key, enqueued by any change of the LabelContract, a
