@@ -62,4 +62,11 @@ var _ = Describe("The published LabelContract", func() {
 		Eventually(profiles).ShouldNot(ContainElement("forged"))
 		Eventually(published).Should(HaveField("PlatformNamespaces", ConsistOf(policy.DefaultPlatformNamespaces)))
 	})
+
+	It("comes back when someone deletes it", func() {
+		lc, err := published()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Delete(ctx, lc)).To(Succeed())
+		Eventually(published).Should(And(HaveField("UID", Not(Equal(lc.UID))), HaveField("Profiles", ContainElement("standard"))))
+	})
 })
