@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
@@ -18,6 +17,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/diagnose"
+	ht "github.com/netprofile/netprofile/pkg/hubbletest"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -49,7 +49,11 @@ func classifier(cat *catalogue.Set) *diagnose.Classifier {
 // diagnoseLines runs the whole path: flow types -> Hubble JSON lines -> Parse -> Diagnose.
 func diagnoseLines(t *testing.T, cat *catalogue.Set, events ...*observerpb.GetFlowsResponse) *diagnose.Report {
 	t.Helper()
-	in, err := diagnose.Parse(bytes.NewReader(jsonLines(t, events...)))
+	lines, err := ht.Events(events...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := diagnose.Parse(bytes.NewReader(lines))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +62,9 @@ func diagnoseLines(t *testing.T, cat *catalogue.Set, events ...*observerpb.GetFl
 
 func TestClassifyTheDrop(t *testing.T) {
 	withPostgres := standardApp // has the postgres label
-	withStandard := pod{ns: "shop", name: "web-5c6b7-k8j2m", ip: "10.0.2.31", labels: map[string]string{"app": "web"},
-		nsLabels: map[string]string{profile: "standard"}}
-	noProfile := pod{ns: "scratch", name: "tool-6d5c4-z9y8x", ip: "10.0.7.7", labels: map[string]string{"app": "tool"}}
+	withStandard := ht.Pod{Namespace: "shop", Name: "web-5c6b7-k8j2m", IP: "10.0.2.31", Labels: map[string]string{"app": "web"},
+		NSLabels: map[string]string{ht.ProfileKey: "standard"}}
+	noProfile := ht.Pod{Namespace: "scratch", Name: "tool-6d5c4-z9y8x", IP: "10.0.7.7", Labels: map[string]string{"app": "tool"}}
 	cases := map[string]struct {
 		cat      func(*testing.T) *catalogue.Set
 		flow     *flowpb.Flow
@@ -72,79 +76,79 @@ func TestClassifyTheDrop(t *testing.T) {
 	}{
 		// The seed's table, row by row.
 		"egress to kube-system:53 dropped: the DNS baseline is missing": {
-			flow: egressDrop(app, coredns.endpoint(), coredns.ip, udp(53)),
+			flow: ht.EgressDrop(app, coredns, ht.UDP(53)),
 			kind: diagnose.KindBaselineMissing, baseline: "dns", fix: "kubectl get ccnp netprofile-baseline-dns",
 		},
 		"egress to database:5432 dropped: the postgres access label is missing": {
-			flow: egressDrop(app, postgres.endpoint(), postgres.ip, tcp(5432)),
+			flow: ht.EgressDrop(app, postgres, ht.TCP(5432)),
 			kind: diagnose.KindMissingAccessLabel, label: "access.network-policy.homelab/postgres=true",
 			fix: `add the label access.network-policy.homelab/postgres: "true" to Namespace my-app`,
 		},
 		"egress to database:6379 dropped: the dragonfly access label is missing (the seed's layout)": {
 			cat:  seedCatalogue,
-			flow: egressDrop(app, dragonflyInDatabase.endpoint(), dragonflyInDatabase.ip, tcp(6379)),
+			flow: ht.EgressDrop(app, dragonflyInDatabase, ht.TCP(6379)),
 			kind: diagnose.KindMissingAccessLabel, label: "access.network-policy.homelab/dragonfly=true",
 		},
 		"egress to cache:6379 dropped: the dragonfly access label is missing (the default catalogue)": {
-			flow: egressDrop(app, dragonflyInCache.endpoint(), dragonflyInCache.ip, tcp(6379)),
+			flow: ht.EgressDrop(app, dragonflyInCache, ht.TCP(6379)),
 			kind: diagnose.KindMissingAccessLabel, label: "access.network-policy.homelab/dragonfly=true",
 		},
 		"egress to the internet on 443 dropped: switch to internal-egress or standard": {
-			flow: egressDrop(app, world, "140.82.112.3", tcp(443), "api.github.com"),
+			flow: ht.EgressDrop(app, ht.World("140.82.112.3", "api.github.com"), ht.TCP(443)),
 			kind: diagnose.KindSwitchProfile, profiles: []string{"internal-egress", "standard"},
 			fix: "switch Namespace my-app to profile internal-egress or standard",
 		},
 		"ingress from the internal gateway dropped: switch to internal, internal-egress or standard": {
-			flow: ingressDrop(internalGateway.endpoint(), internalGateway.ip, app, tcp(8080)),
+			flow: ht.IngressDrop(internalGateway, app, ht.TCP(8080)),
 			kind: diagnose.KindSwitchProfile, profiles: []string{"internal", "internal-egress", "standard"},
 			fix: "switch Namespace my-app to profile internal, internal-egress or standard",
 		},
 		"ingress from monitoring:prometheus dropped: the prometheus-scrape baseline is missing": {
-			flow: ingressDrop(prometheus.endpoint(), prometheus.ip, app, tcp(9090)),
+			flow: ht.IngressDrop(prometheus, app, ht.TCP(9090)),
 			kind: diagnose.KindBaselineMissing, baseline: "prometheus-scrape",
 		},
 		// What the table leaves implicit.
 		"ingress from the external gateway needs the standard profile": {
-			flow: ingressDrop(externalGateway.endpoint(), externalGateway.ip, app, tcp(8080)),
+			flow: ht.IngressDrop(externalGateway, app, ht.TCP(8080)),
 			kind: diagnose.KindSwitchProfile, profiles: []string{"standard"},
 		},
 		"egress to the API server needs the kube-api grant": {
-			flow: egressDrop(app, kubeAPIServer, "10.96.0.1", tcp(6443)),
+			flow: ht.EgressDrop(app, kubeAPIServer, ht.TCP(6443)),
 			kind: diagnose.KindMissingAccessLabel, label: "access.network-policy.homelab/kube-api=true",
 		},
 		"a namespace with the access label whose drops continue: the grant is not applied": {
-			flow: egressDrop(withPostgres, postgres.endpoint(), postgres.ip, tcp(5432)),
+			flow: ht.EgressDrop(withPostgres, postgres, ht.TCP(5432)),
 			kind: diagnose.KindGrantNotApplied, label: "access.network-policy.homelab/postgres=true",
 			fix: "kubectl netprofile status shop",
 		},
 		"the provider side dropping a labelled consumer: the provider half is not applied": {
-			flow: ingressDrop(withPostgres.endpoint(), withPostgres.ip, postgres, tcp(5432)),
+			flow: ht.IngressDrop(withPostgres, postgres, ht.TCP(5432)),
 			kind: diagnose.KindGrantNotApplied, fix: "kubectl netprofile status shop",
 		},
 		"a profile that already allows the flow: its policy is not applied": {
-			flow: egressDrop(withStandard, world, "140.82.112.3", tcp(443)),
+			flow: ht.EgressDrop(withStandard, ht.World("140.82.112.3"), ht.TCP(443)),
 			kind: diagnose.KindProfileNotApplied, profiles: []string{"internal-egress", "standard"},
 		},
 		"a namespace without a profile gets told which to set": {
-			flow: egressDrop(noProfile, world, "140.82.112.3", tcp(443)),
+			flow: ht.EgressDrop(noProfile, ht.World("140.82.112.3"), ht.TCP(443)),
 			kind: diagnose.KindSwitchProfile, profiles: []string{"internal-egress", "standard"},
 			fix: "network-policy.homelab/profile: internal-egress",
 		},
 		"an explicit deny rule": {
-			flow: flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
-				app.endpoint(), world, app.ip, "1.1.1.1", tcp(443)),
+			flow: ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
+				app, ht.World("1.1.1.1"), ht.TCP(443)),
 			kind: diagnose.KindDenyRule,
 		},
 		"ingress at kube-dns dropped: kube-system's own policy must allow DNS": {
-			flow: ingressDrop(app.endpoint(), app.ip, coredns, udp(53)),
+			flow: ht.IngressDrop(app, coredns, ht.UDP(53)),
 			kind: diagnose.KindPlatformPolicy, fix: "kube-system's CiliumNetworkPolicy",
 		},
 		"app to app across namespaces is denied by design": {
-			flow: egressDrop(app, withStandard.endpoint(), withStandard.ip, tcp(8080)),
+			flow: ht.EgressDrop(app, withStandard, ht.TCP(8080)),
 			kind: diagnose.KindNotAllowed,
 		},
 		"world on a port no profile opens": {
-			flow: egressDrop(app, world, "192.0.2.10", tcp(22)),
+			flow: ht.EgressDrop(app, ht.World("192.0.2.10"), ht.TCP(22)),
 			kind: diagnose.KindNotAllowed,
 		},
 	}
@@ -154,7 +158,7 @@ func TestClassifyTheDrop(t *testing.T) {
 			if tc.cat != nil {
 				cat = tc.cat(t)
 			}
-			r := diagnoseLines(t, cat, response(tc.flow))
+			r := diagnoseLines(t, cat, ht.Response(tc.flow))
 			if r.PolicyDrops != 1 || len(r.Groups) != 1 {
 				t.Fatalf("want one policy drop in one group, got %+v", r)
 			}
@@ -175,12 +179,12 @@ func TestClassifyTheDrop(t *testing.T) {
 
 func TestIgnoresWhatIsNotAPolicyDrop(t *testing.T) {
 	r := diagnoseLines(t, defaultCatalogue(t),
-		nodeStatus(),
-		response(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), coredns.endpoint(), app.ip, coredns.ip, udp(53))),
-		response(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_INGRESS, app.endpoint(), coredns.endpoint(), app.ip, coredns.ip, udp(53))),
-		response(flow(flowpb.Verdict_DROPPED, flowpb.DropReason_CT_MAP_INSERTION_FAILED, flowpb.TrafficDirection_EGRESS,
-			app.endpoint(), postgres.endpoint(), app.ip, postgres.ip, tcp(5432))),
-		response(flow(flowpb.Verdict_TRACED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "1.1.1.1", tcp(443))),
+		ht.NodeStatus(),
+		ht.Response(ht.Forwarded(app, coredns, ht.UDP(53))),
+		ht.Response(ht.Flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_INGRESS, app, coredns, ht.UDP(53))),
+		ht.Response(ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_CT_MAP_INSERTION_FAILED, flowpb.TrafficDirection_EGRESS,
+			app, postgres, ht.TCP(5432))),
+		ht.Response(ht.Flow(flowpb.Verdict_TRACED, 0, flowpb.TrafficDirection_EGRESS, app, ht.World("1.1.1.1"), ht.TCP(443))),
 	)
 	want := diagnose.Ignored{Forwarded: 2, NotFlows: 1,
 		OtherDrops:    map[string]int{"CT_MAP_INSERTION_FAILED": 1},
@@ -206,16 +210,12 @@ func TestIgnoresWhatIsNotAPolicyDrop(t *testing.T) {
 // TestAuditIsAWouldBeDrop: in Cilium's audit mode (policyAuditMode) Hubble reports AUDIT for what policy would
 // drop. diagnose counts those as would-be drops and classifies them with the real ones.
 func TestAuditIsAWouldBeDrop(t *testing.T) {
-	audit := func(f *flowpb.Flow) *observerpb.GetFlowsResponse {
-		f.Verdict = flowpb.Verdict_AUDIT
-		return response(f)
-	}
 	r := diagnoseLines(t, defaultCatalogue(t),
-		audit(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "140.82.112.3", tcp(443), "api.github.com")),
-		audit(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), world, app.ip, "140.82.112.4", tcp(443), "api.github.com")),
-		response(egressDrop(app, world, "140.82.112.3", tcp(443), "api.github.com")),
-		audit(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), postgres.endpoint(), app.ip, postgres.ip, tcp(5432))),
-		response(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), coredns.endpoint(), app.ip, coredns.ip, udp(53))),
+		ht.Response(ht.Audited(app, ht.World("140.82.112.3", "api.github.com"), ht.TCP(443))),
+		ht.Response(ht.Audited(app, ht.World("140.82.112.4", "api.github.com"), ht.TCP(443))),
+		ht.Response(ht.EgressDrop(app, ht.World("140.82.112.3", "api.github.com"), ht.TCP(443))),
+		ht.Response(ht.Audited(app, postgres, ht.TCP(5432))),
+		ht.Response(ht.Forwarded(app, coredns, ht.UDP(53))),
 	)
 	if r.PolicyDrops != 1 || r.Audited != 3 || r.Ignored.Forwarded != 1 || len(r.Ignored.OtherVerdicts) != 0 {
 		t.Fatalf("policy drops %d, audited %d, ignored %+v; want 1, 3 and the forwarded flow", r.PolicyDrops, r.Audited, r.Ignored)
@@ -243,8 +243,12 @@ func TestAuditIsAWouldBeDrop(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	f := egressDrop(app, postgres.endpoint(), postgres.ip, tcp(5432))
+	f := ht.EgressDrop(app, postgres, ht.TCP(5432))
 	bare, err := protojson.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := ht.Lines(f, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +257,7 @@ func TestParse(t *testing.T) {
 		flows   int
 		wantErr string
 	}{
-		"a GetFlowsResponse per line":                 {input: string(jsonLines(t, response(f), response(f))), flows: 2},
+		"a GetFlowsResponse per line":                 {input: string(lines), flows: 2},
 		"a bare flow, in camelCase, with blank lines": {input: "\n" + string(bare) + "\n\n", flows: 1},
 		"unknown fields from newer Hubble versions":   {input: `{"flow":{"verdict":"DROPPED","some_new_field":1},"node_name":"n"}`, flows: 1},
 		"not JSON":                        {input: "Jul  1 12:00:00: my-app/api -> database/postgres DROPPED", wantErr: "line 1"},
@@ -280,23 +284,32 @@ func TestParse(t *testing.T) {
 
 // golden returns a realistic capture: every row of the seed's table, repeated drops, and noise to ignore.
 func golden(t *testing.T) []byte {
-	// Identities and times count up as flows are built; start from the same point whatever ran before.
-	nextID, epoch = 0, time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
-	return jsonLines(t,
-		nodeStatus(),
-		response(egressDrop(app, coredns.endpoint(), coredns.ip, udp(53))),
-		response(egressDrop(app, postgres.endpoint(), postgres.ip, tcp(5432))),
-		response(egressDrop(app, postgres.endpoint(), postgres.ip, tcp(5432))),
-		response(egressDrop(app, dragonflyInCache.endpoint(), dragonflyInCache.ip, tcp(6379))),
-		response(egressDrop(app, world, "140.82.112.3", tcp(443), "api.github.com")),
-		response(egressDrop(app, world, "140.82.112.4", tcp(443), "api.github.com")),
-		response(egressDrop(app, world, "151.101.1.69", tcp(443), "pypi.org")),
-		response(ingressDrop(internalGateway.endpoint(), internalGateway.ip, app, tcp(8080))),
-		response(ingressDrop(prometheus.endpoint(), prometheus.ip, app, tcp(9090))),
-		response(flow(flowpb.Verdict_FORWARDED, 0, flowpb.TrafficDirection_EGRESS, app.endpoint(), coredns.endpoint(), app.ip, coredns.ip, udp(53))),
-		response(flow(flowpb.Verdict_DROPPED, flowpb.DropReason_CT_MAP_INSERTION_FAILED, flowpb.TrafficDirection_EGRESS,
-			app.endpoint(), postgres.endpoint(), app.ip, postgres.ip, tcp(5432))),
-	)
+	t.Helper()
+	// Times count up as flows are built; start from the same point whatever ran before.
+	ht.Reset()
+	flows := []*flowpb.Flow{
+		ht.EgressDrop(app, coredns, ht.UDP(53)),
+		ht.EgressDrop(app, postgres, ht.TCP(5432)),
+		ht.EgressDrop(app, postgres, ht.TCP(5432)),
+		ht.EgressDrop(app, dragonflyInCache, ht.TCP(6379)),
+		ht.EgressDrop(app, ht.World("140.82.112.3", "api.github.com"), ht.TCP(443)),
+		ht.EgressDrop(app, ht.World("140.82.112.4", "api.github.com"), ht.TCP(443)),
+		ht.EgressDrop(app, ht.World("151.101.1.69", "pypi.org"), ht.TCP(443)),
+		ht.IngressDrop(internalGateway, app, ht.TCP(8080)),
+		ht.IngressDrop(prometheus, app, ht.TCP(9090)),
+		ht.Forwarded(app, coredns, ht.UDP(53)),
+		ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_CT_MAP_INSERTION_FAILED, flowpb.TrafficDirection_EGRESS,
+			app, postgres, ht.TCP(5432)),
+	}
+	events := []*observerpb.GetFlowsResponse{ht.NodeStatus()}
+	for _, f := range flows {
+		events = append(events, ht.Response(f))
+	}
+	b, err := ht.Events(events...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestGolden pins the capture (testdata/hubble-drops.jsonl, also the CLI's and README's example) and the report

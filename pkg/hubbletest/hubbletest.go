@@ -14,6 +14,7 @@ import (
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
+	relaypb "github.com/cilium/cilium/api/v1/relay"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -239,12 +240,32 @@ func Times(n int, f func() *flowpb.Flow) []*flowpb.Flow {
 	return out
 }
 
-// Lines is `hubble observe -o json` output: one GetFlowsResponse per line, compacted so that the bytes are
-// stable (protojson randomises whitespace).
+// Response is the GetFlowsResponse `hubble observe -o json` prints a flow as.
+func Response(f *flowpb.Flow) *observerpb.GetFlowsResponse {
+	return &observerpb.GetFlowsResponse{ResponseTypes: &observerpb.GetFlowsResponse_Flow{Flow: f}, NodeName: f.GetNodeName(), Time: f.GetTime()}
+}
+
+// NodeStatus is the event Hubble Relay prints when it connects to the node's Hubble: not a flow.
+func NodeStatus() *observerpb.GetFlowsResponse {
+	return &observerpb.GetFlowsResponse{ResponseTypes: &observerpb.GetFlowsResponse_NodeStatus{NodeStatus: &relaypb.NodeStatusEvent{
+		StateChange: relaypb.NodeState_NODE_CONNECTED, NodeNames: []string{"default/k8s-worker-1"},
+	}}}
+}
+
+// Lines is `hubble observe -o json` output of flows: one GetFlowsResponse per line (see Events).
 func Lines(flows ...*flowpb.Flow) ([]byte, error) {
+	events := make([]*observerpb.GetFlowsResponse, len(flows))
+	for i, f := range flows {
+		events[i] = Response(f)
+	}
+	return Events(events...)
+}
+
+// Events is `hubble observe -o json` output: one event per line, compacted so that the bytes are stable
+// (protojson randomises whitespace).
+func Events(events ...*observerpb.GetFlowsResponse) ([]byte, error) {
 	var buf bytes.Buffer
-	for _, f := range flows {
-		ev := &observerpb.GetFlowsResponse{ResponseTypes: &observerpb.GetFlowsResponse_Flow{Flow: f}, NodeName: f.GetNodeName(), Time: f.GetTime()}
+	for _, ev := range events {
 		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(ev)
 		if err != nil {
 			return nil, err
