@@ -45,6 +45,22 @@ type Pod struct {
 	Cluster string
 }
 
+// The platform side of the shipped catalogue as Hubble reports its pods: the gateways the profiles admit,
+// kube-dns, the postgres provider and the Prometheus that scrapes. The tests of diagnose, replay and suggest
+// share them.
+var (
+	InternalGateway = Pod{Namespace: "istio-gateway", Name: "internal-istio-7f9c4-q1w2e", IP: "10.0.5.2",
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}}
+	ExternalGateway = Pod{Namespace: "istio-gateway", Name: "external-istio-7f9c4-r3t4y", IP: "10.0.5.3",
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "external"}}
+	CoreDNS = Pod{Namespace: "kube-system", Name: "coredns-6f6b679f8f-abcde", IP: "10.0.0.10",
+		Labels: map[string]string{"k8s-app": "kube-dns"}}
+	Postgres = Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.3.5",
+		Labels: map[string]string{"cnpg.io/cluster": "postgres"}}
+	Prometheus = Pod{Namespace: "monitoring", Name: "prometheus-k8s-0-p0p0p0", IP: "10.0.6.9",
+		Labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
+)
+
 func (p Pod) addr() string    { return p.IP }
 func (p Pod) names() []string { return nil }
 

@@ -28,16 +28,11 @@ var update = flag.Bool("update", false, "rewrite the testdata captures and repor
 
 // The cluster of the tests: gateways, platform services, and app namespaces with the labels Hubble reports.
 var (
-	internalGW = ht.Pod{Namespace: "istio-gateway", Name: "internal-istio-7f9c4-q1w2e", IP: "10.0.5.2",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}}
-	externalGW = ht.Pod{Namespace: "istio-gateway", Name: "external-istio-7f9c4-r3t4y", IP: "10.0.5.3",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "external"}}
-	coredns = ht.Pod{Namespace: "kube-system", Name: "coredns-6f6b679f8f-abcde", IP: "10.0.0.10",
-		Labels: map[string]string{"k8s-app": "kube-dns"}}
-	prometheus = ht.Pod{Namespace: "monitoring", Name: "prometheus-k8s-0-p0p0p0", IP: "10.0.6.9",
-		Labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
-	postgres = ht.Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.3.5",
-		Labels: map[string]string{"cnpg.io/cluster": "postgres"}}
+	internalGW = ht.InternalGateway
+	externalGW = ht.ExternalGateway
+	coredns    = ht.CoreDNS
+	prometheus = ht.Prometheus
+	postgres   = ht.Postgres
 	github     = ht.World("140.82.112.3", "api.github.com.")
 	host       = ht.Reserved(1, "10.0.0.1", "reserved:host")
 	apiServer  = ht.Reserved(7, "10.0.0.2", "reserved:kube-apiserver", "reserved:remote-node")

@@ -24,15 +24,11 @@ import (
 )
 
 var (
-	internalGW = ht.Pod{Namespace: "istio-gateway", Name: "internal-istio-7f9c4-q1w2e", IP: "10.0.5.2",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}}
-	externalGW = ht.Pod{Namespace: "istio-gateway", Name: "external-istio-7f9c4-r3t4y", IP: "10.0.5.3",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "external"}}
-	coredns = ht.Pod{Namespace: "kube-system", Name: "coredns-6f6b679f8f-abcde", IP: "10.0.0.10",
-		Labels: map[string]string{"k8s-app": "kube-dns"}}
-	postgres = ht.Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.3.5",
-		Labels: map[string]string{"cnpg.io/cluster": "postgres"}}
-	other = ht.Pod{Namespace: "billing", Name: "api-7d9f8-b1b1b", IP: "10.0.8.1", Labels: map[string]string{"app": "api"},
+	internalGW = ht.InternalGateway
+	externalGW = ht.ExternalGateway
+	coredns    = ht.CoreDNS
+	postgres   = ht.Postgres
+	other      = ht.Pod{Namespace: "billing", Name: "api-7d9f8-b1b1b", IP: "10.0.8.1", Labels: map[string]string{"app": "api"},
 		NSLabels: map[string]string{ht.ProfileKey: "internal"}}
 	// Audit mode, with a profile chosen before anyone looked at the traffic.
 	audit = map[string]string{ht.ProfileKey: "isolated", ht.EnforcementKey: "audit", ht.AccessKey("dragonfly"): "true", "team": "a"}
