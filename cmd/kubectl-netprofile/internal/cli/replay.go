@@ -102,28 +102,28 @@ func onFlows(g *globals, run func(context.Context, *globals, io.Reader) error) f
 	}
 }
 
-// readFlows parses and aggregates Hubble's output.
-func readFlows(r io.Reader) (*replay.Flows, error) {
+// load reads and aggregates Hubble's output, and builds the policy set to judge it against.
+func (o *judgedOptions) load(ctx context.Context, g *globals, r io.Reader) (*replay.Flows, *judged, error) {
+	if o.live && len(o.catalogue) > 0 && len(o.files) == 0 {
+		return nil, nil, usageError("--live --catalogue: pass the namespaces to render with the catalogue with -f")
+	}
+	g.live = o.live
 	in, err := diagnose.Parse(r)
 	if err != nil {
-		return nil, &exitError{code: ExitError, err: err}
+		return nil, nil, &exitError{code: ExitError, err: err}
 	}
-	return replay.Aggregate(in), nil
+	j, err := o.judged(ctx, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	return replay.Aggregate(in), j, nil
 }
 
 func (o *replayOptions) run(ctx context.Context, g *globals, r io.Reader) error {
 	if !o.live && len(o.files) == 0 {
 		return usageError("nothing to judge against: pass --live (the cluster with enforcement on) or -f <namespace.yaml> (the proposed namespaces)")
 	}
-	if o.live && len(o.catalogue) > 0 && len(o.files) == 0 {
-		return usageError("--live --catalogue: pass the namespaces to render with the catalogue with -f")
-	}
-	g.live = o.live
-	flows, err := readFlows(r)
-	if err != nil {
-		return err
-	}
-	j, err := o.judged(ctx, g)
+	flows, j, err := o.load(ctx, g, r)
 	if err != nil {
 		return err
 	}

@@ -60,15 +60,7 @@ func (o *suggestOptions) run(ctx context.Context, g *globals, r io.Reader) error
 	if errs := validation.IsDNS1123Label(o.namespace); len(errs) > 0 {
 		return usageError("--namespace %q: %s", o.namespace, strings.Join(errs, "; "))
 	}
-	if o.live && len(o.catalogue) > 0 && len(o.files) == 0 {
-		return usageError("--live --catalogue: pass the namespaces to render with the catalogue with -f")
-	}
-	g.live = o.live
-	flows, err := readFlows(r)
-	if err != nil {
-		return err
-	}
-	j, err := o.judged(ctx, g)
+	flows, j, err := o.load(ctx, g, r)
 	if err != nil {
 		return err
 	}
