@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The manager's dependency graph must stay free of three Cilium packages: the policy engine (hundreds of MB
+// The manager's dependency graph must stay free of the API server's schema validator and three Cilium packages: the policy engine (hundreds of MB
 // and minutes of build; it belongs in the CLI's what-if command), the informer package, whose init installs
 // a process-wide panic handler that exits the process on any recovered panic, and the cilium.io/v2 API
 // package, which pulls in much of the agent (30 MB of binary, 20 MiB of resident memory) for two structs
@@ -27,6 +27,9 @@ func TestManagerDependencies(t *testing.T) {
 		"github.com/cilium/cilium/pkg/policy",
 		"github.com/cilium/cilium/pkg/k8s/informer",
 		"github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2",
+		// The API server's CRD schema validator (and with it cel-go and go-openapi): kube-apiserver applies
+		// Cilium's schema itself; pkg/ciliumpolicy/schema is for the plugin and the tests.
+		"k8s.io/apiextensions-apiserver/pkg/apiserver/validation",
 	} {
 		if deps[banned] {
 			t.Errorf("cmd/manager depends on %s", banned)

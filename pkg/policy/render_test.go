@@ -15,6 +15,7 @@ import (
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/schema"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
@@ -40,8 +41,14 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 }
 
+// golden also checks each object against Cilium's CRD schema, which the manager leaves to the API server.
 func golden(t *testing.T, name string, objs ...any) {
 	t.Helper()
+	for _, o := range objs {
+		if err := schema.Validate(o); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	got, err := policy.YAML(objs...)
 	if err != nil {
 		t.Fatal(err)
@@ -411,9 +418,6 @@ func TestRenderIsDeterministic(t *testing.T) {
 func TestValidateRejectsWhatCiliumRejects(t *testing.T) {
 	base := func() *cilium.CiliumNetworkPolicy { return policy.AllowAll("x") }
 	tests := map[string]func(p *cilium.CiliumNetworkPolicy){
-		"lowercase protocol (CRD schema)": func(p *cilium.CiliumNetworkPolicy) {
-			p.Spec.Egress[0].ToPorts = api.PortRules{{Ports: []api.PortProtocol{{Port: "443", Protocol: "tcp"}}}}
-		},
 		"port 70000 (Sanitize)": func(p *cilium.CiliumNetworkPolicy) {
 			p.Spec.Egress[0].ToPorts = api.PortRules{{Ports: []api.PortProtocol{{Port: "70000", Protocol: api.ProtoTCP}}}}
 		},

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -9,63 +8,16 @@ import (
 	"sync"
 	"sync/atomic"
 
-	ciliumcrds "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/client/crds/v2"
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 )
 
-// schemas are the structural schemas of Cilium's own CRDs (embedded in the pinned Cilium module), compiled
-// once into the validator kube-apiserver itself runs on custom resources. Cilium's validator package does
-// the same but drags in its informer package, whose init installs a process-wide panic handler that exits.
-var schemas = sync.OnceValues(func() (map[string]apiservervalidation.SchemaCreateValidator, error) {
-	out := map[string]apiservervalidation.SchemaCreateValidator{}
-	for kind, file := range map[string]string{
-		cilium.CNPKindDefinition:  "ciliumnetworkpolicies.yaml",
-		cilium.CCNPKindDefinition: "ciliumclusterwidenetworkpolicies.yaml",
-	} {
-		raw, err := ciliumcrds.EmbedFS.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(raw, crd); err != nil {
-			return nil, fmt.Errorf("failed to decode Cilium CRD %s: %w", file, err)
-		}
-		var internal apiextensions.CustomResourceValidation
-		if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(crd.Spec.Versions[0].Schema, &internal, nil); err != nil {
-			return nil, fmt.Errorf("failed to convert Cilium CRD %s: %w", file, err)
-		}
-		v, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
-		if err != nil {
-			return nil, fmt.Errorf("failed to compile the schema of Cilium CRD %s: %w", file, err)
-		}
-		out[kind] = v
-	}
-	return out, nil
-})
-
-// validateSchema runs the CRD's OpenAPI schema check kube-apiserver would run.
-func validateSchema(kind string, u *unstructured.Unstructured) error {
-	s, err := schemas()
-	if err != nil {
-		return fmt.Errorf("failed to build Cilium's policy schemas: %w", err)
-	}
-	if errs := apiservervalidation.ValidateCustomResource(nil, u.Object, s[kind]); len(errs) > 0 {
-		return errs.ToAggregate()
-	}
-	return nil
-}
-
-// Validate runs both of Cilium's checks on a rendered policy: the CRD schema (which rejects `protocol: tcp`)
-// and the agent's Parse/Sanitize (which rejects port 70000 and rules without sections). A policy that fails
-// either is never applied: the API server would accept some of them, and Cilium would then ignore them
-// silently, which for an allow policy means dropped traffic and for the cluster means a false sense of safety.
+// Validate runs the Cilium agent's Parse/Sanitize on a rendered policy (it rejects port 70000 and rules
+// without sections). A policy that fails it is never applied: the API server would accept it, and Cilium would
+// then ignore it silently, which for an allow policy means dropped traffic and for the cluster means a false
+// sense of safety. Cilium's CRD schema, which the API server applies itself, is pkg/ciliumpolicy/schema: the
+// plugin and the tests run it, the manager does not link it.
 //
 // Results are remembered by kind and rules: thousands of namespaces share a handful of profile and grant
 // combinations, and validation is the most expensive step of rendering.
@@ -111,37 +63,17 @@ var (
 const maxValidated = 4096
 
 func validate(obj any) verdict {
-	u, err := toUnstructured(obj)
-	if err != nil {
-		return verdict{"could not be encoded", err}
-	}
-	var kind string
 	var parse func() error
 	switch p := obj.(type) {
 	case *cilium.CiliumNetworkPolicy:
-		kind, parse = cilium.CNPKindDefinition, p.Parse
+		parse = p.Parse
 	case *cilium.CiliumClusterwideNetworkPolicy:
-		kind, parse = cilium.CCNPKindDefinition, p.Parse
-	}
-	if err := validateSchema(kind, u); err != nil {
-		return verdict{"fails Cilium's schema", err}
+		parse = p.Parse
 	}
 	if err := parse(); err != nil {
 		return verdict{"rejected by Cilium", err}
 	}
 	return verdict{}
-}
-
-func toUnstructured(obj any) (*unstructured.Unstructured, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode policy: %w", err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(b); err != nil {
-		return nil, fmt.Errorf("failed to decode policy: %w", err)
-	}
-	return u, nil
 }
 
 // anyPortRule says which peers may use anyPort in an object kind.

@@ -10,6 +10,7 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/schema"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -23,7 +24,8 @@ func CCNP(p *cilium.CiliumClusterwideNetworkPolicy) (*ciliumv2.CiliumClusterwide
 	return convert[ciliumv2.CiliumClusterwideNetworkPolicy](p)
 }
 
-// Validate runs policy.Validate (Cilium's CRD schema, then Parse/Sanitize) on one of Cilium's policy types.
+// Validate runs Cilium's CRD schema (pkg/ciliumpolicy/schema), then Parse/Sanitize (policy.Validate), on one of
+// Cilium's policy types.
 func Validate(obj any) error {
 	var (
 		env any
@@ -38,6 +40,9 @@ func Validate(obj any) error {
 		return fmt.Errorf("cannot validate %T", obj)
 	}
 	if err != nil {
+		return err
+	}
+	if err := schema.Validate(env); err != nil {
 		return err
 	}
 	return policy.Validate(env)
