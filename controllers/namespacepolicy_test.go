@@ -166,6 +166,22 @@ var _ = Describe("Namespace policies", func() {
 		}).WithTimeout(2*syncPeriod + time.Second).Should(Succeed())
 	})
 
+	It("adopts namespaces labelled before it started without an Event each, but reports failures and later changes", func() {
+		stopManager()
+		adopted := newNamespace("adopted", map[string]string{profileKey: "standard"})
+		broken := newNamespace("adopted-bad", map[string]string{profileKey: "no-such-profile"})
+		// Adopted means created before the manager started; creation timestamps have whole seconds.
+		Eventually(time.Now).Should(BeTemporally(">=", broken.CreationTimestamp.Add(time.Second)))
+		startManager()
+
+		waitReady(adopted.Name)
+		Eventually(events(broken.Name)).Should(ContainElement(ContainSubstring("Warning ProfileNotFound")))
+		Consistently(events(adopted.Name)).WithTimeout(2 * time.Second).ShouldNot(ContainElement(ContainSubstring("PoliciesApplied")))
+
+		setLabels(adopted.Name, map[string]string{profileKey: "isolated"})
+		Eventually(events(adopted.Name)).Should(ContainElement(And(ContainSubstring("Normal PoliciesApplied"), ContainSubstring(`profile "isolated"`))))
+	})
+
 	It("reports a policy Cilium marked invalid", func() {
 		ns := newNamespace("invalid", map[string]string{profileKey: "internal"})
 		p := waitReady(ns.Name)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -49,10 +50,13 @@ type Reconciler struct {
 	Renderer policy.Renderer
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+
+	adopting adoption
 }
 
 // Reconcile renders, applies or prunes, and reports, in that order.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	st := r.status(r.adopting.take(req.Name))
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -88,9 +92,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !res.KeepApplied {
 		if err := r.write(ctx, ns, res.Policies, current); err != nil {
 			if apply.IsClash(err) {
-				return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error())
+				return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error())
 			}
-			return ctrl.Result{}, errors.Join(err, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonApplyFailed,
+			return ctrl.Result{}, errors.Join(err, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonApplyFailed,
 				"failed to apply the generated policy, retrying: "+err.Error()))
 		}
 		if len(res.Policies) == 0 {
@@ -101,31 +105,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if refused {
 		msg := conditions.RefusedMessage(conditions.Refused{Refusal: refusal.Message, KeptAll: res.KeepApplied, Kept: res.Kept,
 			Effective: res.Effective, Standing: standing(current, applied), StandingProfile: standingProfile(applied)})
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, refusal.Reason, msg)
+		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, refusal.Reason, msg)
 	}
 	if res.Selection.IsEmpty() {
-		return ctrl.Result{}, r.status().Clear(ctx, ns)
+		return ctrl.Result{}, st.Clear(ctx, ns)
 	}
 	if invalid := apply.Rejected(current); invalid != "" {
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
+		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
 	}
 	names := policyNames(res.Policies)
 	if failing := r.failingProviders(cat, res.Effective.Grants); failing != "" {
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonProviderNotReady, failing)
+		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonProviderNotReady, failing)
 	}
 	failing, err := r.failingBaselines(ctx, ns)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if failing != "" {
-		return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionFalse, conditions.ReasonBaselineFailing,
+		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonBaselineFailing,
 			conditions.AppliedMessage(res.Effective, names)+", but "+failing)
 	}
 	reason := conditions.ReasonPoliciesApplied
 	if len(names) == 0 {
 		reason = conditions.ReasonNoRulesNeeded
 	}
-	return ctrl.Result{}, r.report(ctx, ns, corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
+	return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
 }
 
 // write applies the desired policy, or prunes the standing one when nothing is desired.
@@ -219,14 +223,41 @@ func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	return cat, nil
 }
 
-// report writes the NetworkPolicyReady condition (only on change, with an Event). Refusals and clashes are
-// not retried: every input that can resolve them is watched. A failed write is.
-func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string) error {
-	return r.status().Set(ctx, ns, status, reason, message)
+// status writes the NetworkPolicyReady condition (only on change, with an Event). Refusals and clashes are
+// not retried: every input that can resolve them is watched. A failed write is. A namespace adopted at start
+// gets its first good condition without an Event (see adoption).
+func (r *Reconciler) status(adopted bool) nsstatus.Writer {
+	return nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.Ready, Clock: r.Clock,
+		QuietFirstGood: adopted}
 }
 
-func (r *Reconciler) status() nsstatus.Writer {
-	return nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.Ready, Clock: r.Clock}
+// adoption holds the namespaces this process found in the informer's initial list that were created before it
+// started. Installing netprofile on a
+// cluster with thousands of labelled namespaces would otherwise store one "applied" Event per namespace, a
+// third of a cold start's writes, saying what each namespace's new condition already says. Their first
+// reconcile takes them out: a failure, a recovery, a prune and every later change still get an Event, and so
+// does a namespace labelled while netprofile runs.
+type adoption struct {
+	mu    sync.Mutex
+	names map[string]struct{}
+}
+
+func (a *adoption) mark(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.names == nil {
+		a.names = map[string]struct{}{}
+	}
+	a.names[name] = struct{}{}
+}
+
+// take says whether name was in the initial list and not reconciled since, and forgets it.
+func (a *adoption) take(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.names[name]
+	delete(a.names, name)
+	return ok
 }
 
 func policyNames(policies []*cilium.CiliumNetworkPolicy) []string {

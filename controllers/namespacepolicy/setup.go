@@ -2,12 +2,15 @@ package namespacepolicy
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -22,22 +25,52 @@ import (
 // watch compares labels; informer resyncs (same resourceVersion) pass through so a resync re-checks every
 // namespace. Every change of a policy named netprofile-namespace reaches its namespace, whoever owns it
 // (predicates.ReservedPolicy), and a SharedResource or Baseline going in or out of effect reaches the
-// namespaces that depend on it.
+// namespaces that depend on it. Those fan-outs are queued at low priority (predicates.FanOut): a catalogue
+// change re-checks thousands of namespaces, and a person's own label change must not wait behind them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(opts).
-		For(&corev1.Namespace{}, builder.WithPredicates(predicate.Or[client.Object](
+		Watches(&corev1.Namespace{}, r.namespaceEvents(), builder.WithPredicates(predicate.Or[client.Object](
 			predicate.LabelChangedPredicate{}, predicates.Resync{}))).
 		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentNamespacePolicy),
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentNamespacePolicy})).
-		Watches(&v1alpha1.NetworkProfile{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingProfile),
+		Watches(&v1alpha1.NetworkProfile{}, predicates.FanOut(r.namespacesUsingProfile),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.SharedResource{}, handler.EnqueueRequestsFromMapFunc(r.namespacesUsingResource),
+		Watches(&v1alpha1.SharedResource{}, predicates.FanOut(r.namespacesUsingResource),
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.ReadyChanged{}))).
-		Watches(&v1alpha1.Baseline{}, handler.EnqueueRequestsFromMapFunc(r.managedNamespaces),
+		Watches(&v1alpha1.Baseline{}, predicates.FanOut(r.managedNamespaces),
 			builder.WithPredicates(predicates.ReadyChanged{})).
 		Complete(r)
+}
+
+// namespaceEvents enqueues the namespace itself, as For would, and marks the namespaces of the informer's
+// initial list as adopted before they are queued, so their first reconcile knows (see adoption).
+func (r *Reconciler) namespaceEvents() handler.EventHandler {
+	// Real time, not r.Clock: it is compared with the API server's timestamps.
+	started := time.Now().Truncate(time.Second)
+	enqueue := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: obj.GetName()}})
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			// Created before this process started (creationTimestamp has whole seconds): a namespace created
+			// while the informer was listing was not adopted, it was just created.
+			if e.IsInInitialList && e.Object.GetCreationTimestamp().Time.Before(started) {
+				r.adopting.mark(e.Object.GetName())
+			}
+			enqueue(e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.ObjectNew, q)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+	}
 }
 
 // namespacesUsingProfile fans a profile change out to every namespace labelled with it.

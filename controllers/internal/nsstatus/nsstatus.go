@@ -25,6 +25,8 @@ type Writer struct {
 	Recorder     events.EventRecorder
 	Type         corev1.NamespaceConditionType
 	Clock        clock.PassiveClock
+	// QuietFirstGood writes a condition that first appears in its good state without an Event.
+	QuietFirstGood bool
 }
 
 // Set writes the condition if it changed and records an Event for it: Warning unless the condition is the
@@ -37,6 +39,7 @@ func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.Con
 // SetCondition is Set for a whole condition; a transition time set in want is kept (see conditions.Desired).
 func (w Writer) SetCondition(ctx context.Context, ns *corev1.Namespace, want corev1.NamespaceCondition) error {
 	want.Type = w.Type
+	first := conditions.Find(ns.Status.Conditions, w.Type) == nil
 	cond, changed := conditions.Desired(ns.Status.Conditions, want, metav1.NewTime(w.Clock.Now()))
 	status := cond.Status
 	if !changed {
@@ -57,6 +60,9 @@ func (w Writer) SetCondition(ctx context.Context, ns *corev1.Namespace, want cor
 	}
 	if status == corev1.ConditionFalse && w.Type != conditions.Audit {
 		metrics.Failures.WithLabelValues(w.FieldManager, cond.Reason).Inc()
+	}
+	if first && eventType == corev1.EventTypeNormal && w.QuietFirstGood {
+		return nil
 	}
 	w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)
 	return nil
