@@ -99,7 +99,7 @@ build: ## Build bin/manager and the kubectl plugin bin/kubectl-netprofile.
 ##@ Run
 
 .PHONY: bench
-bench: ## Scale benchmark on a real control plane: N=500 and 2000 (BENCH_ARGS="-large" adds 5000); writes bench-results.md.
+bench: ## Scale benchmark on a real control plane: N=2000 and 5000 (BENCH_ARGS="-large" adds 10000; "-n 500" for a quick run); writes bench-results.md.
 	$(TOOLS) assets >/dev/null
 	go build -o bin/manager ./cmd/manager
 	go run ./hack/bench $(BENCH_ARGS)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +62,10 @@ type harness struct {
 	mgr    *exec.Cmd
 	mgrLog *os.File
 	mURL   string
+	// pprofURL is the manager's pprof endpoint (-profile only).
+	pprofURL string
+	probe    *probe
+	bg       sync.WaitGroup
 }
 
 func newHarness(ctx context.Context, env *testenv.Env, o options, n int) (*harness, error) {
@@ -80,6 +86,7 @@ func newHarness(ctx context.Context, env *testenv.Env, o options, n int) (*harne
 	if h.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
+	h.probe = &probe{cs: h.cs}
 	if h.set, err = catalogue.LoadPaths(filepath.Join(testenv.RepoRoot(), "config", "samples")); err != nil {
 		return nil, err
 	}
@@ -100,6 +107,9 @@ func (h *harness) setup(ctx context.Context, cfg *rest.Config) error {
 		if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
 		}
+	}
+	if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: probeName, Labels: map[string]string{c.ProfileKey(): profiles[0]}}}); err != nil {
+		return err
 	}
 	for i := range h.n {
 		h.names = append(h.names, fmt.Sprintf("app-%05d", i))
@@ -126,45 +136,72 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 	if err := h.startManager(nil); err != nil {
 		return err
 	}
-	if err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *cilium.CiliumNetworkPolicy) bool {
-		return ready(ns, profiles[indexOf(ns.Name)%len(profiles)]) && p != nil
-	}); err != nil {
+	// A person relabels the probe namespace throughout, from when the manager is ready (before that, nothing
+	// of netprofile runs that could put the change first).
+	var err error
+	res.latency[1], err = h.probe.during(ctx, h.waitManagerReady, func() error {
+		err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *metav1.PartialObjectMetadata) bool {
+			return ready(ns, profiles[indexOf(ns.Name)%len(profiles)]) && p != nil
+		})
+		res.cold = time.Since(start)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("cold convergence: %w\n%s", err, h.tail())
 	}
-	res.cold = time.Since(start)
 	res.coldWrites, _ = h.writes()
 	res.cpu[0] = cpuSince(cpu0)
-	step("cold convergence: %s (%d manager writes)", res.cold, res.coldWrites)
+	step("cold convergence: %s (%d manager writes); probe %s", res.cold, res.coldWrites, res.latency[1])
+	coldCat, fanCat := h.catalogues()
+	if err := h.verify(ctx, coldCat, 0); err != nil {
+		return fmt.Errorf("cold convergence: %w", err)
+	}
+	h.heapProfile(ctx, "cold")
+
+	step("idle: relabelling the probe namespace %d times", idleSamples)
+	if res.latency[0], err = h.probe.run(ctx, idleSamples, nil); err != nil {
+		return fmt.Errorf("idle probe: %w\n%s", err, h.tail())
+	}
+	step("idle: probe %s", res.latency[0])
 
 	step("fan-out: changing every NetworkProfile in use")
 	req0 := h.requests()
 	lat0 := h.serverLatency(ctx)
 	start = time.Now()
 	cpu0 = processCPU(cpuProcesses...)
-	for _, name := range profiles {
-		p := &v1alpha1.NetworkProfile{}
-		if err := h.c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
-			return err
+	gen0 := h.watch.generations(ctx, h.names)
+	res.latency[2], err = h.probe.during(ctx, func() error { return nil }, func() error {
+		for _, name := range profiles {
+			p := &v1alpha1.NetworkProfile{}
+			if err := h.c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+				return err
+			}
+			if err := h.c.Update(ctx, fanOut(p)); err != nil {
+				return err
+			}
 		}
-		if err := h.c.Update(ctx, fanOut(p)); err != nil {
-			return err
-		}
-	}
-	if err := h.profileServer(ctx, "manager-fanout", func() error {
-		return h.watch.waitAll(ctx, h.names, func(_ *corev1.Namespace, p *cilium.CiliumNetworkPolicy) bool {
-			return p != nil && hasPort(p, "8443")
+		err := h.profileServer(ctx, "manager-fanout", func() error {
+			// A new generation is a new spec: the fan-out's, as verify checks.
+			return h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *metav1.PartialObjectMetadata) bool {
+				return p != nil && p.Generation > gen0[ns.Name]
+			})
 		})
-	}); err != nil {
+		res.fanout = time.Since(start)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("fan-out: %w\n%s", err, h.tail())
 	}
-	res.fanout = time.Since(start)
 	res.cpu[1] = cpuSince(cpu0)
-	step("fan-out: %s; manager requests before %v, after %v; server: %s", res.fanout, req0, h.requests(), latencyDiff(lat0, h.serverLatency(ctx)))
+	step("fan-out: %s; probe %s; manager requests before %v, after %v; server: %s", res.fanout, res.latency[2], req0, h.requests(), latencyDiff(lat0, h.serverLatency(ctx)))
+	if err := h.verify(ctx, fanCat, 0); err != nil {
+		return fmt.Errorf("fan-out: %w", err)
+	}
 
 	step("flip: relabelling every namespace to another profile at once")
 	start = time.Now()
 	cpu0 = processCPU(cpuProcesses...)
-	err := parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, name string) error {
+	err = parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, name string) error {
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{c.ProfileKey(): profiles[(i+1)%len(profiles)]}}})
 		_, err := h.cs.CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		return err
@@ -172,7 +209,7 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	if err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *cilium.CiliumNetworkPolicy) bool {
+	if err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *metav1.PartialObjectMetadata) bool {
 		want := profiles[(indexOf(ns.Name)+1)%len(profiles)]
 		return ready(ns, want) && p != nil && p.Labels[c.ProfileKey()] == want
 	}); err != nil {
@@ -181,7 +218,11 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 	res.flip = time.Since(start)
 	res.cpu[2] = cpuSince(cpu0)
 	res.rss = h.peakRSS()
-	step("flip: %s; manager peak RSS %d MiB", res.flip, res.rss>>20)
+	step("flip: %s; manager peak RSS %d MiB (%s)", res.flip, res.rss>>20, h.rssNow())
+	h.heapProfile(ctx, "flip")
+	if err := h.verify(ctx, fanCat, 1); err != nil {
+		return fmt.Errorf("flip: %w", err)
+	}
 
 	step("steady state: restarting the manager (--sync-period=20s), then %s", h.o.steady)
 	h.stopManager()
@@ -200,6 +241,7 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 		return err
 	}
 	step("steady state: %d writes, %d namespace reconciles", res.steadyWrites, res.steadyReconciles)
+	h.bg.Wait()
 	return nil
 }
 
@@ -211,12 +253,8 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 	if h.o.noCeiling {
 		return nil
 	}
-	fanCat := h.set.Catalogue()
-	fanCat.Profiles = map[string]*v1alpha1.NetworkProfile{}
-	for name, p := range h.set.Profiles {
-		fanCat.Profiles[name] = fanOut(p.DeepCopy())
-	}
-	cold, err := h.rendered(h.set.Catalogue(), 0)
+	coldCat, fanCat := h.catalogues()
+	cold, err := h.rendered(coldCat, 0)
 	if err != nil {
 		return err
 	}
@@ -228,7 +266,11 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 	if err != nil {
 		return err
 	}
-	for _, cheapest := range []bool{false, true} {
+	verbs := []bool{false}
+	if h.o.cheapest {
+		verbs = append(verbs, true)
+	}
+	for _, cheapest := range verbs {
 		var t [3]time.Duration
 		name := "bench-ceiling-apply-" + when
 		if cheapest {
@@ -325,20 +367,75 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 	return nil
 }
 
-// rendered is every namespace's policy after `flips` profile flips, rendered by netprofile's own code.
-func (h *harness) rendered(cat policy.Catalogue, flips int) ([]*unstructured.Unstructured, error) {
+// catalogues are the default catalogue before and after the fan-out.
+func (h *harness) catalogues() (cold, fan policy.Catalogue) {
+	cold, fan = h.set.Catalogue(), h.set.Catalogue()
+	fan.Profiles = map[string]*v1alpha1.NetworkProfile{}
+	for name, p := range h.set.Profiles {
+		fan.Profiles[name] = fanOut(p.DeepCopy())
+	}
+	return cold, fan
+}
+
+// offline is every namespace's policy after `flips` profile flips, rendered by netprofile's own code.
+func (h *harness) offline(cat policy.Catalogue, flips int) ([]*cilium.CiliumNetworkPolicy, error) {
 	renderer := policy.Renderer{Contract: c}
-	out := make([]*unstructured.Unstructured, h.n)
+	out := make([]*cilium.CiliumNetworkPolicy, h.n)
 	for i, name := range h.names {
 		r, err := renderer.Namespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, flips)}}, cat, nil)
 		if err != nil {
 			return nil, err
 		}
-		if out[i], err = toUnstructured(r.Policies[0]); err != nil {
+		out[i] = r.Policies[0]
+	}
+	return out, nil
+}
+
+// rendered is offline as the objects the ceilings write.
+func (h *harness) rendered(cat policy.Catalogue, flips int) ([]*unstructured.Unstructured, error) {
+	want, err := h.offline(cat, flips)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, h.n)
+	for i, p := range want {
+		if out[i], err = toUnstructured(p); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// verify reads every namespace's generated policy whole from the API server and compares its rules and
+// labels with the offline render: a scenario has converged only if every policy is exactly what netprofile's
+// own code renders for that namespace. It runs after the scenario's clock stopped.
+func (h *harness) verify(ctx context.Context, cat policy.Catalogue, flips int) error {
+	want, err := h.offline(cat, flips)
+	if err != nil {
+		return err
+	}
+	list := &cilium.CiliumNetworkPolicyList{}
+	if err := h.c.List(ctx, list, client.MatchingLabelsSelector{Selector: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)}); err != nil {
+		return err
+	}
+	live := make(map[string]*cilium.CiliumNetworkPolicy, len(list.Items))
+	for i := range list.Items {
+		if p := &list.Items[i]; p.Name == ownership.NamespacePolicyName {
+			live[p.Namespace] = p
+		}
+	}
+	var wrong []string
+	for i, name := range h.names {
+		got := live[name]
+		if got == nil || policy.RulesHash(got) != policy.RulesHash(want[i]) || !maps.Equal(got.Labels, want[i].Labels) {
+			wrong = append(wrong, name)
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("%d of %d namespace policies differ from their offline render, e.g. %s", len(wrong), h.n, wrong[0])
+	}
+	step("verified: all %d namespace policies equal their offline render", h.n)
+	return nil
 }
 
 // fanOut is the change the fan-out scenario makes to every profile.
@@ -361,6 +458,14 @@ func (h *harness) startManager(extra []string) error {
 	}
 	args := append([]string{"--kubeconfig=" + h.env.Kubeconfig, "--metrics-secure=false", "--metrics-bind-address=" + addr,
 		"--health-probe-bind-address=0", fmt.Sprintf("--max-concurrent-reconciles=%d", h.o.workers)}, h.o.extraArg...)
+	if h.o.profileDir != "" {
+		pprofAddr, err := testenv.FreeAddr()
+		if err != nil {
+			return err
+		}
+		h.pprofURL = "http://" + pprofAddr + "/debug/pprof/heap"
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
 	h.mgr = exec.Command(h.o.manager, append(args, extra...)...)
 	h.mgr.Env = append(os.Environ(), h.o.extraEnv...)
 	h.mgr.Stdout, h.mgr.Stderr = h.mgrLog, h.mgrLog
@@ -381,6 +486,44 @@ func (h *harness) stopManager() {
 		<-done
 	}
 	h.mgr = nil
+}
+
+// waitManagerReady returns once the manager's namespace controller has reconciled: its handler is on the
+// informer and every later change reaches its queue as a change. (The readiness probe passes earlier, once the
+// informers that exist have synced, and a change before the controller's initial list is part of that list.)
+func (h *harness) waitManagerReady() error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, reconciles := h.writes(); reconciles > 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond) // Polling a local endpoint; no event to wait on.
+	}
+	return fmt.Errorf("the manager never reconciled a namespace\n%s", h.tail())
+}
+
+// heapProfile, with -profile, saves the manager's heap profile (go tool pprof -top reads it), after the clock
+// of the scenario stopped.
+func (h *harness) heapProfile(ctx context.Context, name string) {
+	dir := h.o.profileDir
+	if dir == "" || h.pprofURL == "" {
+		return
+	}
+	// The profile, and the same as text with the runtime's memory statistics at its end.
+	for suffix, query := range map[string]string{"prof": "", "txt": "?debug=1"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.pprofURL+query, nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			step("heap profile: %v", err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("manager-heap-%s-%d.%s", name, h.n, suffix)), b, 0o644)
+	}
 }
 
 func (h *harness) tail() string {
@@ -452,6 +595,23 @@ func (h *harness) peakRSS() int64 {
 	return 0
 }
 
+// rssNow is the manager's resident memory now, anonymous (heap, stacks) and file-backed (its mapped code).
+func (h *harness) rssNow() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", h.mgr.Process.Pid))
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"RssAnon:", "RssFile:"} {
+			if v, ok := strings.CutPrefix(line, k); ok {
+				parts = append(parts, k+" "+strings.TrimSpace(v))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // serverLatency is the API server's own count and total duration of requests so far, by verb and resource.
 func (h *harness) serverLatency(ctx context.Context) map[string][2]float64 {
 	out := map[string][2]float64{}
@@ -497,20 +657,21 @@ func latencyDiff(a, b map[string][2]float64) string {
 	return strings.Join(parts, "; ")
 }
 
-// profileServer, when $BENCH_PROFILE_DIR is set, records a CPU profile of kube-apiserver while fn runs.
+// profileServer, with -profile-server, records a CPU profile of kube-apiserver while fn runs (it costs the API
+// server CPU: not for runs whose ratios count). The profile is written in the background (h.bg), so it does
+// not lengthen what is timed.
 func (h *harness) profileServer(ctx context.Context, name string, fn func() error) error {
-	dir := os.Getenv("BENCH_PROFILE_DIR")
-	if dir == "" {
+	dir := h.o.profileDir
+	if dir == "" || !h.o.profileServer {
 		return fn()
 	}
-	done := make(chan []byte, 1)
+	h.bg.Add(1)
 	go func() {
+		defer h.bg.Done()
 		raw, _ := h.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "6").DoRaw(ctx)
-		done <- raw
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("apiserver-%s-%d.prof", name, h.n)), raw, 0o644)
 	}()
-	err := fn()
-	_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("apiserver-%s-%d.prof", name, h.n)), <-done, 0o644)
-	return err
+	return fn()
 }
 
 // requests is the manager's API requests so far, by method.
@@ -568,21 +729,6 @@ func (h *harness) writes() (writes, reconciles int) {
 func ready(ns *corev1.Namespace, profile string) bool {
 	cond := conditions.Find(ns.Status.Conditions, conditions.Ready)
 	return cond != nil && cond.Status == corev1.ConditionTrue && strings.Contains(cond.Message, fmt.Sprintf("profile %q", profile))
-}
-
-func hasPort(p *cilium.CiliumNetworkPolicy, port string) bool {
-	for _, r := range p.Specs {
-		for _, e := range r.Egress {
-			for _, tp := range e.ToPorts {
-				for _, pp := range tp.Ports {
-					if pp.Port == port {
-						return true
-					}
-				}
-			}
-		}
-	}
-	return false
 }
 
 func indexOf(name string) int {
@@ -647,5 +793,3 @@ func objects[T client.Object](m map[string]T) []client.Object {
 func step(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
-
-var _ = ownership.NamespacePolicyName

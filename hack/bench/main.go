@@ -8,6 +8,8 @@
 //   - steady state: a restarted manager (a forced full resync, then more with --sync-period) for a minute:
 //     write requests, from the manager's own rest_client_requests_total
 //   - memory: the manager's peak RSS (VmHWM) and the cost per namespace
+//   - latency: one namespace relabelled again and again, idle and during cold convergence and the fan-out; the
+//     time from each label write to the condition that reports it, as percentiles
 //
 // It prints a Markdown table and writes it to -out.
 package main
@@ -39,12 +41,17 @@ type options struct {
 	extraEnv []string
 	// noCeiling skips the ceilings, for quick tuning runs; the table then has no ratios.
 	noCeiling bool
+	// profileDir receives the manager's heap profiles; profileServer adds kube-apiserver CPU profiles.
+	profileDir    string
+	profileServer bool
+	// cheapest also times the ceilings with the cheapest verbs (create, merge patch), for reference.
+	cheapest bool
 }
 
 func main() {
 	var (
-		sizes = flag.String("n", "500,2000", "namespace counts to run, comma separated")
-		large = flag.Bool("large", false, "also run N=5000")
+		sizes = flag.String("n", "2000,5000", "namespace counts to run, comma separated")
+		large = flag.Bool("large", false, "also run N=10000")
 		o     options
 		extra string
 		env   string
@@ -53,6 +60,9 @@ func main() {
 	flag.StringVar(&o.manager, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&o.out, "out", "bench-results.md", "where to write the table")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "length of the steady-state window")
+	flag.StringVar(&o.profileDir, "profile", "", "directory for the manager's heap profiles (after cold convergence and after the flip)")
+	flag.BoolVar(&o.profileServer, "profile-server", false, "with -profile, also record kube-apiserver CPU profiles during the fan-outs (costs the API server CPU)")
+	flag.BoolVar(&o.cheapest, "cheapest", false, "also time the ceilings with the cheapest verbs (create, merge patch), for reference")
 	flag.BoolVar(&o.noCeiling, "no-ceiling", false, "skip the ceilings (quick tuning runs of netprofile alone; no ratios)")
 	flag.StringVar(&env, "manager-env", "", "extra environment of the manager, space separated K=V (e.g. GOMEMLIMIT=64MiB)")
 	flag.StringVar(&extra, "manager-args", "", "extra manager flags, space separated")
@@ -67,7 +77,7 @@ func main() {
 		o.sizes = append(o.sizes, n)
 	}
 	if *large {
-		o.sizes = append(o.sizes, 5000)
+		o.sizes = append(o.sizes, 10000)
 	}
 	o.extraArg = strings.Fields(extra)
 	o.extraEnv = strings.Fields(env)

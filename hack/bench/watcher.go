@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -20,12 +21,15 @@ import (
 
 // watcher follows namespaces and generated namespace policies through watches and re-checks a namespace
 // only when one of its two objects changes, so measuring convergence costs the API server two watch
-// streams and the machine almost no CPU (polling thousands of objects would compete with what is measured).
+// streams and the machine little CPU (polling thousands of objects would compete with what is measured).
+// Policies are watched as metadata only: the timing needs their labels and generation, and decoding every
+// policy's rules would take CPU from what is measured. Their content is checked in full, against the offline
+// render, once each scenario has converged (harness.verify).
 type watcher struct {
 	cache cache.Cache
 
 	mu      sync.Mutex
-	done    func(*corev1.Namespace, *cilium.CiliumNetworkPolicy) bool
+	done    func(*corev1.Namespace, *metav1.PartialObjectMetadata) bool
 	pending map[string]bool
 	settled chan struct{}
 }
@@ -36,13 +40,13 @@ func newWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
 		return nil, err
 	}
 	c, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultUnsafeDisableDeepCopy: ptr.To(true), ByObject: map[client.Object]cache.ByObject{
-		&cilium.CiliumNetworkPolicy{}: {Label: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)},
+		policyMeta(): {Label: ownership.ComponentSelector(ownership.ComponentNamespacePolicy)},
 	}})
 	if err != nil {
 		return nil, err
 	}
 	w := &watcher{cache: c}
-	for _, obj := range []client.Object{&corev1.Namespace{}, &cilium.CiliumNetworkPolicy{}} {
+	for _, obj := range []client.Object{&corev1.Namespace{}, policyMeta()} {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
 			return nil, err
@@ -61,12 +65,19 @@ func newWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
 	return w, nil
 }
 
+// policyMeta is a CiliumNetworkPolicy's metadata.
+func policyMeta() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(cilium.SchemeGroupVersion.WithKind(cilium.CNPKindDefinition))
+	return m
+}
+
 // namespaceOf is the namespace an event is about.
 func namespaceOf(o any) string {
 	switch obj := o.(type) {
 	case *corev1.Namespace:
 		return obj.Name
-	case *cilium.CiliumNetworkPolicy:
+	case *metav1.PartialObjectMetadata:
 		if obj.Name == ownership.NamespacePolicyName {
 			return obj.Namespace
 		}
@@ -90,10 +101,9 @@ func (w *watcher) check(ctx context.Context, name string) {
 	if err := w.cache.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return
 	}
-	var p *cilium.CiliumNetworkPolicy
-	cnp := &cilium.CiliumNetworkPolicy{}
-	if err := w.cache.Get(ctx, client.ObjectKey{Namespace: name, Name: ownership.NamespacePolicyName}, cnp); err == nil {
-		p = cnp
+	var p *metav1.PartialObjectMetadata
+	if m := policyMeta(); w.cache.Get(ctx, client.ObjectKey{Namespace: name, Name: ownership.NamespacePolicyName}, m) == nil {
+		p = m
 	}
 	if w.done(ns, p) {
 		delete(w.pending, name)
@@ -104,7 +114,7 @@ func (w *watcher) check(ctx context.Context, name string) {
 }
 
 // waitAll returns when done holds for every named namespace and its namespace policy (nil when absent).
-func (w *watcher) waitAll(ctx context.Context, names []string, done func(*corev1.Namespace, *cilium.CiliumNetworkPolicy) bool) error {
+func (w *watcher) waitAll(ctx context.Context, names []string, done func(*corev1.Namespace, *metav1.PartialObjectMetadata) bool) error {
 	w.mu.Lock()
 	w.done, w.pending, w.settled = done, map[string]bool{}, make(chan struct{})
 	for _, n := range names {
@@ -127,4 +137,15 @@ func (w *watcher) waitAll(ctx context.Context, names []string, done func(*corev1
 		return fmt.Errorf("%d namespaces never converged, e.g. %s", len(w.pending), n)
 	}
 	return ctx.Err()
+}
+
+// generations is each named namespace's policy generation now (0 when it has none).
+func (w *watcher) generations(ctx context.Context, names []string) map[string]int64 {
+	out := make(map[string]int64, len(names))
+	for _, n := range names {
+		if m := policyMeta(); w.cache.Get(ctx, client.ObjectKey{Namespace: n, Name: ownership.NamespacePolicyName}, m) == nil {
+			out[n] = m.Generation
+		}
+	}
+	return out
 }
