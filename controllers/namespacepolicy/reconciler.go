@@ -257,6 +257,9 @@ func (a *adoption) take(name string) bool {
 	defer a.mu.Unlock()
 	_, ok := a.names[name]
 	delete(a.names, name)
+	if len(a.names) == 0 {
+		a.names = nil // A Go map keeps its buckets after deletes: drop it once the adoption is over.
+	}
 	return ok
 }
 

@@ -140,8 +140,10 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 	// of netprofile runs that could put the change first).
 	var err error
 	res.latency[1], err = h.probe.during(ctx, h.waitManagerReady, func() error {
-		err := h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *metav1.PartialObjectMetadata) bool {
-			return ready(ns, profiles[indexOf(ns.Name)%len(profiles)]) && p != nil
+		err := h.profileServer(ctx, "manager-cold", func() error {
+			return h.watch.waitAll(ctx, h.names, func(ns *corev1.Namespace, p *metav1.PartialObjectMetadata) bool {
+				return ready(ns, profiles[indexOf(ns.Name)%len(profiles)]) && p != nil
+			})
 		})
 		res.cold = time.Since(start)
 		return err
@@ -308,11 +310,13 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 		var use [3]cpuUse
 		cpu0 := processCPU(cpuProcesses...)
 		start := time.Now()
-		err := parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
-			if err := write(ctx, ns, cold[i], true); err != nil {
-				return err
-			}
-			return status(ctx, ns, "profile "+profiles[i%len(profiles)]+" applied "+name)
+		err := h.profileServer(ctx, "ceiling-cold-"+name, func() error {
+			return parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
+				if err := write(ctx, ns, cold[i], true); err != nil {
+					return err
+				}
+				return status(ctx, ns, "profile "+profiles[i%len(profiles)]+" applied "+name)
+			})
 		})
 		if err != nil {
 			return err
@@ -668,7 +672,7 @@ func (h *harness) profileServer(ctx context.Context, name string, fn func() erro
 	h.bg.Add(1)
 	go func() {
 		defer h.bg.Done()
-		raw, _ := h.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "6").DoRaw(ctx)
+		raw, _ := h.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "10").DoRaw(ctx)
 		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("apiserver-%s-%d.prof", name, h.n)), raw, 0o644)
 	}()
 	return fn()

@@ -61,7 +61,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-results.md", "where to write the table")
 	flag.DurationVar(&o.steady, "steady", 60*time.Second, "length of the steady-state window")
 	flag.StringVar(&o.profileDir, "profile", "", "directory for the manager's heap profiles (after cold convergence and after the flip)")
-	flag.BoolVar(&o.profileServer, "profile-server", false, "with -profile, also record kube-apiserver CPU profiles during the fan-outs (costs the API server CPU)")
+	flag.BoolVar(&o.profileServer, "profile-server", false, "with -profile, also record 10 s kube-apiserver CPU profiles during cold convergence and the fan-outs (costs the API server CPU)")
 	flag.BoolVar(&o.cheapest, "cheapest", false, "also time the ceilings with the cheapest verbs (create, merge patch), for reference")
 	flag.BoolVar(&o.noCeiling, "no-ceiling", false, "skip the ceilings (quick tuning runs of netprofile alone; no ratios)")
 	flag.StringVar(&env, "manager-env", "", "extra environment of the manager, space separated K=V (e.g. GOMEMLIMIT=64MiB)")

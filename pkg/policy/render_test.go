@@ -15,8 +15,8 @@ import (
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
-	"github.com/netprofile/netprofile/pkg/ciliumpolicy/schema"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
+	"github.com/netprofile/netprofile/pkg/ciliumpolicy/schema"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/policy"

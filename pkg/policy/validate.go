@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 )
