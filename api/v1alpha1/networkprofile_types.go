@@ -54,7 +54,7 @@ type NetworkProfileStatus struct {
 // `network-policy.homelab/profile: <name>`.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Cluster,shortName=np;netprofile,categories=netprofile
+// +kubebuilder:resource:scope=Cluster,shortName=np,categories=netprofile
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaces`
 // +kubebuilder:printcolumn:name="Description",type=string,JSONPath=`.spec.description`

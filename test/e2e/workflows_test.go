@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -186,6 +187,26 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 				return k8s.Get(ctx, client.ObjectKey{Name: ownership.BaselinePolicyName(name)}, &cilium.CiliumClusterwideNetworkPolicy{})
 			}).WithTimeout(15*time.Second).Should(Succeed(), "CiliumClusterwideNetworkPolicy for Baseline "+name)
 		}
+	})
+
+	It("lists every kind under `kubectl get netprofile`, and NetworkProfiles alone under their short name", func() {
+		// kubectl expands a category before it looks at short names: a short name equal to the category would never
+		// select its own kind, only the whole category.
+		dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
+		Expect(err).NotTo(HaveOccurred())
+		resources, err := dc.ServerResourcesForGroupVersion("network-policy.homelab/v1alpha1")
+		Expect(err).NotTo(HaveOccurred())
+		for _, r := range resources.APIResources {
+			if !strings.Contains(r.Name, "/") {
+				Expect(r.Categories).To(ConsistOf("netprofile"), r.Name)
+				Expect(r.ShortNames).NotTo(ContainElement(BeElementOf(r.Categories)), r.Name)
+			}
+		}
+		Expect(kubectl("get", "netprofile", "-o", "name")).To(And(
+			ContainSubstring("networkprofile.network-policy.homelab/standard"), ContainSubstring("sharedresource.network-policy.homelab/postgres"),
+			ContainSubstring("baseline.network-policy.homelab/dns"), ContainSubstring("labelcontract.network-policy.homelab/")))
+		Expect(kubectl("get", "np", "-o", "name")).To(And(
+			ContainSubstring("networkprofile.network-policy.homelab/standard"), Not(ContainSubstring("sharedresource"))))
 	})
 
 	It("wrote nothing it was refused", func() {

@@ -1,6 +1,7 @@
 // Package nsstatus writes one netprofile condition on a Namespace through the namespaces/status subresource,
 // with server-side apply under the writing controller's field manager (so the two controllers' conditions
-// never overwrite each other), only when it changed, and with an Event for every transition.
+// never overwrite each other), only when it changed, and with an Event for every transition (except, on request,
+// the first appearance of the good state: see Writer.QuietFirstGood).
 package nsstatus
 
 import (
