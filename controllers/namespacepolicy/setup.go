@@ -48,29 +48,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 // initial list as adopted before they are queued, so their first reconcile knows (see adoption).
 func (r *Reconciler) namespaceEvents() handler.EventHandler {
 	// Real time, not r.Clock: it is compared with the API server's timestamps.
-	started := time.Now().Truncate(time.Second)
-	enqueue := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: obj.GetName()}})
+	return adoptingHandler{EventHandler: &handler.EnqueueRequestForObject{}, adopting: &r.adopting, started: time.Now().Truncate(time.Second)}
+}
+
+// adoptingHandler is handler.EnqueueRequestForObject that also marks adopted namespaces.
+type adoptingHandler struct {
+	handler.EventHandler
+	adopting *adoption
+	started  time.Time
+}
+
+func (h adoptingHandler) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	// Created before this process started (creationTimestamp has whole seconds): a namespace created while the
+	// informer was listing was not adopted, it was just created.
+	if e.IsInInitialList && e.Object.GetCreationTimestamp().Time.Before(h.started) {
+		h.adopting.mark(e.Object.GetName())
 	}
-	return handler.Funcs{
-		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			// Created before this process started (creationTimestamp has whole seconds): a namespace created
-			// while the informer was listing was not adopted, it was just created.
-			if e.IsInInitialList && e.Object.GetCreationTimestamp().Time.Before(started) {
-				r.adopting.mark(e.Object.GetName())
-			}
-			enqueue(e.Object, q)
-		},
-		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.ObjectNew, q)
-		},
-		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.Object, q)
-		},
-		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(e.Object, q)
-		},
-	}
+	h.EventHandler.Create(ctx, e, q)
 }
 
 // namespacesUsingProfile fans a profile change out to every namespace labelled with it.
