@@ -230,7 +230,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 			Eventually(baselineReady(b.Name)).Should(advHaveReady(metav1.ConditionTrue, conditions.ReasonBaselineApplied))
 
 			got := advPatch(advCCNP, "", name, types.MergePatchType, `{"spec":{"enableDefaultDeny":{"egress":false}}}`, "intruder")
-			Expect(advNested(got, "spec", "enableDefaultDeny", "egress")).To(Equal(false), "the API server stored the foreign field")
+			Expect(advNested(got, "spec", "enableDefaultDeny", "egress")).To(BeFalse(), "the API server stored the foreign field")
 
 			Eventually(advField(advCCNP, "", name, "spec", "enableDefaultDeny")).Should(BeNil())
 			Eventually(advEventsAbout("Baseline", b.Name)).Should(advRevertedBy("intruder"))

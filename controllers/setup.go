@@ -26,6 +26,7 @@ import (
 	enforcementctrl "github.com/netprofile/netprofile/controllers/enforcement"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
+	"github.com/netprofile/netprofile/controllers/internal/nsstatus"
 	"github.com/netprofile/netprofile/controllers/labelcontract"
 	"github.com/netprofile/netprofile/controllers/namespacepolicy"
 	"github.com/netprofile/netprofile/controllers/profile"
@@ -36,6 +37,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/metrics"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
+	"github.com/netprofile/netprofile/pkg/version"
 )
 
 // Options configure the reconcilers.
@@ -114,7 +116,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
-	recorder := func(controller string) events.EventRecorder { return mgr.GetEventRecorder("netprofile-" + controller) }
+	recorder := func(controller string) events.EventRecorder {
+		return nsstatus.InNamespace(mgr.GetEventRecorder("netprofile-" + controller))
+	}
 	applier := func(component, controller string) apply.Applier {
 		return apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Component: component, Recorder: recorder(controller)}
 	}
@@ -151,15 +155,17 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 	metrics.RestoreClientRequests()
 	// The collector reads this manager's cache; a manager restarted in the same process (tests) replaces the
-	// previous one's. The counter is process-global and stays.
+	// previous one's. The counter and the build info are process-global and stay.
 	collector := &metrics.Collector{Reader: mgr.GetCache(), Contract: opts.Contract, Thresholds: opts.Enforcement, Clock: opts.Clock}
 	ctrlmetrics.Registry.Unregister(collector)
 	if err := ctrlmetrics.Registry.Register(collector); err != nil {
 		return fmt.Errorf("failed to register metrics: %w", err)
 	}
-	if err := ctrlmetrics.Registry.Register(metrics.Failures); err != nil {
-		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-			return fmt.Errorf("failed to register metrics: %w", err)
+	for _, c := range []prometheus.Collector{metrics.Failures, metrics.BuildInfo(version.Get())} {
+		if err := ctrlmetrics.Registry.Register(c); err != nil {
+			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
+				return fmt.Errorf("failed to register metrics: %w", err)
+			}
 		}
 	}
 	return nil

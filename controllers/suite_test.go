@@ -24,7 +24,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/netprofile/netprofile/controllers"
-	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -82,17 +81,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	// The default catalogue, exactly as shipped.
-	set, err := catalogue.LoadPaths(testenv.RepoRoot() + "/config/samples")
+	_, err = testenv.CreateCatalogue(ctx, k8s)
 	Expect(err).NotTo(HaveOccurred())
-	for _, p := range set.Profiles {
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-	}
-	for _, r := range set.Resources {
-		Expect(k8s.Create(ctx, r)).To(Succeed())
-	}
-	for _, b := range set.Baselines {
-		Expect(k8s.Create(ctx, b)).To(Succeed())
-	}
 
 	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	startManager()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tools.sh builds the pinned tools netprofile needs (a real control plane for envtest and the e2e, plus
-# controller-gen, helm and promtool) from the Go module proxy into a cache outside the checkout, and prints the
-# directory that holds them. Release-binary downloads (setup-envtest, GitHub releases) are not reachable here;
-# the module proxy is. Every build is idempotent: a present, complete tool is a no-op.
+# controller-gen, helm, promtool and golangci-lint) from the Go module proxy into a cache outside the checkout,
+# and prints the directory that holds them. Release-binary downloads (setup-envtest, GitHub releases) are not
+# reachable here; the module proxy is. Every build is idempotent: a present, complete tool is a no-op.
 #
-# usage: hack/tools.sh <tool>...   tools: controlplane etcd kube controller-gen helm promtool all
+# usage: hack/tools.sh <tool>...   tools: controlplane etcd kube controller-gen helm promtool golangci-lint krew
+#                                  validate-krew-manifest all
 #        hack/tools.sh assets      print the envtest asset directory (KUBEBUILDER_ASSETS), building it if needed
 set -euo pipefail
 
@@ -14,6 +15,8 @@ ETCD_VERSION=v3.6.8
 CONTROLLER_GEN_VERSION=v0.23.0
 HELM_VERSION=v3.22.0
 PROMTOOL_VERSION=v0.316.0
+GOLANGCI_LINT_VERSION=v2.15.0
+KREW_VERSION=v0.4.3
 
 CACHE="${NETPROFILE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netprofile}"
 mkdir -p "$CACHE"
@@ -85,6 +88,20 @@ go_install() { # name version pkg [ldflags]
 
 build_controller_gen() { go_install controller-gen "$CONTROLLER_GEN_VERSION" sigs.k8s.io/controller-tools/cmd/controller-gen; }
 
+# golangci-lint is built from source with the Go on the machine, which is also the Go it analyses the code with:
+# a linter built with an older Go refuses (or misreads) code for a newer one.
+build_golangci_lint() {
+  go_install golangci-lint "$GOLANGCI_LINT_VERSION" github.com/golangci/golangci-lint/v2/cmd/golangci-lint \
+    "-X main.version=${GOLANGCI_LINT_VERSION#v} -X main.commit=module-proxy -X main.date=1970-01-01T00:00:00Z"
+}
+
+# krew and krew's manifest validator (its index's CI check), for the plugin's dist test. go install, not a wrapper
+# module: krew's go.mod pins client-go v11.0.0+incompatible, which only builds with krew's own pins.
+build_krew() {
+  go_install krew "$KREW_VERSION" sigs.k8s.io/krew/cmd/krew
+  go_install validate-krew-manifest "$KREW_VERSION" sigs.k8s.io/krew/cmd/validate-krew-manifest
+}
+
 build_helm() {
   local ld="" p
   # Without these helm believes it talks to Kubernetes v1.20 in `helm template` and `helm lint`.
@@ -119,7 +136,7 @@ assets() {
   echo "$dir"
 }
 
-[[ $# -gt 0 ]] || { sed -n '2,8p' "$0"; exit 2; }
+[[ $# -gt 0 ]] || { sed -n '2,9p' "$0"; exit 2; }
 for t in "$@"; do
   case $t in
     kube) with_lock kube build_kube; echo "$CACHE/kube-$K8S_VERSION" ;;
@@ -128,7 +145,10 @@ for t in "$@"; do
     controller-gen) with_lock controller-gen build_controller_gen; echo "$CACHE/controller-gen-$CONTROLLER_GEN_VERSION/controller-gen" ;;
     helm) with_lock helm build_helm; echo "$CACHE/helm-$HELM_VERSION/helm" ;;
     promtool) with_lock promtool build_promtool; echo "$CACHE/promtool-$PROMTOOL_VERSION/promtool" ;;
-    all) assets; "$0" controller-gen helm promtool ;;
+    golangci-lint) with_lock golangci-lint build_golangci_lint; echo "$CACHE/golangci-lint-$GOLANGCI_LINT_VERSION/golangci-lint" ;;
+    krew) with_lock krew build_krew; echo "$CACHE/krew-$KREW_VERSION/krew" ;;
+    validate-krew-manifest) with_lock krew build_krew; echo "$CACHE/validate-krew-manifest-$KREW_VERSION/validate-krew-manifest" ;;
+    all) assets; "$0" controller-gen helm promtool golangci-lint krew ;;
     *) log "unknown tool $t"; exit 2 ;;
   esac
 done

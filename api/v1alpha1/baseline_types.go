@@ -60,7 +60,8 @@ type BaselineStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions: Ready is True when the baseline's policy is applied (or deliberately disabled) and Cilium
-	// has not marked it invalid.
+	// has not marked it invalid. A baseline that is not Ready also carries Stalled=True (it needs a fix) or
+	// Reconciling=True (netprofile is retrying), as kstatus expects.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -103,5 +104,5 @@ type BaselineList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Baseline{}, &BaselineList{})
+	register(&Baseline{}, &BaselineList{})
 }

@@ -76,5 +76,5 @@ type LabelContractList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&LabelContract{}, &LabelContractList{})
+	register(&LabelContract{}, &LabelContractList{})
 }

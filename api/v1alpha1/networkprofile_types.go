@@ -39,7 +39,9 @@ type NetworkProfileStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready is True when the profile renders to policies Cilium accepts.
+	// Conditions: Ready is True when the profile renders to policies Cilium accepts. A profile that is not
+	// Ready also carries Stalled=True (it needs a fix) or Reconciling=True (netprofile is retrying), as
+	// kstatus expects.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -80,5 +82,5 @@ type NetworkProfileList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&NetworkProfile{}, &NetworkProfileList{})
+	register(&NetworkProfile{}, &NetworkProfileList{})
 }

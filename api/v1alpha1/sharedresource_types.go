@@ -75,7 +75,8 @@ type SharedResourceStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions: Ready is True when both halves render to policies Cilium accepts and the provider half is
-	// applied.
+	// applied. A resource that is not Ready also carries Stalled=True (it needs a fix: the spec, a name clash,
+	// a missing provider namespace) or Reconciling=True (netprofile is retrying), as kstatus expects.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -132,5 +133,5 @@ type SharedResourceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&SharedResource{}, &SharedResourceList{})
+	register(&SharedResource{}, &SharedResourceList{})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -11,11 +12,11 @@ import (
 func TestCacheSyncedReadiness(t *testing.T) {
 	synced := false
 	check := cacheSynced(&informertest.FakeInformers{Synced: &synced})
-	if err := check(httptest.NewRequest("GET", "/readyz", nil)); err == nil {
+	if err := check(httptest.NewRequest(http.MethodGet, "/readyz", nil)); err == nil {
 		t.Fatal("ready before the informers synced")
 	}
 	synced = true
-	if err := check(httptest.NewRequest("GET", "/readyz", nil)); err != nil {
+	if err := check(httptest.NewRequest(http.MethodGet, "/readyz", nil)); err != nil {
 		t.Fatalf("not ready after the informers synced: %v", err)
 	}
 }

@@ -256,7 +256,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentProvider})).
 		Watches(&corev1.Namespace{}, nsmap.LabelsHandler(func(l map[string]string) []string { return grants(prefix, l) })).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.providedIn), builder.WithPredicates(predicate.Funcs{
-			UpdateFunc: func(e event.UpdateEvent) bool { return false },
+			UpdateFunc: func(event.UpdateEvent) bool { return false },
 		})).
 		Complete(r)
 }

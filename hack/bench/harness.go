@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,7 +91,10 @@ func newHarness(ctx context.Context, env *testenv.Env, o options, n int) (*harne
 	if h.set, err = catalogue.LoadPaths(filepath.Join(testenv.RepoRoot(), "config", "samples")); err != nil {
 		return nil, err
 	}
-	return h, h.setup(ctx, cfg)
+	if err := h.setup(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // setup installs the default catalogue and N namespaces with mixed profiles and grants.
@@ -559,9 +563,11 @@ func processCPU(names ...string) map[string]time.Duration {
 		}
 		// utime and stime are the 12th and 13th fields after the command name.
 		if f := strings.Fields(string(b[closing+1:])); len(f) > 13 {
-			var u, s int64
-			fmt.Sscan(f[11], &u)
-			fmt.Sscan(f[12], &s)
+			u, errU := strconv.ParseInt(f[11], 10, 64)
+			s, errS := strconv.ParseInt(f[12], 10, 64)
+			if errU != nil || errS != nil {
+				continue // as an unreadable file: the process is exiting
+			}
 			out[comm] += time.Duration(u+s) * tick
 		}
 	}
@@ -591,8 +597,10 @@ func (h *harness) peakRSS() int64 {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
 			return kb << 10
 		}
 	}
@@ -737,7 +745,10 @@ func ready(ns *corev1.Namespace, profile string) bool {
 
 func indexOf(name string) int {
 	var i int
-	fmt.Sscanf(name, "app-%05d", &i)
+	// Only the harness's own names reach here; any other would silently expect the wrong profile.
+	if _, err := fmt.Sscanf(name, "app-%05d", &i); err != nil {
+		panic(fmt.Sprintf("indexOf(%q): not a namespace the harness created: %v", name, err))
+	}
 	return i
 }
 

@@ -37,7 +37,10 @@ type probe struct {
 func (p *probe) sample(ctx context.Context) (time.Duration, error) {
 	p.flip++
 	want := profiles[p.flip%len(profiles)]
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{c.ProfileKey(): want}}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{c.ProfileKey(): want}}})
+	if err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	ns, err := p.cs.CoreV1().Namespaces().Patch(ctx, probeName, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil {

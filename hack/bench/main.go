@@ -98,7 +98,7 @@ func run(o options) error {
 		fmt.Fprintf(os.Stderr, "\n=== N=%d\n", n)
 		r, err := runSize(o, n)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("run with N=%d: %w", n, err)
 		}
 		results = append(results, r)
 	}
@@ -122,5 +122,7 @@ func runSize(o options, n int) (res result, retErr error) {
 	}
 	defer h.stopManager()
 	res.n = n
-	return res, h.measure(ctx, &res)
+	// Not `return res, h.measure(ctx, &res)`: the copy of res could be taken before measure fills it.
+	err = h.measure(ctx, &res)
+	return res, err
 }

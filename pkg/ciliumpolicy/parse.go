@@ -22,7 +22,7 @@ func (p *CiliumNetworkPolicy) Parse() error {
 	}
 	return parse(CNPKindDefinition, p.Namespace, p.Name, p.Spec, p.Specs, func(r *api.Rule) error {
 		if r.NodeSelector.LabelSelector != nil {
-			return errors.New("Invalid CiliumNetworkPolicy spec: rule cannot have NodeSelector")
+			return errors.New("Invalid CiliumNetworkPolicy spec: rule cannot have NodeSelector") //nolint:staticcheck // ST1005: Cilium's message, verbatim (see Parse)
 		}
 		return nil
 	})
@@ -38,13 +38,13 @@ func (p *CiliumClusterwideNetworkPolicy) Parse() error {
 
 func parse(kind, namespace, name string, spec *api.Rule, specs api.Rules, extra func(*api.Rule) error) error {
 	if spec == nil && specs == nil {
-		return fmt.Errorf("Invalid %s spec(s): empty policy", kind)
+		return fmt.Errorf("Invalid %s spec(s): empty policy", kind) //nolint:staticcheck // ST1005: Cilium's message, verbatim (see Parse)
 	}
 	logger := slog.New(slog.DiscardHandler)
 	check := func(field string, r *api.Rule) error {
 		r = r.DeepCopy()
 		if err := r.Sanitize(); err != nil {
-			return fmt.Errorf("Invalid %s %s: %s", kind, field, err)
+			return fmt.Errorf("Invalid %s %s: %w", kind, field, err) //nolint:staticcheck // ST1005: Cilium's message, verbatim (see Parse)
 		}
 		if err := extra(r); err != nil {
 			return err

@@ -66,7 +66,7 @@ func (c Contract) AccessKey(resource string) string { return c.AccessPrefix() + 
 // SinceAnnotation records when netprofile first saw enforcement disabled on a Namespace (RFC 3339).
 func (c Contract) SinceAnnotation() string { return c.domain + "/enforcement-disabled-since" }
 
-// UntilAnnotation, set by the user, ends an enforcement bypass at a time (RFC 3339).
+// UntilAnnotation is set by the user to end an enforcement bypass at a time (RFC 3339).
 func (c Contract) UntilAnnotation() string { return c.domain + "/enforcement-disabled-until" }
 
 // Selection is what a Namespace's labels ask of the namespace policy: a profile and shared-resource grants.

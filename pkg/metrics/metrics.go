@@ -10,9 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/netprofile/netprofile/api/v1alpha1"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
@@ -30,6 +33,9 @@ const (
 	ConditionsName    = "netprofile_namespace_conditions"
 	FailuresName      = "netprofile_failures_total"
 	ScrapeErrorsName  = "netprofile_collector_errors"
+	NotReadySinceName = "netprofile_namespace_not_ready_since_timestamp_seconds"
+	BaselineSinceName = "netprofile_baseline_not_ready_since_timestamp_seconds"
+	BuildInfoName     = "netprofile_build_info"
 )
 
 var (
@@ -49,6 +55,15 @@ var (
 		"Namespaces by netprofile condition, status and reason.", []string{"condition", "status", "reason"}, nil)
 	scrapeErrorsDesc = prometheus.NewDesc(ScrapeErrorsName,
 		"1 when the last scrape could not read netprofile's cache.", nil, nil)
+	// Since-timestamps rather than a 0/1 gauge per namespace: a series exists only while something is wrong
+	// (cardinality follows the failures, not the fleet), and the alerts compare it with time() instead of
+	// running a for: clock that a Prometheus restart would reset.
+	notReadySinceDesc = prometheus.NewDesc(NotReadySinceName,
+		"Unix time since which the namespace's NetworkPolicyReady condition has not been True (its lastTransitionTime), with the condition's reason. Present only while not Ready.",
+		[]string{"namespace", "reason"}, nil)
+	baselineSinceDesc = prometheus.NewDesc(BaselineSinceName,
+		"Unix time since which the Baseline's Ready condition has not been True (its lastTransitionTime), with the condition's reason. Present only while not Ready.",
+		[]string{"baseline", "reason"}, nil)
 )
 
 // Values of the mode label of netprofile_namespaces_by_enforcement.
@@ -75,7 +90,8 @@ type Collector struct {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc, scrapeErrorsDesc} {
+	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc,
+		notReadySinceDesc, baselineSinceDesc, scrapeErrorsDesc} {
 		ch <- d
 	}
 }
@@ -89,6 +105,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		failed = 1
 	}
 	if err := c.collectPolicies(ctx, ch); err != nil {
+		failed = 1
+	}
+	if err := c.collectBaselines(ctx, ch); err != nil {
 		failed = 1
 	}
 	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.GaugeValue, failed)
@@ -110,6 +129,9 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 		}
 		for _, cond := range ns.Status.Conditions {
 			conds[[3]string{string(cond.Type), string(cond.Status), cond.Reason}]++
+			if cond.Type == conditions.Ready && cond.Status != corev1.ConditionTrue {
+				ch <- prometheus.MustNewConstMetric(notReadySinceDesc, prometheus.GaugeValue, sinceValue(cond.LastTransitionTime, now), ns.Name, cond.Reason)
+			}
 		}
 		st := enforcement.Evaluate(c.Contract, ns, now, c.Thresholds)
 		switch {
@@ -142,6 +164,34 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 		}
 	}
 	return nil
+}
+
+func (c *Collector) collectBaselines(ctx context.Context, ch chan<- prometheus.Metric) error {
+	list := &v1alpha1.BaselineList{}
+	if err := c.Reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	now := c.Clock.Now()
+	for i := range list.Items {
+		// No Ready condition yet is a Baseline not reconciled yet, not a failing one; a manager that never
+		// gets to it is what the reconcile-error and manager-absent alerts are for.
+		if ready := apimeta.FindStatusCondition(list.Items[i].Status.Conditions, "Ready"); ready != nil && ready.Status != metav1.ConditionTrue {
+			ch <- prometheus.MustNewConstMetric(baselineSinceDesc, prometheus.GaugeValue, sinceValue(ready.LastTransitionTime, now), list.Items[i].Name, ready.Reason)
+		}
+	}
+	return nil
+}
+
+// sinceValue is a condition's transition time for a since-gauge: never later than now (a skewed clock must
+// not postpone an alert), and 0 when the time is missing, so the alert fires rather than waits forever.
+func sinceValue(t metav1.Time, now time.Time) float64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.After(now):
+		return float64(now.Unix())
+	}
+	return float64(t.Unix())
 }
 
 func (c *Collector) collectPolicies(ctx context.Context, ch chan<- prometheus.Metric) error {

@@ -158,10 +158,11 @@ func (r Renderer) admit(ns string, nsLabels map[string]string, name string, cat 
 	if sr == nil {
 		return nil
 	}
-	if ok, err := Admits(sr, nsLabels); ok || err != nil {
-		return nil
+	// Only a decided "no" refuses here; an invalid selector (err != nil) is resource()'s to refuse.
+	if ok, err := Admits(sr, nsLabels); !ok && err == nil {
+		return refuse(conditions.ReasonConsumerNotAllowed,
+			"SharedResource %s limits its consumers to namespaces matching %s, and namespace %s does not match, so it has no access to %s: ask the platform team to admit it (spec.consumers of SharedResource %s), or remove the label %s",
+			name, ConsumersText(&sr.Spec), ns, name, name, r.Contract.AccessKey(name))
 	}
-	return refuse(conditions.ReasonConsumerNotAllowed,
-		"SharedResource %s limits its consumers to namespaces matching %s, and namespace %s does not match, so it has no access to %s: ask the platform team to admit it (spec.consumers of SharedResource %s), or remove the label %s",
-		name, ConsumersText(&sr.Spec), ns, name, name, r.Contract.AccessKey(name))
+	return nil
 }

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"log/slog"
@@ -63,7 +64,7 @@ func golden(t *testing.T, name string, objs ...any) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./pkg/policy -update to create it)", err)
 	}
-	if string(got) != string(want) {
+	if !bytes.Equal(got, want) {
 		t.Errorf("rendered %s differs from %s (go test ./pkg/policy -update rewrites it):\n--- got\n%s\n--- want\n%s", name, path, got, want)
 	}
 }
@@ -254,9 +255,8 @@ func TestNamespaceNarrowsWhileRefusing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _ := policy.YAML(anySlice(res.Policies)...)
-			wantYAML, _ := policy.YAML(anySlice(want.Policies)...)
-			if string(got) != string(wantYAML) {
+			got, wantYAML := yamlOf(t, res.Policies), yamlOf(t, want.Policies)
+			if !bytes.Equal(got, wantYAML) {
 				t.Errorf("rendered\n%s\nwant\n%s", got, wantYAML)
 			}
 		})
@@ -405,11 +405,13 @@ func TestRenderIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := policy.YAML(anySlice(first.Policies)...)
+	want := yamlOf(t, first.Policies)
 	for range 50 {
-		again, _ := renderer().Namespace(namespace("a", labels), cat, nil)
-		got, _ := policy.YAML(anySlice(again.Policies)...)
-		if string(got) != string(want) {
+		again, err := renderer().Namespace(namespace("a", labels), cat, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := yamlOf(t, again.Policies); !bytes.Equal(got, want) {
 			t.Fatalf("render is not deterministic:\n%s\n---\n%s", got, want)
 		}
 	}
@@ -443,6 +445,16 @@ func anySlice[T any](in []T) []any {
 	out := make([]any, len(in))
 	for i := range in {
 		out[i] = in[i]
+	}
+	return out
+}
+
+// yamlOf fails the test on a serialisation error: two failed serialisations would otherwise compare equal.
+func yamlOf[T any](t *testing.T, objs []T) []byte {
+	t.Helper()
+	out, err := policy.YAML(anySlice(objs)...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

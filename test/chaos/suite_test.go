@@ -117,17 +117,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	By("installing the default catalogue and the provider namespaces")
-	set, err = catalogue.LoadPaths(filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	set, err = testenv.CreateCatalogue(ctx, k8s)
 	Expect(err).NotTo(HaveOccurred())
-	for _, p := range set.Profiles {
-		Expect(k8s.Create(ctx, p.DeepCopy())).To(Succeed())
-	}
-	for _, r := range set.Resources {
-		Expect(k8s.Create(ctx, r.DeepCopy())).To(Succeed())
-	}
-	for _, b := range set.Baselines {
-		Expect(k8s.Create(ctx, b.DeepCopy())).To(Succeed())
-	}
 	for _, name := range []string{"database", "cache", "garage", leaseNamespace} {
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
 	}

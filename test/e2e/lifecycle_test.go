@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
@@ -37,6 +40,8 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), "helm %s:\n%s", strings.Join(args, " "), out)
 		return string(out)
 	}
+	// The Prometheus Operator is not installed here: auto leaves its objects out.
+	autoMonitoring := []string{"--set", "prometheusRule.enabled=auto", "--set", "serviceMonitor.enabled=auto"}
 	deploymentArgs := func() []string {
 		GinkgoHelper()
 		d := &appsv1.Deployment{}
@@ -55,10 +60,25 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 	})
 
+	It("refuses the default values on a cluster without the Prometheus Operator, naming the missing kind", func() {
+		// The defaults render the PrometheusRule and the ServiceMonitor whatever the API list says (so offline
+		// renders keep them); here the apply fails, loudly, before Helm records a release.
+		bin, err := testenv.Helm()
+		Expect(err).NotTo(HaveOccurred())
+		out, err := exec.Command(bin, "install", release, chartDir, "--namespace", releaseNamespace, "--create-namespace",
+			"--kubeconfig", e2.Kubeconfig).CombinedOutput()
+		Expect(err).To(HaveOccurred())
+		Expect(string(out)).To(And(ContainSubstring(`no matches for kind "PrometheusRule"`), ContainSubstring("ensure CRDs are installed first")))
+		Expect(helm("list", "--all", "--namespace", releaseNamespace, "--short")).To(BeEmpty())
+	})
+
 	It("installs: CRDs, catalogue, RBAC and the manager's own policy, from the cluster's real capabilities", func() {
-		out := helm("install", release, chartDir, "--namespace", releaseNamespace, "--create-namespace")
-		// Cilium's API is there (own policy installed); the Prometheus Operator's is not, and the notes say so.
+		out := helm(append([]string{"install", release, chartDir, "--namespace", releaseNamespace, "--create-namespace"}, autoMonitoring...)...)
+		// Cilium's API is there (own policy installed); the Prometheus Operator's is not: auto skips its objects
+		// and the notes say so.
 		Expect(out).To(ContainSubstring("the PrometheusRule was not installed"))
+		Expect(out).To(ContainSubstring("the ServiceMonitor was not installed"))
+		Expect(out).To(ContainSubstring("helm test " + release + " --namespace " + releaseNamespace))
 		Expect(c.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: release}, &cilium.CiliumNetworkPolicy{})).To(Succeed())
 		baselines := &v1alpha1.BaselineList{}
 		Expect(c.List(ctx, baselines)).To(Succeed())
@@ -93,7 +113,7 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		m.stop()
 
 		helm("uninstall", release, "--namespace", releaseNamespace)
-		gone := func(err error) bool { return apierrors.IsNotFound(err) }
+		gone := apierrors.IsNotFound
 		// Baselines own their CiliumClusterwideNetworkPolicies: the garbage collector deletes them.
 		Eventually(baseline).WithTimeout(60 * time.Second).Should(Satisfy(gone))
 		profiles := &v1alpha1.NetworkProfileList{}
@@ -111,10 +131,61 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 	})
 
 	It("keeps the catalogue on uninstall when asked (catalogue.keepOnUninstall)", func() {
-		helm("install", release, chartDir, "--namespace", releaseNamespace, "--set", "catalogue.keepOnUninstall=true")
+		helm(append([]string{"install", release, chartDir, "--namespace", releaseNamespace, "--set", "catalogue.keepOnUninstall=true"}, autoMonitoring...)...)
 		helm("uninstall", release, "--namespace", releaseNamespace)
 		baselines := &v1alpha1.BaselineList{}
 		Expect(c.List(ctx, baselines)).To(Succeed())
 		Expect(baselines.Items).To(HaveLen(4))
+	})
+
+	It("installs, upgrades and keeps the CRDs with the release when asked (crds.enabled)", func() {
+		crd := func() *unstructured.Unstructured {
+			GinkgoHelper()
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+			Expect(c.Get(ctx, client.ObjectKey{Name: "baselines.network-policy.homelab"}, u)).To(Succeed())
+			return u
+		}
+		By("a release that began with crds/")
+		helm(append([]string{"install", release, chartDir, "--namespace", releaseNamespace}, autoMonitoring...)...)
+
+		By("the CRDs crds/ installed are not the release's: Helm refuses to take them silently")
+		bin, err := testenv.Helm()
+		Expect(err).NotTo(HaveOccurred())
+		out, err := exec.Command(bin, "upgrade", release, chartDir, "--namespace", releaseNamespace, "--reuse-values",
+			"--set", "crds.enabled=true", "--kubeconfig", e2.Kubeconfig).CombinedOutput()
+		Expect(err).To(HaveOccurred())
+		Expect(string(out)).To(And(ContainSubstring("CustomResourceDefinition"), ContainSubstring("invalid ownership metadata")))
+
+		By("README's command takes them over")
+		out2 := helm("upgrade", "--install", release, chartDir, "--namespace", releaseNamespace, "--reuse-values",
+			"--skip-crds", "--take-ownership", "--set", "crds.enabled=true")
+		Expect(out2).To(ContainSubstring("The CRDs are part of the release"))
+		Expect(crd().GetAnnotations()).To(And(HaveKeyWithValue("meta.helm.sh/release-name", release), HaveKeyWithValue("helm.sh/resource-policy", "keep")))
+
+		By("helm upgrade upgrades them: a chart whose CRD changed")
+		newer := filepath.Join(GinkgoT().TempDir(), "netprofile")
+		Expect(os.CopyFS(newer, os.DirFS(chartDir))).To(Succeed())
+		file := filepath.Join(newer, "crds", "network-policy.homelab_baselines.yaml")
+		b, err := os.ReadFile(file)
+		Expect(err).NotTo(HaveOccurred())
+		description := func(u *unstructured.Unstructured) string {
+			versions, _, _ := unstructured.NestedSlice(u.Object, "spec", "versions")
+			Expect(versions).NotTo(BeEmpty())
+			d, _, _ := unstructured.NestedString(versions[0].(map[string]any), "schema", "openAPIV3Schema", "description")
+			return d
+		}
+		changed := decodeAll(b)[0]
+		upgraded := description(changed) + " (upgraded)"
+		versions, _, _ := unstructured.NestedSlice(changed.Object, "spec", "versions")
+		Expect(unstructured.SetNestedField(versions[0].(map[string]any), upgraded, "schema", "openAPIV3Schema", "description")).To(Succeed())
+		Expect(unstructured.SetNestedSlice(changed.Object, versions, "spec", "versions")).To(Succeed())
+		Expect(os.WriteFile(file, manifest([]*unstructured.Unstructured{changed}), 0o600)).To(Succeed())
+		helm("upgrade", release, newer, "--namespace", releaseNamespace, "--reuse-values")
+		Expect(description(crd())).To(Equal(upgraded))
+
+		By("helm uninstall keeps them (crds.keep)")
+		helm("uninstall", release, "--namespace", releaseNamespace)
+		Expect(crd().GetDeletionTimestamp()).To(BeNil())
 	})
 })

@@ -24,13 +24,13 @@ func TestRulesAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "SUCCESS: 2 rules found") {
-		t.Fatalf("want exactly the two escape hatch alerts:\n%s", out)
+	if !strings.Contains(string(out), "SUCCESS: 6 rules found") {
+		t.Fatalf("want exactly six alerts (two escape hatch, two readiness, two manager health):\n%s", out)
 	}
 }
 
 func TestAlerts(t *testing.T) {
-	cmd := exec.Command(promtool(t), "test", "rules", "netprofile-rules.test.yaml")
+	cmd := exec.Command(promtool(t), "test", "rules", "netprofile-rules.test.yaml", "netprofile-health.test.yaml")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)

@@ -8,10 +8,11 @@ import (
 )
 
 // NamespaceEvents lists "<type> <reason> <note>" of the Events about a Namespace (events.k8s.io, the API
-// netprofile records with); nil when the list fails, for use inside Eventually.
+// netprofile records with) that are recorded inside it, where its owners read them; nil when the list fails,
+// for use inside Eventually.
 func NamespaceEvents(ctx context.Context, c client.Reader, ns string) []string {
 	list := &eventsv1.EventList{}
-	if err := c.List(ctx, list); err != nil {
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return nil
 	}
 	var out []string

@@ -181,14 +181,15 @@ func Start(opts Options) (*Env, error) {
 	return e, nil
 }
 
-// startControllerManager runs the two controllers whose absence makes envtest unlike a cluster: without the
+// startControllerManager runs the controllers whose absence makes envtest unlike a cluster: without the
 // garbage collector, ownerReferences are never collected; without the namespace controller, a deleted
-// namespace stays Terminating forever.
+// namespace stays Terminating forever; without the ClusterRole aggregation controller, Kubernetes' own
+// admin, edit and view roles grant nothing, so a tenant's RoleBinding to them means nothing.
 func (e *Env) startControllerManager(assets string) error {
 	e.kcmLog = &SyncBuffer{}
 	e.kcm = exec.Command(filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig="+e.Kubeconfig,
-		"--controllers=garbage-collector-controller,namespace-controller",
+		"--controllers=garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller",
 		"--leader-elect=false", "--secure-port=0",
 		// Each controller as its own ServiceAccount (kube-system:generic-garbage-collector, ...), as kubeadm and
 		// most distributions run them: admission policies see those users.
@@ -271,8 +272,9 @@ func (e *Env) Stop() error {
 	var errs []error
 	if e.kcm != nil && e.kcm.Process != nil {
 		_ = e.kcm.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- e.kcm.Wait() }()
+		done := make(chan struct{})
+		// Its exit status after SIGINT (or SIGKILL) says nothing about the test; only that it has exited matters.
+		go func() { _ = e.kcm.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):

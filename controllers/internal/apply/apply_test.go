@@ -25,7 +25,7 @@ func TestTransformPolicyKeepsWhatDecisionsNeed(t *testing.T) {
 	p.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"}
 	p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse}}
 	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: ownership.FieldManager(ownership.ComponentEnforcement), Operation: metav1.ManagedFieldsOperationApply,
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{}}`)}, Time: ptr.To(metav1.NewTime(time.Unix(100, 0)))}}
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{}}`), Time: ptr.To(metav1.NewTime(time.Unix(100, 0)))}}
 	want := policy.RulesHash(p)
 
 	once, _ := TransformPolicy(p.DeepCopy())

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -79,4 +80,21 @@ func (w Writer) Clear(ctx context.Context, ns *corev1.Namespace) error {
 		return fmt.Errorf("failed to remove condition %s: %w", w.Type, err)
 	}
 	return nil
+}
+
+// InNamespace records Events about a Namespace inside that namespace, where its owners look (`kubectl events
+// -n X`, `kubectl get events -n X`, a tenant's view role). client-go puts Events about a cluster-scoped object in
+// "default", which a tenant cannot read, and the API server refuses an events.k8s.io Event outside default and
+// kube-system whose regarding object has no namespace; so the reference names the namespace as its own.
+// Events about every other object pass through unchanged.
+func InNamespace(r events.EventRecorder) events.EventRecorder { return namespaceEvents{r} }
+
+type namespaceEvents struct{ events.EventRecorder }
+
+func (r namespaceEvents) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	if ns, ok := regarding.(*corev1.Namespace); ok {
+		regarding = &corev1.Namespace{TypeMeta: ns.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: ns.Name, Namespace: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion}}
+	}
+	r.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
 }

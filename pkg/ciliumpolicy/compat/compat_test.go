@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,7 +73,7 @@ status:
 // same wire format, and Parse accepts and rejects the same policies with the same message.
 func TestEnvelopeMatchesCilium(t *testing.T) {
 	docs := map[string][]byte{}
-	for _, glob := range []string{"../../policy/testdata/golden/*.yaml", "../../lint/testdata/*/*.yaml"} {
+	for _, glob := range []string{"../../policy/testdata/golden/*.yaml", "../../../cmd/kubectl-netprofile/internal/lint/testdata/*/*.yaml"} {
 		files, err := filepath.Glob(glob)
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no test files at %s: %v", glob, err)
@@ -206,7 +207,7 @@ func split(t *testing.T, name string, raw []byte, into map[string][]byte) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
 	for i := 0; ; i++ {
 		doc, err := r.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return
 		}
 		if err != nil {

@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -20,10 +26,10 @@ const (
 	broken        = "testdata/namespaces/broken.yaml"
 	kubeSystem    = "testdata/platform/kube-system.yaml"
 	istioGateway  = "testdata/platform/istio-gateway.yaml"
-	hubbleCapture = "../../../../pkg/diagnose/testdata/hubble-drops.jsonl"
-	hubbleReport  = "../../../../pkg/diagnose/testdata/hubble-drops.txt"
-	badPolicies   = "../../../../pkg/lint/testdata/bad"
-	goodPolicies  = "../../../../pkg/lint/testdata/good"
+	hubbleCapture = "../diagnose/testdata/hubble-drops.jsonl"
+	hubbleReport  = "../diagnose/testdata/hubble-drops.txt"
+	badPolicies   = "../lint/testdata/bad"
+	goodPolicies  = "../lint/testdata/good"
 )
 
 type result struct {
@@ -291,6 +297,98 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// TestLintSARIF: -o sarif is a SARIF 2.1.0 log that the SARIF 2.1.0 JSON schema accepts (the OASIS schema
+// go-sarif embeds), with every rule and help, and each finding of -o json at its file and line.
+func TestLintSARIF(t *testing.T) {
+	r := run(t, "", "lint", badPolicies, "-o", "sarif")
+	if r.code != cli.ExitFindings {
+		t.Fatalf("exit %d, want %d: %s", r.code, cli.ExitFindings, r.stderr)
+	}
+	log, err := sarif.FromBytes([]byte(r.stdout), sarif.WithStrictValidation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Validate(); err != nil {
+		t.Fatalf("the SARIF 2.1.0 schema rejects the output: %v", err)
+	}
+	// What was validated is exactly what was printed: nothing lost in decoding.
+	again, err := json.Marshal(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var printed, validated any
+	if err := json.Unmarshal([]byte(r.stdout), &printed); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &validated); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(printed, validated) {
+		t.Fatalf("the output does not survive decoding, so the schema check did not see all of it:\n%s\n%s", r.stdout, again)
+	}
+	// The check can fail: the schema rejects a level SARIF does not have.
+	bad, err := sarif.FromBytes([]byte(r.stdout), sarif.WithStrictValidation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Runs[0].Results[0].WithLevel("fatal")
+	if err := bad.Validate(); err == nil {
+		t.Fatal("the schema accepts level \"fatal\": the validation proves nothing")
+	}
+
+	if log.Version != "2.1.0" || len(log.Runs) != 1 {
+		t.Fatalf("version %s, %d runs", log.Version, len(log.Runs))
+	}
+	run0 := log.Runs[0]
+	var ids []string
+	for _, rule := range run0.Tool.Driver.Rules {
+		ids = append(ids, *rule.ID)
+		if rule.Help == nil || rule.Help.Text == nil || !strings.HasPrefix(*rule.Help.Text, lint.Rules[*rule.ID]) {
+			t.Errorf("rule %s has no help text", *rule.ID)
+		}
+	}
+	if want := slices.Sorted(maps.Keys(lint.Rules)); !slices.Equal(ids, want) {
+		t.Errorf("rules %v, want %v", ids, want)
+	}
+	var findings []lint.Finding
+	if err := json.Unmarshal([]byte(run(t, "", "lint", badPolicies, "-o", "json").stdout), &findings); err != nil {
+		t.Fatal(err)
+	}
+	if len(run0.Results) != len(findings) || len(findings) == 0 {
+		t.Fatalf("%d results, %d findings", len(run0.Results), len(findings))
+	}
+	for i, res := range run0.Results {
+		f := findings[i]
+		loc := res.Locations[0].PhysicalLocation
+		if *res.RuleID != f.Rule || res.RuleIndex < 0 || *run0.Tool.Driver.Rules[res.RuleIndex].ID != f.Rule ||
+			res.Level != "error" || *loc.ArtifactLocation.URI != filepath.ToSlash(f.File) || *loc.Region.StartLine != f.Line ||
+			!strings.Contains(*res.Message.Text, f.Message) || !strings.Contains(*res.Message.Text, f.Hint) {
+			t.Errorf("result %d = rule %s, %s:%d, %q; finding %+v", i, *res.RuleID, *loc.ArtifactLocation.URI, *loc.Region.StartLine, *res.Message.Text, f)
+		}
+	}
+	// Standard input has no file name.
+	stdin, err := os.ReadFile(filepath.Join(badPolicies, "deny-rule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	piped, err := sarif.FromString(run(t, string(stdin), "lint", "-", "-o", "sarif").stdout, sarif.WithStrictValidation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := piped.Validate(); err != nil || *piped.Runs[0].Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI != "stdin" {
+		t.Errorf("stdin: %v", err)
+	}
+	// No findings is a valid log with no results.
+	good := run(t, "", "lint", goodPolicies, "--external-cidr", "198.51.100.0/24", "-o", "sarif")
+	empty, err := sarif.FromString(good.stdout, sarif.WithStrictValidation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := empty.Validate(); good.code != 0 || err != nil || len(empty.Runs[0].Results) != 0 {
+		t.Errorf("no findings: exit %d, %v, %d results", good.code, err, len(empty.Runs[0].Results))
+	}
+}
+
 func TestDiagnose(t *testing.T) {
 	want, err := os.ReadFile(hubbleReport)
 	if err != nil {
@@ -392,7 +490,7 @@ func TestCheck(t *testing.T) {
 
 // TestHelp: every subcommand explains itself with examples that use the plugin's kubectl name.
 func TestHelp(t *testing.T) {
-	for _, sub := range []string{"render", "status", "lint", "diagnose", "check", "replay", "suggest"} {
+	for _, sub := range []string{"render", "status", "lint", "diagnose", "check", "replay", "suggest", "version"} {
 		r := run(t, "", sub, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "kubectl netprofile "+sub) {
 			t.Errorf("%s --help: exit %d\n%s", sub, r.code, r.stdout)
@@ -412,10 +510,78 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("completion %s: exit %d, %d bytes", shell, r.code, len(r.stdout))
 		}
 	}
-	r := run(t, "", "__complete", "check", "--output", "")
-	for _, want := range []string{"text", "json", "yaml"} {
-		if !strings.Contains(r.stdout, want+"\n") {
-			t.Errorf("completing -o does not offer %s:\n%s", want, r.stdout)
+	for cmd, formats := range map[string][]string{
+		"check":  {"text", "json", "yaml"},
+		"lint":   {"text", "json", "sarif"},
+		"status": {"table", "wide", "json", "yaml", "name", "jsonpath", "custom-columns"},
+		"render": {"yaml", "json", "name", "jsonpath", "custom-columns"},
+	} {
+		r := run(t, "", "__complete", cmd, "--output", "")
+		for _, want := range formats {
+			if !strings.Contains(r.stdout, want+"\n") {
+				t.Errorf("completing %s -o does not offer %s:\n%s", cmd, want, r.stdout)
+			}
 		}
+	}
+}
+
+// TestRenderPrinters: render's -o takes kubectl's formats, on the List -o json prints.
+func TestRenderPrinters(t *testing.T) {
+	var list struct {
+		Items []struct {
+			Kind     string
+			Metadata struct{ Name, Namespace string }
+		}
+	}
+	if err := json.Unmarshal([]byte(run(t, "", "render", "-f", apps, "-o", "json").stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	var names, columns []string
+	for _, it := range list.Items {
+		names = append(names, "ciliumnetworkpolicy.cilium.io/"+it.Metadata.Name)
+		columns = append(columns, it.Metadata.Namespace+" "+it.Metadata.Name)
+	}
+	if len(names) < 3 {
+		t.Fatalf("-o json has %d items", len(names))
+	}
+	if r := run(t, "", "render", "-f", apps, "-o", "name"); r.code != 0 || r.stdout != strings.Join(names, "\n")+"\n" {
+		t.Errorf("-o name: exit %d\n%s", r.code, r.stdout)
+	}
+	r := run(t, "", "render", "-f", apps, "-o", "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name")
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	if r.code != 0 || !slices.Equal(lines, append([]string{"NAMESPACE NAME"}, columns...)) {
+		t.Errorf("-o custom-columns: exit %d\n%q", r.code, lines)
+	}
+	if r := run(t, "", "render", "-f", apps, "-o", "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name", "--no-headers"); !strings.HasPrefix(r.stdout, strings.Fields(columns[0])[0]+" ") {
+		t.Errorf("--no-headers:\n%s", r.stdout)
+	}
+	if r := run(t, "", "render", "-f", apps, "-o", "jsonpath={.items[*].metadata.namespace}"); r.code != 0 || len(strings.Fields(r.stdout)) != len(names) {
+		t.Errorf("-o jsonpath: exit %d, %q", r.code, r.stdout)
+	}
+	for _, bad := range []string{"wide", "custom-columns=", "jsonpath={.items["} {
+		if r := run(t, "", "render", "-f", apps, "-o", bad); r.code != cli.ExitError || !strings.Contains(r.stderr, "--output") {
+			t.Errorf("-o %s: exit %d, stderr %q", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// TestVersion: version needs no cluster, and prints pkg/version's answer.
+func TestVersion(t *testing.T) {
+	r := run(t, "", "version", "--kubeconfig=/nonexistent")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "kubectl-netprofile dev (revision ") || !strings.Contains(r.stdout, runtime.GOOS+"/"+runtime.GOARCH) {
+		t.Errorf("exit %d, %q", r.code, r.stdout)
+	}
+	var info struct{ Version, GoVersion, Platform string }
+	if err := json.Unmarshal([]byte(run(t, "", "version", "-o", "json").stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != "dev" || info.GoVersion != runtime.Version() || info.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+		t.Errorf("-o json: %+v", info)
+	}
+	if r := run(t, "", "version", "-o", "yaml"); !strings.Contains(r.stdout, "version: dev\n") {
+		t.Errorf("-o yaml: %q", r.stdout)
 	}
 }

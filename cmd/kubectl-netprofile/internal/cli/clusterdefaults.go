@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
@@ -105,7 +105,7 @@ func findLabelContract(ctx context.Context, c client.Client, domain string, expl
 // to read them falls back to the built-in defaults; anything else is the cluster failing, which is an error.
 func unreadable(err error) (*v1alpha1.LabelContract, string, error) {
 	switch {
-	case meta.IsNoMatchError(err) || apierrors.IsNotFound(err):
+	case apimeta.IsNoMatchError(err) || apierrors.IsNotFound(err):
 		return nil, "the cluster has no LabelContract API (is the manager older than LabelContracts?)", nil
 	case apierrors.IsForbidden(err):
 		return nil, "not allowed to read the cluster's LabelContracts", nil

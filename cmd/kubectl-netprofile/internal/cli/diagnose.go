@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netprofile/netprofile/pkg/diagnose"
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/diagnose"
 )
 
 type diagnoseOptions struct {

@@ -12,7 +12,6 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/version"
 )
 
 // loadFiles reads YAML files and directories; "-" is standard input.
@@ -113,19 +113,18 @@ func ciliumPolicies(docs []catalogue.Document) ([]*ciliumv2.CiliumNetworkPolicy,
 	return cnps, ccnps, nil
 }
 
-// client connects to the cluster of the kubeconfig, the way kubectl does, once per run.
+// client connects to the cluster as kubectl would with the same flags (--kubeconfig, --context, --as, ...:
+// cli-runtime's ConfigFlags), once per run. Only commands that read the cluster call it, so offline commands
+// work without a kubeconfig.
 func (g *globals) client() (client.Client, error) {
 	if g.cl != nil {
 		return g.cl, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if g.kubeconfig != "" {
-		rules.ExplicitPath = g.kubeconfig
-	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: g.context}).ClientConfig()
+	cfg, err := g.config.ToRESTConfig()
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: fmt.Errorf("failed to load kubeconfig: %w", err)}
 	}
+	cfg.UserAgent = "kubectl-netprofile/" + version.Get().Version
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, ciliumv2.AddToScheme} {
 		if err := add(scheme); err != nil {
@@ -138,6 +137,15 @@ func (g *globals) client() (client.Client, error) {
 	}
 	g.cl = c
 	return c, nil
+}
+
+// namespace is -n/--namespace as given ("" when not): commands that take a namespace use it, none falls back
+// to the kubeconfig context's, since each of them also works without a cluster.
+func (g *globals) namespace() string {
+	if g.config.Namespace == nil {
+		return ""
+	}
+	return *g.config.Namespace
 }
 
 // writeJSON prints v indented, without HTML escaping ("->" stays readable).

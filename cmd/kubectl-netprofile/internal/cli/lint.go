@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netprofile/netprofile/pkg/lint"
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
 )
 
 type lintOptions struct {
@@ -35,7 +35,10 @@ Rules (--rules lists them): explicit default-deny, deny rules (they defeat the e
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe
 ingress excepted), empty sections, {} peers in clusterwide policies, lowercase protocols, Cilium's own schema
 and Parse/Sanitize errors, and for platform namespaces (--platform-namespaces) the required Prometheus scrape
-ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the cluster.`),
+ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the cluster.
+
+-o sarif prints a SARIF 2.1.0 log for code scanning (GitHub's upload-sarif, GitLab, Azure DevOps): the rules
+with their help, each finding at its file and line.`),
 		Example: strings.Trim(`
   # The platform CNPs of a GitOps repository
   kubectl netprofile lint kubernetes/platform/config/network-policy/platform/
@@ -44,7 +47,10 @@ ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the
   kubectl netprofile lint policies/ --external-cidr 203.0.113.0/24 --ambient-namespaces database,cache -o json
 
   # One policy from a pipe
-  kubectl get cnp -n database database-default -o yaml | kubectl netprofile lint -`, "\n"),
+  kubectl get cnp -n database database-default -o yaml | kubectl netprofile lint -
+
+  # For GitHub code scanning (upload the file with github/codeql-action/upload-sarif)
+  kubectl netprofile lint kubernetes/platform/ -o sarif > netprofile.sarif`, "\n"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.rules {
 				return o.listRules(g)
@@ -59,7 +65,7 @@ ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the
 	f.StringSliceVar(&o.ambient, "ambient-namespaces", nil, "namespaces in the Istio ambient mesh (they need HBONE rules)")
 	f.StringSliceVar(&o.external, "external-cidr", nil, "address ranges outside the cluster that CIDR rules may name")
 	f.BoolVar(&o.rules, "rules", false, "list the rule ids and exit")
-	outputFlag(cmd, &o.output, "text", "text", "json")
+	outputFlag(cmd, &o.output, "text", "text", "json", "sarif")
 	return cmd
 }
 
@@ -81,14 +87,19 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 		return &exitError{code: ExitError, err: err}
 	}
 	findings := l.Findings()
-	if o.output == "json" {
+	switch o.output {
+	case "json":
 		if findings == nil {
 			findings = []lint.Finding{}
 		}
 		if err := writeJSON(g.stdout, findings); err != nil {
 			return err
 		}
-	} else {
+	case "sarif":
+		if err := writeSARIF(g.stdout, findings); err != nil {
+			return err
+		}
+	default:
 		for _, f := range findings {
 			fmt.Fprintln(g.stdout, f)
 		}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,18 +20,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
+	ht "github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/hubbletest"
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/enforcement"
-	ht "github.com/netprofile/netprofile/pkg/hubbletest"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
@@ -96,13 +99,13 @@ func TestLive(t *testing.T) {
 		must(t, k8s.Create(ctx, p.DeepCopy(), operator(p)))
 	}
 	since := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
-	annotate(t, ctx, k8s, "hatch", contract.Default().SinceAnnotation(), since.Format(time.RFC3339))
-	setConditions(t, ctx, k8s, "shop", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile standard and grant postgres applied"))
-	setConditions(t, ctx, k8s, "batch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile isolated applied"))
-	setConditions(t, ctx, k8s, "hatch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile internal applied"),
+	annotate(ctx, t, k8s, "hatch", contract.Default().SinceAnnotation(), since.Format(time.RFC3339))
+	setConditions(ctx, t, k8s, "shop", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile standard and grant postgres applied"))
+	setConditions(ctx, t, k8s, "batch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile isolated applied"))
+	setConditions(ctx, t, k8s, "hatch", cond(conditions.Ready, corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "profile internal applied"),
 		corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue, Reason: conditions.ReasonEnforcementDisabledWarning,
 			Message: "network policy enforcement is disabled", LastTransitionTime: metav1.NewTime(since)})
-	setConditions(t, ctx, k8s, "typo", cond(conditions.Ready, corev1.ConditionFalse, conditions.ReasonInvalidLabel, `NetworkProfile names are lower case: did you mean "standard"?`))
+	setConditions(ctx, t, k8s, "typo", cond(conditions.Ready, corev1.ConditionFalse, conditions.ReasonInvalidLabel, `NetworkProfile names are lower case: did you mean "standard"?`))
 
 	t.Run("status lists every namespace netprofile is involved with, and fails on the one not Ready", func(t *testing.T) {
 		r := run(t, "", "status", kc)
@@ -139,14 +142,18 @@ func TestLive(t *testing.T) {
 	})
 	t.Run("status -o json of the escape hatch", func(t *testing.T) {
 		r := run(t, "", "status", "hatch", kc, "-o", "json")
-		var rows []struct {
-			Enforcement         string     `json:"enforcement"`
-			DisabledSince       *time.Time `json:"disabledSince"`
-			EnforcementDisabled *struct{ Reason string }
-			OK                  bool `json:"ok"`
+		var list struct {
+			APIVersion, Kind string
+			Items            []struct {
+				Enforcement         string     `json:"enforcement"`
+				DisabledSince       *time.Time `json:"disabledSince"`
+				EnforcementDisabled *struct{ Reason string }
+				OK                  bool `json:"ok"`
+			}
 		}
-		must(t, json.Unmarshal([]byte(r.stdout), &rows))
-		if len(rows) != 1 || rows[0].Enforcement != "disabled" || rows[0].DisabledSince == nil || !rows[0].DisabledSince.Equal(since) ||
+		must(t, json.Unmarshal([]byte(r.stdout), &list))
+		rows := list.Items
+		if list.APIVersion != "v1" || list.Kind != "List" || len(rows) != 1 || rows[0].Enforcement != "disabled" || rows[0].DisabledSince == nil || !rows[0].DisabledSince.Equal(since) ||
 			rows[0].EnforcementDisabled == nil || rows[0].EnforcementDisabled.Reason != conditions.ReasonEnforcementDisabledWarning || !rows[0].OK {
 			t.Errorf("rows = %s", r.stdout)
 		}
@@ -154,6 +161,183 @@ func TestLive(t *testing.T) {
 	t.Run("status of a namespace that does not exist", func(t *testing.T) {
 		if r := run(t, "", "status", "nope", kc); r.code != cli.ExitError || !strings.Contains(r.stderr, `namespace "nope" not found`) {
 			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	// kubectl's flags and printers (cli-runtime): the plugin reads the cluster and prints as kubectl would.
+	t.Run("-n is the namespace of status", func(t *testing.T) {
+		r := run(t, "", "status", "-n", "shop", kc)
+		lines := strings.Split(r.stdout, "\n")
+		if r.code != 0 || lineOf(lines, "shop ") == "" || lineOf(lines, "batch ") != "" || lineOf(lines, "typo ") != "" {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := run(t, "", "status", "shop", "-n", "batch", kc); r.code != cli.ExitError || !strings.Contains(r.stderr, `namespace "shop" and -n "batch": give one`) {
+			t.Errorf("argument and -n: exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("--context picks the kubeconfig's context, and completes from it", func(t *testing.T) {
+		// Two contexts: the current one points at nothing, envtest is the control plane.
+		cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+		must(t, err)
+		cur := cfg.Contexts[cfg.CurrentContext]
+		cfg.Contexts = map[string]*clientcmdapi.Context{
+			"envtest": cur,
+			"nowhere": {Cluster: "nowhere", AuthInfo: cur.AuthInfo},
+		}
+		cfg.Clusters["nowhere"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
+		cfg.CurrentContext = "nowhere"
+		file := filepath.Join(t.TempDir(), "kubeconfig")
+		must(t, clientcmd.WriteToFile(*cfg, file))
+		if r := run(t, "", "status", "shop", "--kubeconfig", file, "--request-timeout", "10s"); r.code != cli.ExitError || !strings.Contains(r.stderr, "127.0.0.1:1") {
+			t.Errorf("current context: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := run(t, "", "status", "shop", "--kubeconfig", file, "--context", "envtest"); r.code != 0 || !strings.Contains(r.stdout, "shop ") {
+			t.Errorf("--context envtest: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r := run(t, "", "__complete", "status", "--kubeconfig", file, "--context", "")
+		if !strings.HasPrefix(r.stdout, "envtest\nnowhere\n:") {
+			t.Errorf("completing --context:\n%s", r.stdout)
+		}
+		r = run(t, "", "__complete", "status", "--kubeconfig", file, "--context", "envtest", "-n", "sh")
+		if !strings.Contains(r.stdout, "shop\n") {
+			t.Errorf("completing -n:\n%s", r.stdout)
+		}
+	})
+	t.Run("--request-timeout reaches the client", func(t *testing.T) {
+		if r := run(t, "", "status", "shop", kc, "--request-timeout", "soon"); r.code != cli.ExitError || !strings.Contains(r.stderr, "timeout") {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("--as and --as-group impersonate, and RBAC decides", func(t *testing.T) {
+		must(t, k8s.Create(ctx, &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "netprofile-status-reader"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
+				{APIGroups: []string{"cilium.io"}, Resources: []string{"ciliumnetworkpolicies"}, Verbs: []string{"get", "list"}},
+			},
+		}))
+		must(t, k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "netprofile-status-readers"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "netprofile-status-reader"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "netprofile-readers"}},
+		}))
+		// The admin itself reads the (absent) LabelContract: no refusal.
+		if r := run(t, "", "status", "shop", kc); r.code != 0 || !strings.Contains(r.stderr, "notice: the cluster has no LabelContract") {
+			t.Errorf("as the admin: exit %d, stderr %q", r.code, r.stderr)
+		}
+		// jane alone may read nothing.
+		if r := run(t, "", "status", "shop", kc, "--as", "jane"); r.code != cli.ExitError ||
+			!strings.Contains(r.stderr, `User "jane" cannot get resource "namespaces"`) {
+			t.Errorf("--as jane: exit %d, stderr %q", r.code, r.stderr)
+		}
+		// In the readers' group she reads namespaces and policies, but not LabelContracts.
+		r := run(t, "", "status", "shop", kc, "--as", "jane", "--as-group", "netprofile-readers")
+		if r.code != 0 || !strings.Contains(r.stdout, "shop ") ||
+			!strings.Contains(r.stderr, "notice: not allowed to read the cluster's LabelContracts") {
+			t.Errorf("--as jane --as-group netprofile-readers: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("status -o: kubectl's printers", func(t *testing.T) {
+		// Every row, as -o json has it: the reference for the other formats.
+		r := run(t, "", "status", kc, "-o", "json")
+		if r.code != cli.ExitFindings {
+			t.Fatalf("-o json: exit %d, want %d (typo is not Ready)\n%s", r.code, cli.ExitFindings, r.stderr)
+		}
+		var list struct {
+			Items []struct {
+				Namespace string
+				Profile   string
+				Ready     *struct{ Status string }
+				Problems  []string
+			}
+		}
+		must(t, json.Unmarshal([]byte(r.stdout), &list))
+		var names, ready, profiles []string
+		typoProblems := -1
+		for _, it := range list.Items {
+			if it.Namespace == "typo" {
+				typoProblems = len(it.Problems)
+			}
+			names = append(names, it.Namespace)
+			status := "<none>"
+			if it.Ready != nil {
+				status = it.Ready.Status
+			}
+			ready = append(ready, it.Namespace+"="+status)
+			profile := "<none>"
+			if it.Profile != "" {
+				profile = it.Profile
+			}
+			profiles = append(profiles, it.Namespace+" "+profile)
+		}
+		for _, want := range []string{"shop=True", "typo=False", "database=<none>"} {
+			if !slices.Contains(ready, want) {
+				t.Fatalf("-o json lacks %s: %v", want, ready)
+			}
+		}
+
+		// database has no Ready condition: a missing key is an error only when asked to be.
+		strict := run(t, "", "status", kc, "-o", `jsonpath={range .items[*]}{.namespace}={.ready.status}{"\n"}{end}`, "--allow-missing-template-keys=false")
+		if strict.code != cli.ExitError || !strings.Contains(strict.stderr, "ready is not found") {
+			t.Errorf("--allow-missing-template-keys=false: exit %d, stderr %q", strict.code, strict.stderr)
+		}
+		jsonpath := run(t, "", "status", kc, "-o", `jsonpath={range .items[*]}{.namespace}={.ready.status}{"\n"}{end}`)
+		got := strings.Fields(strings.ReplaceAll(jsonpath.stdout, "=\n", "=<none>\n"))
+		if jsonpath.code != cli.ExitFindings || !slices.Equal(got, ready) {
+			t.Errorf("-o jsonpath: exit %d\n got %v\nwant %v", jsonpath.code, got, ready)
+		}
+
+		// The filter of the README and --help: the open escape hatches.
+		hatches := run(t, "", "status", kc, "-o", `jsonpath={range .items[?(@.enforcement=="disabled")]}{.namespace}{"\n"}{end}`)
+		if hatches.code != cli.ExitFindings || hatches.stdout != "hatch\n" {
+			t.Errorf("-o jsonpath with a filter: exit %d, %q", hatches.code, hatches.stdout)
+		}
+
+		name := run(t, "", "status", kc, "-o", "name")
+		var wantNames []string
+		for _, n := range names {
+			wantNames = append(wantNames, "namespace/"+n)
+		}
+		if name.code != cli.ExitFindings || name.stdout != strings.Join(wantNames, "\n")+"\n" {
+			t.Errorf("-o name: exit %d\n%s", name.code, name.stdout)
+		}
+
+		columns := run(t, "", "status", kc, "-o", "custom-columns=NS:.namespace,PROFILE:.profile", "--no-headers")
+		rows := strings.Split(strings.TrimSuffix(columns.stdout, "\n"), "\n")
+		for i, row := range rows {
+			rows[i] = strings.Join(strings.Fields(row), " ")
+		}
+		if columns.code != cli.ExitFindings || !slices.Equal(rows, profiles) {
+			t.Errorf("-o custom-columns --no-headers: exit %d\n got %q\nwant %q", columns.code, rows, profiles)
+		}
+
+		// The table without headers: rows only on stdout, the problems on stderr.
+		table := run(t, "", "status", kc, "--no-headers")
+		lines := strings.Split(strings.TrimSuffix(table.stdout, "\n"), "\n")
+		if table.code != cli.ExitFindings || len(lines) != len(names) || strings.Contains(table.stdout, "NAMESPACE") ||
+			strings.Contains(table.stdout, "Problems:") || !strings.HasPrefix(lineOf(lines, "typo "), "typo ") ||
+			!strings.Contains(table.stderr, "Problems:\n  - typo: NetworkPolicyReady=False (InvalidLabel)") {
+			t.Errorf("--no-headers: exit %d\nstdout:\n%s\nstderr:\n%s", table.code, table.stdout, table.stderr)
+		}
+		withHeaders := run(t, "", "status", kc)
+		if !strings.HasPrefix(withHeaders.stdout, "NAMESPACE  ") || !strings.Contains(withHeaders.stdout, "\nProblems:\n") {
+			t.Errorf("the default table:\n%s", withHeaders.stdout)
+		}
+
+		wide := run(t, "", "status", kc, "-o", "wide")
+		wideLines := strings.Split(wide.stdout, "\n")
+		if header := strings.Fields(wideLines[0]); !slices.Equal(header[len(header)-2:], []string{"MESSAGE", "PROBLEMS"}) {
+			t.Errorf("-o wide header: %q", wideLines[0])
+		}
+		if typo := lineOf(wideLines, "typo "); !strings.Contains(typo, "NetworkProfile names are lower case") || !strings.HasSuffix(typo, fmt.Sprintf(" %d", typoProblems)) || typoProblems < 1 {
+			t.Errorf("-o wide typo row: %q", typo)
+		}
+
+		yamlOut := run(t, "", "status", "shop", kc, "-o", "yaml")
+		if yamlOut.code != 0 || !strings.HasPrefix(yamlOut.stdout, "apiVersion: v1\nitems:\n- enforcement: enabled\n") || !strings.HasSuffix(yamlOut.stdout, "kind: List\n") {
+			t.Errorf("-o yaml: exit %d\n%s", yamlOut.code, yamlOut.stdout)
+		}
+		if r := run(t, "", "status", kc, "-o", "jsonpath={.items["); r.code != cli.ExitError || !strings.Contains(r.stderr, "unterminated array") {
+			t.Errorf("a bad jsonpath: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
 	t.Run("a policy Cilium marked invalid makes status fail", func(t *testing.T) {
@@ -518,7 +702,7 @@ func cond(t corev1.NamespaceConditionType, s corev1.ConditionStatus, reason, msg
 }
 
 // setConditions writes Namespace conditions the way netprofile does: through the status subresource.
-func setConditions(t *testing.T, ctx context.Context, c client.Client, name string, conds ...corev1.NamespaceCondition) {
+func setConditions(ctx context.Context, t *testing.T, c client.Client, name string, conds ...corev1.NamespaceCondition) {
 	t.Helper()
 	ns := &corev1.Namespace{}
 	must(t, c.Get(ctx, client.ObjectKey{Name: name}, ns))
@@ -526,7 +710,7 @@ func setConditions(t *testing.T, ctx context.Context, c client.Client, name stri
 	must(t, c.Status().Update(ctx, ns))
 }
 
-func annotate(t *testing.T, ctx context.Context, c client.Client, name, key, value string) {
+func annotate(ctx context.Context, t *testing.T, c client.Client, name, key, value string) {
 	t.Helper()
 	ns := &corev1.Namespace{}
 	must(t, c.Get(ctx, client.ObjectKey{Name: name}, ns))

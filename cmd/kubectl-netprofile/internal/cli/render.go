@@ -29,7 +29,7 @@ import (
 type renderOptions struct {
 	files, catalogue []string
 	cluster, diff    bool
-	output           string
+	print            *printFlags
 	// rendered are the namespaces of the manifests, including those that render nothing (whose generated
 	// policies the operator would delete).
 	rendered []string
@@ -58,7 +58,11 @@ The label domain and platform namespaces are --label-domain's and --platform-nam
 with --cluster-defaults, the cluster's LabelContract supplies those you do not set.
 
 --diff compares the rendered policies with the cluster's (kubeconfig) and prints a unified diff, including
-generated policies the operator would delete; exit code 1 when they differ.`),
+generated policies the operator would delete; exit code 1 when they differ.
+
+-o yaml (the default) prints one YAML document per policy, ready for kubectl apply or a GitOps repository;
+the other formats are kubectl get's and see the policies as one List: json, name, jsonpath, go-template and
+custom-columns.`),
 		Example: strings.Trim(`
   # What does my app's namespace get?
   kubectl netprofile render -f apps/my-app/namespace.yaml
@@ -70,7 +74,10 @@ generated policies the operator would delete; exit code 1 when they differ.`),
   kubectl netprofile render -f apps/my-app/namespace.yaml --diff
 
   # Offline, but with the cluster's label domain and platform namespaces
-  kubectl netprofile render -f apps/my-app/namespace.yaml --cluster-defaults`, "\n"),
+  kubectl netprofile render -f apps/my-app/namespace.yaml --cluster-defaults
+
+  # Which policies, and where?
+  kubectl netprofile render -f clusters/prod/namespaces/ -o custom-columns=KIND:.kind,NAMESPACE:.metadata.namespace,NAME:.metadata.name`, "\n"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}
@@ -79,7 +86,7 @@ generated policies the operator would delete; exit code 1 when they differ.`),
 	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with NetworkProfiles, SharedResources and Baselines (default: the shipped catalogue)")
 	f.BoolVar(&o.cluster, "cluster-policies", false, "also render the provider halves of the shared resources and the baselines")
 	f.BoolVar(&o.diff, "diff", false, "compare with the live cluster instead of printing the policies")
-	outputFlag(cmd, &o.output, "yaml", "yaml", "json")
+	o.print = addPrintFlags(cmd, "yaml")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
 	_ = cmd.MarkFlagDirname("catalogue")
 	return cmd
@@ -107,7 +114,7 @@ func (o *renderOptions) run(ctx context.Context, g *globals) error {
 		}
 		return nil
 	}
-	if err := printPolicies(g, o.output, set.Objects()); err != nil {
+	if err := printPolicies(g, o.print, set.Objects()); err != nil {
 		return err
 	}
 	if len(set.Problems) > 0 {
@@ -158,14 +165,14 @@ const admissionNote = " (admission would reject the namespace)"
 func admission(r policy.Renderer, namespaces []*corev1.Namespace, cat *catalogue.Set, problems []desired.Problem) []desired.Problem {
 	profiles, resources := admissible(cat)
 	out := slices.Clone(problems)
-	marked := make([]bool, len(out))
+	marked := map[int]bool{} // indexes into out of the problems admission would refuse too
 	for _, ns := range namespaces {
 		object := "Namespace " + ns.Name
 		for _, msg := range r.Admission(ns, nil, profiles, resources) {
 			i := slices.IndexFunc(out, func(p desired.Problem) bool { return p.Object == object && sameProblem(p.Message, msg) })
 			if i < 0 {
 				out = append(out, desired.Problem{Object: object, Reason: ReasonRejectedByAdmission, Message: msg})
-				marked = append(marked, true)
+				marked[len(out)-1] = true
 				continue
 			}
 			marked[i] = true
@@ -223,24 +230,32 @@ func sameProblem(rendered, admitted string) bool {
 	return ref != "" && strings.Contains(rendered, ref)
 }
 
-func printPolicies(g *globals, format string, objs []any) error {
-	if format == "json" {
-		items := make([]any, 0, len(objs))
-		for _, obj := range objs {
-			m, err := policy.Clean(obj)
-			if err != nil {
-				return err
-			}
-			items = append(items, m)
-		}
-		return writeJSON(g.stdout, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
-	}
-	b, err := policy.YAML(objs...)
+// printPolicies prints the rendered policies, cleaned of what the API server sets, with -o's printer.
+func printPolicies(g *globals, p *printFlags, objs []any) error {
+	pr, err := p.printer()
 	if err != nil {
 		return err
 	}
-	_, err = g.stdout.Write(b)
-	return err
+	items := make([]map[string]any, 0, len(objs))
+	for _, obj := range objs {
+		m, err := policy.Clean(obj)
+		if err != nil {
+			return err
+		}
+		items = append(items, m)
+	}
+	l := list(items)
+	switch p.format() {
+	case "yaml", "kyaml":
+		// One document per policy, as kubectl apply -f and a GitOps repository take them.
+		for i := range l.Items {
+			if err := pr.PrintObj(&l.Items[i], g.stdout); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return pr.PrintObj(l, g.stdout)
 }
 
 // objectKey names a policy in diffs.
@@ -291,11 +306,11 @@ func (o *renderOptions) runDiff(ctx context.Context, g *globals, set *desired.Se
 	slices.SortFunc(sorted, func(a, b objectKey) int { return strings.Compare(a.String(), b.String()) })
 	differs := false
 	for _, k := range sorted {
-		before, err := comparable(live[k])
+		before, err := comparableYAML(live[k])
 		if err != nil {
 			return false, err
 		}
-		after, err := comparable(want[k])
+		after, err := comparableYAML(want[k])
 		if err != nil {
 			return false, err
 		}
@@ -447,9 +462,9 @@ func lines(s string) []string {
 	return difflib.SplitLines(s)
 }
 
-// comparable is the YAML of the parts of a policy netprofile decides: no status, no server-set metadata, no
+// comparableYAML is the YAML of the parts of a policy netprofile decides: no status, no server-set metadata, no
 // owner references (set at apply time) and no annotations (netprofile writes none).
-func comparable(obj any) (string, error) {
+func comparableYAML(obj any) (string, error) {
 	if obj == nil {
 		return "", nil
 	}

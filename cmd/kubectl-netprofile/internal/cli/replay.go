@@ -11,13 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/diagnose"
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/replay"
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/desired"
-	"github.com/netprofile/netprofile/pkg/diagnose"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
-	"github.com/netprofile/netprofile/pkg/replay"
 )
 
 // judgedOptions are the flags that say which policy set observed flows are judged against (replay, suggest).

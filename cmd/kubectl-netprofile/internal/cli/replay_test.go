@@ -7,12 +7,12 @@ import (
 	"testing"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
-	ht "github.com/netprofile/netprofile/pkg/hubbletest"
+	ht "github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/hubbletest"
 )
 
 const (
-	auditCapture = "../../../../pkg/replay/testdata/audit.jsonl"
-	shopCapture  = "../../../../pkg/replay/testdata/shop.jsonl"
+	auditCapture = "../replay/testdata/audit.jsonl"
+	shopCapture  = "../replay/testdata/shop.jsonl"
 	dashAudit    = "testdata/namespaces/dash-audit.yaml"
 	shopInternal = "testdata/namespaces/shop-internal.yaml"
 )

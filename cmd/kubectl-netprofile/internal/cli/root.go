@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/contract"
@@ -69,10 +73,11 @@ type globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	kubeconfig, context string
-	domain              string
-	platform            []string
-	clusterDefaults     bool
+	// config are kubectl's cluster access flags (--kubeconfig, --context, -n, --as, --request-timeout, ...).
+	config          *genericclioptions.ConfigFlags
+	domain          string
+	platform        []string
+	clusterDefaults bool
 
 	// flags are the persistent flags, to tell a value the user set from a default.
 	flags *pflag.FlagSet
@@ -114,7 +119,7 @@ func (g *globals) renderer(ctx context.Context) (policy.Renderer, error) {
 
 // NewRoot builds the command tree.
 func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, config: genericclioptions.NewConfigFlags(true)}
 	root := &cobra.Command{
 		Use:   "kubectl-netprofile",
 		Short: "Render, check and debug netprofile's Cilium policies, offline and live",
@@ -135,6 +140,9 @@ the default domain's, else the only one), so they judge labels as the manager an
 set wins. Without a LabelContract (an older manager, no right to read it) they use the built-in defaults and
 say so on stderr. Offline commands use the flags' values, or the cluster's with --cluster-defaults.
 
+Cluster access takes kubectl's flags (--kubeconfig, --context, --as, --as-group, --request-timeout, ...), so
+the plugin reads the cluster as kubectl does with the same flags; commands that work offline never read it.
+
 Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differences, refusals);
 2 the command failed (bad flags, unreadable input, cluster unreachable).`),
 		SilenceErrors: true,
@@ -146,8 +154,8 @@ Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differe
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitError, err: err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (live commands, --cluster-defaults; default $KUBECONFIG or ~/.kube/config)")
-	pf.StringVar(&g.context, "context", "", "kubeconfig context to use (live commands, --cluster-defaults)")
+	g.config.AddFlags(pf)
+	pf.Lookup("namespace").Usage = "the namespace of status (as its argument) and of suggest"
 	pf.StringVar(&g.domain, flagLabelDomain, contract.DefaultDomain,
 		"label domain of the contract (the manager's --label-domain); if unset, live commands read the cluster's LabelContract")
 	pf.StringSliceVar(&g.platform, flagPlatform, policy.DefaultPlatformNamespaces,
@@ -155,9 +163,30 @@ Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differe
 	pf.BoolVar(&g.clusterDefaults, flagClusterDefaults, false,
 		"offline commands too: take unset --label-domain and --platform-namespaces from the cluster's LabelContract (the catalogue stays --catalogue's)")
 	g.flags = pf
+	completeConfigFlags(root, g)
 
-	root.AddCommand(newRender(g), newStatus(g), newLint(g), newDiagnose(g), newCheck(g), newReplay(g), newSuggest(g))
+	root.AddCommand(newRender(g), newStatus(g), newLint(g), newDiagnose(g), newCheck(g), newReplay(g), newSuggest(g), newVersion(g))
 	return root
+}
+
+// completeConfigFlags completes -n from the cluster and --context, --cluster and --user from the kubeconfig,
+// as kubectl does.
+func completeConfigFlags(root *cobra.Command, g *globals) {
+	_ = root.RegisterFlagCompletionFunc("namespace", func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		return completeNamespaces(cmd.Context(), g)
+	})
+	fromKubeconfig := func(names func(raw clientcmdapi.Config) []string) cobra.CompletionFunc {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			raw, err := g.config.ToRawKubeConfigLoader().RawConfig()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return slices.Sorted(slices.Values(names(raw))), cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = root.RegisterFlagCompletionFunc("context", fromKubeconfig(func(raw clientcmdapi.Config) []string { return slices.Collect(maps.Keys(raw.Contexts)) }))
+	_ = root.RegisterFlagCompletionFunc("cluster", fromKubeconfig(func(raw clientcmdapi.Config) []string { return slices.Collect(maps.Keys(raw.Clusters)) }))
+	_ = root.RegisterFlagCompletionFunc("user", fromKubeconfig(func(raw clientcmdapi.Config) []string { return slices.Collect(maps.Keys(raw.AuthInfos)) }))
 }
 
 // outputFlag registers -o with its allowed values and their completion.

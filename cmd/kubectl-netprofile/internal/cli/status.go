@@ -4,23 +4,26 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/liggitt/tabwriter"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/status"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
-	"github.com/netprofile/netprofile/pkg/status"
 )
 
 type statusOptions struct {
-	output string
-	now    func() time.Time
+	print *printFlags
+	now   func() time.Time
 }
 
 func newStatus(g *globals) *cobra.Command {
@@ -32,7 +35,12 @@ func newStatus(g *globals) *cobra.Command {
 Read the cluster (kubeconfig) and print one row per namespace netprofile is involved with: the profile and
 access grants its labels ask for, whether enforcement is disabled and since when, the NetworkPolicyReady
 condition, and the policies netprofile generated there (marked INVALID when Cilium rejected one: an invalid
-policy is not enforced). Problems are listed under the table.
+policy is not enforced). Problems are listed under the table (on stderr with --no-headers). -n <namespace> is
+the same as the argument.
+
+-o takes kubectl get's formats: wide adds the Ready condition's message and the number of problems; json,
+yaml, jsonpath, go-template and custom-columns work on a List with one item per row (the fields of -o json),
+and name prints the namespaces as namespace/<name>.
 
 Exit code 1 when a namespace is not OK: NetworkPolicyReady is not True, netprofile has not reported on a
 labelled namespace, a label is not understood, or Cilium rejected a generated policy.
@@ -44,10 +52,16 @@ kubectl netprofile --help).`),
   kubectl netprofile status
 
   # One namespace, as JSON for scripts
-  kubectl netprofile status my-app -o json
+  kubectl netprofile status -n my-app -o json
 
   # Which namespaces have the escape hatch open?
-  kubectl netprofile status -o json | jq -r '.[] | select(.enforcement == "disabled") | .namespace'`, "\n"),
+  kubectl netprofile status -o jsonpath='{range .items[?(@.enforcement=="disabled")]}{.namespace}{"\n"}{end}'
+
+  # Profiles only, for a script
+  kubectl netprofile status -o custom-columns=NAMESPACE:.namespace,PROFILE:.profile --no-headers
+
+  # As another user would see it
+  kubectl netprofile status --context prod --as jane --as-group platform-team`, "\n"),
 		Args: cobra.MaximumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
@@ -56,14 +70,17 @@ kubectl netprofile --help).`),
 			return completeNamespaces(cmd.Context(), g)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns := ""
+			ns := g.namespace()
 			if len(args) == 1 {
+				if ns != "" && ns != args[0] {
+					return usageError("namespace %q and -n %q: give one", args[0], ns)
+				}
 				ns = args[0]
 			}
 			return o.run(cmd.Context(), g, ns)
 		},
 	}
-	outputFlag(cmd, &o.output, "table", "table", "json", "yaml")
+	o.print = addPrintFlags(cmd, formatTable, formatTable, formatWide)
 	return cmd
 }
 
@@ -77,9 +94,7 @@ func (o *statusOptions) run(ctx context.Context, g *globals, name string) error 
 	if err != nil {
 		return err
 	}
-	if o.output == "table" {
-		o.table(g, rows)
-	} else if err := write(g.stdout, o.output, rows); err != nil {
+	if err := o.write(g, rows); err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -139,22 +154,84 @@ func (o *statusOptions) rows(ctx context.Context, g *globals, c client.Client, n
 	return rows, nil
 }
 
-func (o *statusOptions) table(g *globals, rows []status.Row) {
-	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAMESPACE\tPROFILE\tGRANTS\tENFORCEMENT\tREADY\tPOLICIES")
+// write prints the rows in the format of -o.
+func (o *statusOptions) write(g *globals, rows []status.Row) error {
+	if o.print.isHuman() {
+		return o.table(g, rows)
+	}
+	pr, err := o.print.printer()
+	if err != nil {
+		return err
+	}
+	var obj runtime.Object
+	if o.print.format() == "name" {
+		// A row is about a namespace: -o name names it, for kubectl get $(kubectl netprofile status -o name).
+		ns := make([]map[string]any, 0, len(rows))
+		for _, r := range rows {
+			ns = append(ns, map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": r.Namespace}})
+		}
+		obj = list(ns)
+	} else {
+		items := make([]map[string]any, 0, len(rows))
+		for _, r := range rows {
+			m, err := toMap(r)
+			if err != nil {
+				return err
+			}
+			items = append(items, m)
+		}
+		obj = list(items)
+	}
+	return pr.PrintObj(obj, g.stdout)
+}
+
+// statusColumns are the table's columns; Priority 1 only with -o wide, as in kubectl's tables.
+var statusColumns = []metav1.TableColumnDefinition{
+	{Name: "Namespace", Type: "string", Format: "name"},
+	{Name: "Profile", Type: "string"},
+	{Name: "Grants", Type: "string"},
+	{Name: "Enforcement", Type: "string"},
+	{Name: "Ready", Type: "string"},
+	{Name: "Policies", Type: "string"},
+	{Name: "Message", Type: "string", Priority: 1, Description: "the NetworkPolicyReady condition's message"},
+	{Name: "Problems", Type: "integer", Priority: 1},
+}
+
+// table prints the rows with kubectl's table printer, then the problems in words: on stdout under the table,
+// on stderr with --no-headers, whose stdout is only rows for scripts.
+func (o *statusOptions) table(g *globals, rows []status.Row) error {
+	t := &metav1.Table{ColumnDefinitions: statusColumns}
 	var problems []string
 	now := o.now()
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, dash(r.Profile), dash(strings.Join(r.Grants, ",")),
-			r.EnforcementText(now), r.ReadyText(), r.PoliciesText())
+		msg := "-"
+		if r.Ready != nil && r.Ready.Message != "" {
+			msg = r.Ready.Message
+		}
+		t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{r.Namespace, dash(r.Profile), dash(strings.Join(r.Grants, ",")),
+			r.EnforcementText(now), r.ReadyText(), r.PoliciesText(), msg, int64(len(r.Problems))}})
 		for _, p := range r.Problems {
 			problems = append(problems, r.Namespace+": "+p)
 		}
 	}
-	_ = w.Flush()
-	if len(problems) > 0 {
-		fmt.Fprintf(g.stdout, "\nProblems:\n%s", bullet(problems))
+	// The plugin's table has always been padded with two spaces, not kubectl's three: a tab writer of our own
+	// keeps it so (the printer uses the writer it is given).
+	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	pr := printers.NewTablePrinter(printers.PrintOptions{NoHeaders: o.print.noHeaders, Wide: o.print.output == formatWide})
+	if err := pr.PrintObj(t, w); err != nil {
+		return fmt.Errorf("failed to print the table: %w", err)
 	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		out := g.stdout
+		if o.print.noHeaders {
+			out = g.stderr
+		}
+		fmt.Fprintf(out, "\nProblems:\n%s", bullet(problems))
+	}
+	return nil
 }
 
 func dash(s string) string {

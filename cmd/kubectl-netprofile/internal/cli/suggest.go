@@ -9,12 +9,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/netprofile/netprofile/pkg/suggest"
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/suggest"
 )
 
 type suggestOptions struct {
 	judgedOptions
-	namespace string
 }
 
 func newSuggest(g *globals) *cobra.Command {
@@ -51,14 +50,18 @@ Exit code 1 when some flow is allowed by no profile and grant.`),
 		RunE: onFlows(g, o.run),
 	}
 	o.flags(cmd, "Namespace manifests: the namespace's current labels, and other namespaces to judge with (files or directories)")
-	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "the namespace to suggest labels for")
-	_ = cmd.MarkFlagRequired("namespace")
 	return cmd
 }
 
 func (o *suggestOptions) run(ctx context.Context, g *globals, r io.Reader) error {
-	if errs := validation.IsDNS1123Label(o.namespace); len(errs) > 0 {
-		return usageError("--namespace %q: %s", o.namespace, strings.Join(errs, "; "))
+	// -n is kubectl's namespace flag; suggest needs it given, and never takes the kubeconfig's default: the
+	// labels are for one namespace the user names, offline as well.
+	namespace := g.namespace()
+	if namespace == "" {
+		return usageError("suggest needs the namespace to suggest labels for: -n <namespace>")
+	}
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return usageError("--namespace %q: %s", namespace, strings.Join(errs, "; "))
 	}
 	flows, j, err := o.load(ctx, g, r)
 	if err != nil {
@@ -69,14 +72,14 @@ func (o *suggestOptions) run(ctx context.Context, g *globals, r io.Reader) error
 		return err
 	}
 	// The namespace's labels now: the manifest's, the cluster's, or those Hubble reported.
-	current, ok := j.set.Policies.NamespaceLabels[o.namespace]
+	current, ok := j.set.Policies.NamespaceLabels[namespace]
 	if !ok {
 		for _, f := range flows.List {
 			for _, p := range []struct {
 				ns     string
 				labels map[string]string
 			}{{f.Src.Namespace, f.Src.NSLabels}, {f.Dst.Namespace, f.Dst.NSLabels}} {
-				if p.ns == o.namespace && current == nil {
+				if p.ns == namespace && current == nil {
 					current = maps.Clone(p.labels)
 					delete(current, "kubernetes.io/metadata.name")
 				}
@@ -84,7 +87,7 @@ func (o *suggestOptions) run(ctx context.Context, g *globals, r io.Reader) error
 		}
 	}
 	res, err := suggest.Suggest(suggest.Input{
-		Namespace: o.namespace, Flows: flows, Catalogue: j.catalogue, Renderer: rdr, Base: j.set, Labels: current,
+		Namespace: namespace, Flows: flows, Catalogue: j.catalogue, Renderer: rdr, Base: j.set, Labels: current,
 		Classifier: j.classifier,
 	})
 	if err != nil {

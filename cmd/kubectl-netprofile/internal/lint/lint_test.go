@@ -1,0 +1,176 @@
+package lint_test
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
+	"github.com/netprofile/netprofile/pkg/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func options() lint.Options {
+	return lint.Options{
+		PlatformNamespaces: policy.DefaultPlatformNamespaces,
+		ExternalCIDRs:      []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+	}
+}
+
+func run(t *testing.T, opts lint.Options, paths ...string) []lint.Finding {
+	t.Helper()
+	l := lint.New(opts)
+	if err := l.AddPaths(nil, paths...); err != nil {
+		t.Fatal(err)
+	}
+	return l.Findings()
+}
+
+func rules(findings []lint.Finding) []string {
+	var out []string
+	for _, f := range findings {
+		out = append(out, f.Rule)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestLint(t *testing.T) {
+	cases := map[string]struct {
+		file string
+		opts func(*lint.Options)
+		want []string
+	}{
+		"the seed's platform template, filled in, is clean":              {file: "good/platform-database.yaml"},
+		"HBONE through the cluster entity satisfies the platform rule":   {file: "good/platform-entities.yaml"},
+		"explicit peers, ports, FQDNs and declared external ranges pass": {file: "good/app.yaml"},
+		"deny to all, deny to {} and ingress: [{}] are explicit default-denies": {
+			file: "bad/explicit-default-deny.yaml",
+			want: []string{lint.RuleDefaultDeny, lint.RuleDefaultDeny, lint.RuleDefaultDeny},
+		},
+		"any deny rule defeats the escape hatch": {file: "bad/deny-rule.yaml", want: []string{lint.RuleDenyRule}},
+		"pod IPs, public ranges and 0.0.0.0/0 are hard-coded; link-local and external ranges are not": {
+			file: "bad/hardcoded-ip.yaml",
+			want: []string{lint.RuleHardcodedIP, lint.RuleHardcodedIP, lint.RuleHardcodedIP},
+		},
+		"undeclared external range is hard-coded": {
+			file: "bad/hardcoded-ip.yaml",
+			opts: func(o *lint.Options) { o.ExternalCIDRs = nil },
+			want: []string{lint.RuleHardcodedIP, lint.RuleHardcodedIP, lint.RuleHardcodedIP, lint.RuleHardcodedIP},
+		},
+		"rules without ports or with port 0 open every port, health probes excepted": {
+			file: "bad/missing-ports.yaml",
+			want: []string{lint.RuleMissingPorts, lint.RuleMissingPorts, lint.RuleMissingPorts, lint.RuleMissingPorts},
+		},
+		"egress: [] is empty; a policy of only empty sections is also rejected by Cilium": {
+			file: "bad/empty-section.yaml",
+			want: []string{lint.RuleCiliumRejects, lint.RuleEmptySection, lint.RuleEmptySection},
+		},
+		"{} peers in a clusterwide policy mean every namespace": {
+			file: "bad/clusterwide-empty-peer.yaml",
+			want: []string{lint.RuleClusterwideEmptyPeer, lint.RuleClusterwideEmptyPeer},
+		},
+		"lowercase protocols pass Sanitize but fail the CRD": {
+			file: "bad/lowercase-protocol.yaml",
+			want: []string{lint.RuleCiliumRejects, lint.RuleLowercaseProtocol},
+		},
+		"port 70000 fails Cilium's Sanitize": {file: "bad/cilium-rejects.yaml", want: []string{lint.RuleCiliumRejects}},
+		"an unknown field would be pruned silently, leaving a rule that opens every port": {
+			file: "bad/decode-error.yaml",
+			want: []string{lint.RuleDecode, lint.RuleMissingPorts},
+		},
+		"a platform namespace needs Prometheus scrape and, when ambient, HBONE": {
+			file: "bad/platform.yaml",
+			want: []string{lint.RulePlatformHBONE, lint.RulePlatformPrometheus},
+		},
+		"HBONE is required only in ambient namespaces": {
+			file: "good/app.yaml",
+			opts: func(o *lint.Options) { o.PlatformNamespaces = []string{"shop"} },
+			want: []string{lint.RulePlatformPrometheus},
+		},
+		"kube-system's policies must let the cluster reach kube-dns on 53/UDP and 53/TCP": {
+			file: "good/platform-kube-system.yaml",
+		},
+		"DNS ingress from the namespace only, on TCP only, or to other pods is not enough": {
+			file: "bad/platform-kube-dns.yaml",
+			want: []string{lint.RulePlatformDNSIngress},
+		},
+		"namespaces outside the platform list get no platform rules": {
+			file: "bad/platform.yaml",
+			opts: func(o *lint.Options) { o.PlatformNamespaces = nil },
+		},
+		"the ambient list makes the platform template require HBONE": {
+			file: "good/app.yaml",
+			opts: func(o *lint.Options) {
+				o.PlatformNamespaces = []string{"shop"}
+				o.AmbientNamespaces = []string{"shop"}
+			},
+			want: []string{lint.RulePlatformHBONE, lint.RulePlatformPrometheus},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			opts := options()
+			if tc.opts != nil {
+				tc.opts(&opts)
+			}
+			got := run(t, opts, filepath.Join("testdata", tc.file))
+			if !slices.Equal(rules(got), tc.want) {
+				t.Errorf("rules = %v, want %v\n%s", rules(got), tc.want, render(got))
+			}
+			for _, f := range got {
+				if f.Line == 0 || f.Hint == "" || f.Message == "" || f.Object == "" {
+					t.Errorf("finding without line, object, message or hint: %+v", f)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryRuleIsDocumented(t *testing.T) {
+	got := rules(run(t, options(), "testdata/bad"))
+	for rule := range lint.Rules {
+		if !slices.Contains(got, rule) {
+			t.Errorf("rule %s has no bad example in testdata/bad", rule)
+		}
+	}
+	for _, r := range got {
+		if _, ok := lint.Rules[r]; !ok {
+			t.Errorf("rule %s is not in lint.Rules", r)
+		}
+	}
+}
+
+func render(findings []lint.Finding) string {
+	var b strings.Builder
+	for _, f := range findings {
+		b.WriteString(f.String() + "\n")
+	}
+	return b.String()
+}
+
+// TestGolden pins what users read: the file:line, the message and the fix of every finding.
+func TestGolden(t *testing.T) {
+	got := render(run(t, options(), "testdata/bad"))
+	golden := filepath.Join("testdata", "golden", "bad.txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/kubectl-netprofile/internal/lint -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("findings differ from %s (run go test ./cmd/kubectl-netprofile/internal/lint -update and review the diff):\n%s", golden, got)
+	}
+}
