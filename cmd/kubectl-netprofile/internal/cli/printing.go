@@ -49,27 +49,14 @@ func addPrintFlags(cmd *cobra.Command, def string, human ...string) *printFlags 
 		" (jsonpath=…, custom-columns=… as in kubectl get)")
 	cmd.Flags().BoolVar(&p.noHeaders, "no-headers", false, "with the table, wide or custom-columns output, do not print headers")
 	p.template.AddFlags(cmd)
-	_ = cmd.RegisterFlagCompletionFunc("output", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		var out []string
-		for _, f := range shown {
-			if strings.HasPrefix(f, toComplete) {
-				out = append(out, f)
-			}
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(shown, cobra.ShellCompDirectiveNoFileComp))
+	checkBeforeRun(cmd, func() error {
+		if p.isHuman() {
+			return nil
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		_, err := p.printer()
+		return err
 	})
-	prev := cmd.PreRunE
-	cmd.PreRunE = func(c *cobra.Command, args []string) error {
-		if !p.isHuman() {
-			if _, err := p.printer(); err != nil {
-				return err
-			}
-		}
-		if prev != nil {
-			return prev(c, args)
-		}
-		return nil
-	}
 	return p
 }
 
@@ -115,7 +102,7 @@ func usage(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &exitError{code: ExitError, err: fmt.Errorf("--output: %w", err)}
+	return usageError("--output: %w", err)
 }
 
 // list is a kubectl List of items, which kubectl's printers print as they print `kubectl get` output: -o json

@@ -193,25 +193,26 @@ func completeConfigFlags(root *cobra.Command, g *globals) {
 func outputFlag(cmd *cobra.Command, into *string, def string, allowed ...string) {
 	cmd.Flags().StringVarP(into, "output", "o", def, "output format: "+strings.Join(allowed, "|"))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
+	checkBeforeRun(cmd, func() error {
+		if !slices.Contains(allowed, *into) {
+			return usageError("--output %q: use one of %s", *into, strings.Join(allowed, ", "))
+		}
+		return nil
+	})
+}
+
+// checkBeforeRun runs check before the command's own PreRunE: a flag mistake is a usage error before any work.
+func checkBeforeRun(cmd *cobra.Command, check func() error) {
 	prev := cmd.PreRunE
 	cmd.PreRunE = func(c *cobra.Command, args []string) error {
-		if !containsString(allowed, *into) {
-			return &exitError{code: ExitError, err: fmt.Errorf("--output %q: use one of %s", *into, strings.Join(allowed, ", "))}
+		if err := check(); err != nil {
+			return err
 		}
 		if prev != nil {
 			return prev(c, args)
 		}
 		return nil
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // usageError is a flag or argument mistake.

@@ -205,8 +205,8 @@ func (o *statusOptions) table(g *globals, rows []status.Row) error {
 	now := o.now()
 	for _, r := range rows {
 		msg := "-"
-		if r.Ready != nil && r.Ready.Message != "" {
-			msg = r.Ready.Message
+		if r.Ready != nil {
+			msg = dash(r.Ready.Message)
 		}
 		t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{r.Namespace, dash(r.Profile), dash(strings.Join(r.Grants, ",")),
 			r.EnforcementText(now), r.ReadyText(), r.PoliciesText(), msg, int64(len(r.Problems))}})
