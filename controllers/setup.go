@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -116,8 +117,26 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
+	// Events about Namespaces go through a broadcaster of their own, whose sink moves an Event a terminating
+	// namespace refuses to "default" (nsstatus.FallbackSink); the manager's broadcaster sends the rest.
+	clientset, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("failed to create the Events client: %w", err)
+	}
+	nsBroadcaster := events.NewBroadcaster(nsstatus.FallbackSink{EventSink: &events.EventSinkImpl{Interface: clientset.EventsV1()}})
+	// Recording starts now, as the manager's own recorders start on first use, so no Event of a reconcile
+	// that starts before this manager's runnables is lost; it stops with the manager, leader or not.
+	recordCtx, stopRecording := context.WithCancel(context.Background())
+	if err := nsBroadcaster.StartRecordingToSinkWithContext(recordCtx); err != nil {
+		stopRecording()
+		return fmt.Errorf("failed to start recording Events: %w", err)
+	}
+	if err := mgr.Add(stopWithManager(func() { nsBroadcaster.Shutdown(); stopRecording() })); err != nil {
+		stopRecording()
+		return err
+	}
 	recorder := func(controller string) events.EventRecorder {
-		return nsstatus.InNamespace(mgr.GetEventRecorder("netprofile-" + controller))
+		return nsstatus.InNamespace(mgr.GetEventRecorder("netprofile-"+controller), nsBroadcaster.NewRecorder(mgr.GetScheme(), "netprofile-"+controller))
 	}
 	applier := func(component, controller string) apply.Applier {
 		return apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Component: component, Recorder: recorder(controller)}
@@ -170,3 +189,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	return nil
 }
+
+// stopWithManager runs stop when the manager stops, on every replica.
+type stopWithManager func()
+
+func (s stopWithManager) Start(ctx context.Context) error {
+	<-ctx.Done()
+	s()
+	return nil
+}
+
+func (stopWithManager) NeedLeaderElection() bool { return false }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -83,18 +85,41 @@ func (w Writer) Clear(ctx context.Context, ns *corev1.Namespace) error {
 }
 
 // InNamespace records Events about a Namespace inside that namespace, where its owners look (`kubectl events
-// -n X`, `kubectl get events -n X`, a tenant's view role). client-go puts Events about a cluster-scoped object in
-// "default", which a tenant cannot read, and the API server refuses an events.k8s.io Event outside default and
-// kube-system whose regarding object has no namespace; so the reference names the namespace as its own.
-// Events about every other object pass through unchanged.
-func InNamespace(r events.EventRecorder) events.EventRecorder { return namespaceEvents{r} }
+// -n X`, `kubectl get events -n X`, a tenant's view role), through inside; Events about every other object go
+// to r unchanged. client-go puts Events about a cluster-scoped object in "default", which a tenant cannot read,
+// and the API server refuses an events.k8s.io Event outside default and kube-system whose regarding object has
+// no namespace; so the reference names the namespace as its own. inside must send through FallbackSink: Events
+// are sent after the fact, and the namespace may be terminating by then.
+func InNamespace(r, inside events.EventRecorder) events.EventRecorder {
+	return namespaceEvents{r, inside}
+}
 
-type namespaceEvents struct{ events.EventRecorder }
+type namespaceEvents struct{ other, inside events.EventRecorder }
 
 func (r namespaceEvents) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
-	if ns, ok := regarding.(*corev1.Namespace); ok {
-		regarding = &corev1.Namespace{TypeMeta: ns.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-			Name: ns.Name, Namespace: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion}}
+	ns, ok := regarding.(*corev1.Namespace)
+	if !ok {
+		r.other.Eventf(regarding, related, eventtype, reason, action, note, args...)
+		return
 	}
-	r.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
+	r.inside.Eventf(&corev1.Namespace{TypeMeta: ns.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: ns.Name, Namespace: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion}},
+		related, eventtype, reason, action, note, args...)
+}
+
+// FallbackSink writes Events through sink, and an Event about a Namespace that its own namespace refuses
+// because it is terminating (the namespace was deleted after the change the Event reports) to "default",
+// where client-go would have put it: the record is kept and the manager makes no write it is refused.
+type FallbackSink struct{ events.EventSink }
+
+// Create implements events.EventSink.
+func (s FallbackSink) Create(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
+	out, err := s.EventSink.Create(ctx, e)
+	if err == nil || e.Regarding.Kind != "Namespace" || e.Regarding.Namespace != e.Regarding.Name ||
+		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return out, err
+	}
+	moved := e.DeepCopy()
+	moved.Namespace, moved.Regarding.Namespace, moved.ResourceVersion = metav1.NamespaceDefault, "", ""
+	return s.EventSink.Create(ctx, moved)
 }
