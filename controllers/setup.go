@@ -117,13 +117,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
-	// Events about Namespaces go through a broadcaster of their own, whose sink moves an Event a terminating
-	// namespace refuses to "default" (nsstatus.FallbackSink); the manager's broadcaster sends the rest.
+	// Events about Namespaces go through a broadcaster of their own, whose sink sends an Event about a
+	// namespace the cache shows terminating to "default" at once, and moves one the API server refuses for
+	// that reason there too (nsstatus.FallbackSink); the manager's broadcaster sends the rest.
 	clientset, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {
 		return fmt.Errorf("failed to create the Events client: %w", err)
 	}
-	nsBroadcaster := events.NewBroadcaster(nsstatus.FallbackSink{EventSink: &events.EventSinkImpl{Interface: clientset.EventsV1()}})
+	nsBroadcaster := events.NewBroadcaster(nsstatus.FallbackSink{EventSink: &events.EventSinkImpl{Interface: clientset.EventsV1()}, Namespaces: mgr.GetCache()})
 	// Recording starts now, as the manager's own recorders start on first use, so no Event of a reconcile
 	// that starts before this manager's runnables is lost; it stops with the manager, leader or not.
 	recordCtx, stopRecording := context.WithCancel(context.Background())

@@ -245,13 +245,7 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 	})
 
 	It("wrote nothing it was refused", func() {
-		var refused []string
-		for _, w := range managerWrites() {
-			if w.Instance == m.name && w.Code == http.StatusForbidden {
-				refused = append(refused, w.String())
-			}
-		}
-		Expect(refused).To(BeEmpty(), "the chart's RBAC must allow every write the manager makes")
+		Expect(refused(m.name, managerWrites())).To(BeEmpty(), "the chart's RBAC must allow every write the manager makes")
 		Expect(m.logContains("forbidden")()).To(BeFalse(), "no API call of the manager may be forbidden:\n%s", m.log.String())
 	})
 })

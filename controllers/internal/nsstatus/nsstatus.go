@@ -7,6 +7,7 @@ package nsstatus
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -88,8 +89,8 @@ func (w Writer) Clear(ctx context.Context, ns *corev1.Namespace) error {
 // -n X`, `kubectl get events -n X`, a tenant's view role), through inside; Events about every other object go
 // to r unchanged. client-go puts Events about a cluster-scoped object in "default", which a tenant cannot read,
 // and the API server refuses an events.k8s.io Event outside default and kube-system whose regarding object has
-// no namespace; so the reference names the namespace as its own. inside must send through FallbackSink: Events
-// are sent after the fact, and the namespace may be terminating by then.
+// no namespace; so the reference names the namespace as its own. inside must send through FallbackSink: a
+// namespace may be terminating by the time its Event is sent.
 func InNamespace(r, inside events.EventRecorder) events.EventRecorder {
 	return namespaceEvents{r, inside}
 }
@@ -107,19 +108,69 @@ func (r namespaceEvents) Eventf(regarding, related runtime.Object, eventtype, re
 		related, eventtype, reason, action, note, args...)
 }
 
-// FallbackSink writes Events through sink, and an Event about a Namespace that its own namespace refuses
-// because it is terminating (the namespace was deleted after the change the Event reports) to "default",
-// where client-go would have put it: the record is kept and the manager makes no write it is refused.
-type FallbackSink struct{ events.EventSink }
+// FallbackSink writes Events through sink. An Event about a Namespace goes to "default", where client-go
+// would have put it, when its own namespace cannot take it: the manager's cache already shows the namespace
+// terminating or gone (the API server would refuse the create, so it is never sent there), or the API server
+// refuses it because the namespace started terminating after that look (the race between the cache and the
+// send). The record is kept either way, and a refusal for any other reason is returned as it is.
+type FallbackSink struct {
+	events.EventSink
+	// Namespaces reads the manager's cache of Namespaces; nil sends every Event to its own namespace first.
+	Namespaces client.Reader
+}
+
+// cacheWait bounds the look into the cache: it answers at once once synced, and an Event must never wait
+// on a cache that is not.
+const cacheWait = time.Second
 
 // Create implements events.EventSink.
 func (s FallbackSink) Create(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
+	if !aboutItsNamespace(e) {
+		return s.EventSink.Create(ctx, e)
+	}
+	if s.terminating(ctx, e.Namespace) {
+		return s.EventSink.Create(ctx, moved(e))
+	}
 	out, err := s.EventSink.Create(ctx, e)
-	if err == nil || e.Regarding.Kind != "Namespace" || e.Regarding.Namespace != e.Regarding.Name ||
-		!apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+	if err == nil || !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		return out, err
 	}
-	moved := e.DeepCopy()
-	moved.Namespace, moved.Regarding.Namespace, moved.ResourceVersion = metav1.NamespaceDefault, "", ""
-	return s.EventSink.Create(ctx, moved)
+	return s.EventSink.Create(ctx, moved(e))
+}
+
+// Patch implements events.EventSink: a repeat of an Event that was moved is counted on the moved copy. When
+// that copy does not exist (the first one was recorded before the namespace began terminating), the
+// broadcaster creates the Event again, and Create moves it.
+func (s FallbackSink) Patch(ctx context.Context, e *eventsv1.Event, data []byte) (*eventsv1.Event, error) {
+	if aboutItsNamespace(e) && s.terminating(ctx, e.Namespace) {
+		return s.EventSink.Patch(ctx, moved(e), data)
+	}
+	return s.EventSink.Patch(ctx, e, data)
+}
+
+// terminating reports whether the cache shows the namespace terminating or gone. A cache that cannot
+// answer says no: the send then finds out, and Create still moves the Event on the API server's refusal.
+func (s FallbackSink) terminating(ctx context.Context, name string) bool {
+	if s.Namespaces == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, cacheWait)
+	defer cancel()
+	ns := &corev1.Namespace{}
+	if err := s.Namespaces.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return apierrors.IsNotFound(err)
+	}
+	return !ns.DeletionTimestamp.IsZero()
+}
+
+// aboutItsNamespace reports whether e is an Event about a Namespace recorded inside it (see InNamespace).
+func aboutItsNamespace(e *eventsv1.Event) bool {
+	return e.Regarding.Kind == "Namespace" && e.Regarding.Namespace == e.Regarding.Name && e.Namespace == e.Regarding.Name
+}
+
+// moved is e as client-go would have recorded it: in "default", about a cluster-scoped Namespace.
+func moved(e *eventsv1.Event) *eventsv1.Event {
+	m := e.DeepCopy()
+	m.Namespace, m.Regarding.Namespace, m.ResourceVersion = metav1.NamespaceDefault, "", ""
+	return m
 }
