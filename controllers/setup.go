@@ -152,7 +152,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		}
 	}{
 		{namespacepolicy.ControllerName, &namespacepolicy.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentNamespacePolicy, namespacepolicy.ControllerName),
-			Renderer: renderer, Recorder: recorder(namespacepolicy.ControllerName), Clock: opts.Clock}},
+			Renderer: renderer, Recorder: recorder(namespacepolicy.ControllerName), Clock: opts.Clock, Thresholds: opts.Enforcement}},
 		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentEnforcement, enforcementctrl.ControllerName),
 			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock}},
 		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentProvider, sharedresource.ControllerName),

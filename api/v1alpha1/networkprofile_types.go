@@ -31,7 +31,29 @@ type NetworkProfileSpec struct {
 	// +listType=atomic
 	// +optional
 	Egress []Rule `json:"egress,omitempty"`
+
+	// Ceiling says whether the profile is the most a namespace can have. Enforce (the default) adds a policy of
+	// deny rules (netprofile-ceiling) for everything the profile, the namespace's grants and the Baselines do
+	// not allow, so other policies in the namespace (a NetworkPolicy its own users write, say) can narrow
+	// access but never widen it. Report only reports such policies on the Namespace's NetworkPolicyCeiling
+	// condition: for adopting netprofile where namespaces already have policies of their own.
+	// +kubebuilder:default=Enforce
+	// +optional
+	Ceiling CeilingMode `json:"ceiling,omitempty"`
 }
+
+// CeilingMode is whether a profile's ceiling is enforced in the datapath or only reported.
+// +kubebuilder:validation:Enum=Enforce;Report
+type CeilingMode string
+
+// Ceiling modes.
+const (
+	CeilingEnforce CeilingMode = "Enforce"
+	CeilingReport  CeilingMode = "Report"
+)
+
+// EnforcesCeiling reports whether the profile's ceiling is enforced: unset means Enforce, as the CRD defaults it.
+func (s *NetworkProfileSpec) EnforcesCeiling() bool { return s.Ceiling != CeilingReport }
 
 // NetworkProfileStatus is what netprofile observed about a profile.
 type NetworkProfileStatus struct {
@@ -59,6 +81,7 @@ type NetworkProfileStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=np,categories=netprofile
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaces`
+// +kubebuilder:printcolumn:name="Ceiling",type=string,JSONPath=`.spec.ceiling`
 // +kubebuilder:printcolumn:name="Description",type=string,JSONPath=`.spec.description`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

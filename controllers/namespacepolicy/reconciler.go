@@ -26,6 +26,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/nsstatus"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -42,21 +43,25 @@ const (
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=network-policy.homelab,resources=networkprofiles;sharedresources;baselines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch
 
-// Reconciler reconciles a Namespace's generated policy.
+// Reconciler reconciles a Namespace's generated policy and its ceiling.
 type Reconciler struct {
 	Client   client.Client
 	Applier  apply.Applier
 	Renderer policy.Renderer
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// Thresholds decide when an escape hatch ends, which is when the ceiling it lifts returns.
+	Thresholds enforcement.Thresholds
 
 	adopting adoption
 }
 
-// Reconcile renders, applies or prunes, and reports, in that order.
+// Reconcile renders, applies or prunes the namespace policy, then its ceiling, and reports both conditions
+// in one write.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	st := r.status(r.adopting.take(req.Name))
+	adopted := r.adopting.take(req.Name)
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -80,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	res, renderErr := r.Renderer.Namespace(ns, cat, applied)
-	refusal, refused := errors.AsType[*policy.Refusal](renderErr)
+	_, refused := errors.AsType[*policy.Refusal](renderErr)
 	if renderErr != nil && !refused {
 		return ctrl.Result{}, renderErr
 	}
@@ -91,45 +96,139 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	if !res.KeepApplied {
 		if err := r.write(ctx, ns, res.Policies, current); err != nil {
+			// The ceiling waits for its namespace policy; what its condition says stands meanwhile.
+			ceiling := conditions.Find(ns.Status.Conditions, conditions.Ceiling)
 			if apply.IsClash(err) {
-				return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonNameClash, err.Error())
+				return ctrl.Result{}, r.report(ctx, ns, adopted, condition(corev1.ConditionFalse, conditions.ReasonNameClash, err.Error()), ceiling)
 			}
-			return ctrl.Result{}, errors.Join(err, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonApplyFailed,
-				"failed to apply the generated policy, retrying: "+err.Error()))
+			return ctrl.Result{}, errors.Join(err, r.report(ctx, ns, adopted, condition(corev1.ConditionFalse, conditions.ReasonApplyFailed,
+				"failed to apply the generated policy, retrying: "+err.Error()), ceiling))
 		}
 		if len(res.Policies) == 0 {
 			current, applied = nil, nil
 		}
 	}
+	ceiling, result, ceilingErr := r.ceiling(ctx, ns, res)
+	return result, errors.Join(ceilingErr, r.report(ctx, ns, adopted, r.ready(ns, res, renderErr, current, applied, cat), ceiling))
+}
+
+// report writes the NetworkPolicyReady and NetworkPolicyCeiling conditions (nil: none) in one apply, only
+// when one changed, with an Event for each that did. Refusals and clashes are not retried: every input that
+// can resolve them is watched. A failed write is. A namespace adopted at start gets its first good
+// conditions without an Event (see adoption).
+func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, adopted bool, ready, ceiling *corev1.NamespaceCondition) error {
+	w := nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Clock: r.Clock, QuietFirstGood: adopted}
+	var want []corev1.NamespaceCondition
+	for _, c := range []*corev1.NamespaceCondition{ready, ceiling} {
+		if c != nil {
+			want = append(want, *c)
+		}
+	}
+	return w.Report(ctx, ns, []corev1.NamespaceConditionType{conditions.Ready, conditions.Ceiling}, want...)
+}
+
+func condition(status corev1.ConditionStatus, reason, message string) *corev1.NamespaceCondition {
+	return &corev1.NamespaceCondition{Type: conditions.Ready, Status: status, Reason: reason, Message: message}
+}
+
+// ready is the NetworkPolicyReady condition from what the reconcile found and did; nil for a namespace
+// that asks for nothing.
+func (r *Reconciler) ready(ns *corev1.Namespace, res policy.NamespaceResult, renderErr error,
+	current *cilium.CiliumNetworkPolicy, applied *policy.Applied, cat policy.Catalogue) *corev1.NamespaceCondition {
+	refusal, refused := errors.AsType[*policy.Refusal](renderErr)
 
 	if refused {
 		msg := conditions.RefusedMessage(conditions.Refused{Refusal: refusal.Message, KeptAll: res.KeepApplied, Kept: res.Kept,
 			Effective: res.Effective, Standing: standing(current, applied), StandingProfile: standingProfile(applied)})
-		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, refusal.Reason, msg)
+		return condition(corev1.ConditionFalse, refusal.Reason, msg)
 	}
 	if res.Selection.IsEmpty() {
-		return ctrl.Result{}, st.Clear(ctx, ns)
+		return nil
 	}
 	if invalid := apply.Rejected(current); invalid != "" {
-		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
+		return condition(corev1.ConditionFalse, conditions.ReasonRejectedByAgent, invalid)
 	}
 	names := policyNames(res.Policies)
 	if failing := r.failingProviders(cat, res.Effective.Grants); failing != "" {
-		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonProviderNotReady, failing)
+		return condition(corev1.ConditionFalse, conditions.ReasonProviderNotReady, failing)
 	}
-	failing, err := r.failingBaselines(ctx, ns)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if failing != "" {
-		return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionFalse, conditions.ReasonBaselineFailing,
+	if failing := failingBaselines(cat, ns); failing != "" {
+		return condition(corev1.ConditionFalse, conditions.ReasonBaselineFailing,
 			conditions.AppliedMessage(res.Effective, names)+", but "+failing)
 	}
 	reason := conditions.ReasonPoliciesApplied
 	if len(names) == 0 {
 		reason = conditions.ReasonNoRulesNeeded
 	}
-	return ctrl.Result{}, st.Set(ctx, ns, corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
+	return condition(corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
+}
+
+// ceiling applies, keeps or lifts the namespace's ceiling and returns its NetworkPolicyCeiling condition
+// (nil for a namespace without a profile). While the escape hatch or audit mode lifts it, the reconcile is
+// requeued for the moment either ends, when the ceiling returns.
+func (r *Reconciler) ceiling(ctx context.Context, ns *corev1.Namespace, res policy.NamespaceResult) (*corev1.NamespaceCondition, ctrl.Result, error) {
+	standing := conditions.Find(ns.Status.Conditions, conditions.Ceiling)
+	current, err := apply.Current[cilium.CiliumNetworkPolicy](ctx, r.Client, client.ObjectKey{Namespace: ns.Name, Name: ownership.CeilingPolicyName})
+	if err != nil {
+		return standing, ctrl.Result{}, err
+	}
+	now := r.Clock.Now()
+	st := enforcement.Evaluate(r.Renderer.Contract, ns, now, r.Thresholds)
+	var result ctrl.Result
+	var applyErr error
+	facts := conditions.CeilingFacts{Profile: res.Effective.Profile, Enforced: res.CeilingEnforced, Gaps: res.CeilingGaps}
+	switch {
+	case st.LiftsCeiling():
+		// Whatever else holds: the escape hatch and audit mode must drop nothing, and a deny beats their allow-all.
+		facts.Lifted = "enforcement is disabled (escape hatch)"
+		if st.Auditing() {
+			facts.Lifted = "the namespace is in audit mode"
+		}
+		if err := r.prune(ctx, ns, current); apply.IsClash(err) {
+			facts.Lifted += "; but " + err.Error() + ", and it may still drop traffic"
+		} else if err != nil {
+			return standing, result, err
+		}
+		if !st.Until.IsZero() {
+			result.RequeueAfter = st.Until.Sub(now)
+		}
+	case res.KeepApplied:
+		// Nothing could be rendered: what stands stays, and so does what the condition says of it.
+		return standing, result, nil
+	case res.CeilingErr != nil:
+		facts.Problem, facts.Standing = res.CeilingErr.Error(), ownership.Ours(current, ownership.ComponentNamespacePolicy, ns.UID)
+	case res.Ceiling == nil:
+		if err := r.prune(ctx, ns, current); err != nil && !apply.IsClash(err) {
+			return standing, result, err
+		}
+	default:
+		_, applyErr = r.Applier.Apply(ctx, res.Ceiling, ns)
+		switch {
+		case apply.IsClash(applyErr):
+			facts.Problem, applyErr = applyErr.Error(), nil
+		case applyErr != nil:
+			facts.Problem, facts.Standing = "failed to apply it, retrying: "+applyErr.Error(), current != nil
+		case apply.Rejected(current) != "":
+			facts.Problem, facts.Standing = apply.Rejected(current), true
+		}
+	}
+	if facts.Profile == "" {
+		return nil, result, applyErr
+	}
+	if facts.Others, err = ownership.OtherPolicies(ctx, r.Client, ns.Name); err != nil {
+		return standing, result, errors.Join(applyErr, err)
+	}
+	c := conditions.CeilingCondition(facts, ownership.CeilingPolicyName)
+	return &c, result, applyErr
+}
+
+// prune deletes the standing ceiling if it is netprofile's; a policy at its name that is not is left alone
+// and returned as a clash.
+func (r *Reconciler) prune(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy) error {
+	if current == nil {
+		return nil
+	}
+	return r.Applier.Delete(ctx, current, ns.UID)
 }
 
 // write applies the desired policy, or prunes the standing one when nothing is desired.
@@ -172,34 +271,20 @@ func (r *Reconciler) failingProviders(cat policy.Catalogue, grants []string) str
 // failingBaselines describes the Baselines that select ns but are not in effect (invalid, clashing, rejected
 // by Cilium): the traffic they allow, DNS for one, is dropped here although the namespace's own policy is
 // fine. A Baseline not yet reconciled or switched off on purpose is not failing.
-func (r *Reconciler) failingBaselines(ctx context.Context, ns *corev1.Namespace) (string, error) {
-	list := &v1alpha1.BaselineList{}
-	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-		return "", fmt.Errorf("failed to list Baselines: %w", err)
-	}
+func failingBaselines(cat policy.Catalogue, ns *corev1.Namespace) string {
 	var failing []string
-	for i := range list.Items {
-		b := &list.Items[i]
+	for _, b := range cat.Baselines {
 		ready := apimeta.FindStatusCondition(b.Status.Conditions, "Ready")
-		if ready == nil || ready.Status != metav1.ConditionFalse || !selects(b.Spec.NamespaceSelector, ns.Labels) {
+		if ready == nil || ready.Status != metav1.ConditionFalse || !policy.BaselineSelects(b, ns.Labels) {
 			continue
 		}
 		failing = append(failing, fmt.Sprintf("baseline %s is not in effect (%s: %s)", b.Name, ready.Reason, ready.Message))
 	}
 	slices.Sort(failing)
-	return strings.Join(failing, "; "), nil
+	return strings.Join(failing, "; ")
 }
 
-func selects(selector, labels map[string]string) bool {
-	for k, v := range selector {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// catalogue reads every NetworkProfile and SharedResource from the cache, without copies: rendering only
+// catalogue reads every NetworkProfile, SharedResource and Baseline from the cache, without copies: rendering only
 // reads them, and every namespace reconcile needs all of them.
 func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	profiles := &v1alpha1.NetworkProfileList{}
@@ -210,9 +295,17 @@ func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 	if err := r.Client.List(ctx, resources, client.UnsafeDisableDeepCopy); err != nil {
 		return policy.Catalogue{}, fmt.Errorf("failed to list SharedResources: %w", err)
 	}
+	baselines := &v1alpha1.BaselineList{}
+	if err := r.Client.List(ctx, baselines, client.UnsafeDisableDeepCopy); err != nil {
+		return policy.Catalogue{}, fmt.Errorf("failed to list Baselines: %w", err)
+	}
 	cat := policy.Catalogue{
 		Profiles:  make(map[string]*v1alpha1.NetworkProfile, len(profiles.Items)),
 		Resources: make(map[string]*v1alpha1.SharedResource, len(resources.Items)),
+		Baselines: make(map[string]*v1alpha1.Baseline, len(baselines.Items)),
+	}
+	for i := range baselines.Items {
+		cat.Baselines[baselines.Items[i].Name] = &baselines.Items[i]
 	}
 	for i := range profiles.Items {
 		cat.Profiles[profiles.Items[i].Name] = &profiles.Items[i]
@@ -221,14 +314,6 @@ func (r *Reconciler) catalogue(ctx context.Context) (policy.Catalogue, error) {
 		cat.Resources[resources.Items[i].Name] = &resources.Items[i]
 	}
 	return cat, nil
-}
-
-// status writes the NetworkPolicyReady condition (only on change, with an Event). Refusals and clashes are
-// not retried: every input that can resolve them is watched. A failed write is. A namespace adopted at start
-// gets its first good condition without an Event (see adoption).
-func (r *Reconciler) status(adopted bool) nsstatus.Writer {
-	return nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.Ready, Clock: r.Clock,
-		QuietFirstGood: adopted}
 }
 
 // adoption holds the namespaces this process found in the informer's initial list that were created before it

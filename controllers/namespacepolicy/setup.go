@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -22,8 +23,9 @@ import (
 )
 
 // SetupWithManager registers the reconciler. Namespace label edits do not bump generation, so the Namespace
-// watch compares labels; informer resyncs (same resourceVersion) pass through so a resync re-checks every
-// namespace. Every change of a policy named netprofile-namespace reaches its namespace, whoever owns it
+// watch compares labels (and annotations: the escape hatch's end decides when the ceiling returns); informer
+// resyncs (same resourceVersion) pass through so a resync re-checks every namespace. A policy netprofile did
+// not write coming or going in a profiled namespace reaches it, for its ceiling condition. Every change of a policy named netprofile-namespace reaches its namespace, whoever owns it
 // (predicates.ReservedPolicy), and a SharedResource or Baseline going in or out of effect reaches the
 // namespaces that depend on it. Those fan-outs are queued at low priority (predicates.FanOut): a catalogue
 // change re-checks thousands of namespaces, and a person's own label change must not wait behind them.
@@ -32,15 +34,19 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		Watches(&corev1.Namespace{}, r.namespaceEvents(), builder.WithPredicates(predicate.Or[client.Object](
-			predicate.LabelChangedPredicate{}, predicates.Resync{}))).
+			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{}))).
 		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentNamespacePolicy),
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentNamespacePolicy})).
+		Watches(&cilium.CiliumNetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(r.profiledNamespaceOf),
+			builder.WithPredicates(predicates.ComesOrGoes{}, predicate.NewPredicateFuncs(notGenerated))).
+		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(r.profiledNamespaceOf),
+			builder.OnlyMetadata, builder.WithPredicates(predicates.ComesOrGoes{})).
 		Watches(&v1alpha1.NetworkProfile{}, predicates.FanOut(r.namespacesUsingProfile),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.SharedResource{}, predicates.FanOut(r.namespacesUsingResource),
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.ReadyChanged{}))).
 		Watches(&v1alpha1.Baseline{}, predicates.FanOut(r.managedNamespaces),
-			builder.WithPredicates(predicates.ReadyChanged{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.ReadyChanged{}))).
 		Complete(r)
 }
 
@@ -73,10 +79,30 @@ func (r *Reconciler) namespacesUsingProfile(ctx context.Context, obj client.Obje
 }
 
 // namespacesUsingResource fans a SharedResource change out to every namespace with its access label (any
-// value: a namespace refused for a missing resource is re-checked when the resource appears).
+// value: a namespace refused for a missing resource is re-checked when the resource appears), and to its
+// provider namespace, whose ceiling counts the provider half.
 func (r *Reconciler) namespacesUsingResource(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.namespacesWithLabel(ctx, r.Renderer.Contract.AccessKey(obj.GetName()), "")
+	reqs := r.namespacesWithLabel(ctx, r.Renderer.Contract.AccessKey(obj.GetName()), "")
+	if sr, ok := obj.(*v1alpha1.SharedResource); ok && sr.Spec.Provider.Namespace != "" {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: sr.Spec.Provider.Namespace}})
+	}
+	return reqs
 }
+
+// profiledNamespaceOf maps a policy netprofile did not generate to its namespace when that namespace has a
+// profile: the policy is one its ceiling condition names.
+func (r *Reconciler) profiledNamespaceOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: obj.GetNamespace()}, ns); err != nil {
+		return nil
+	}
+	if _, ok := ns.Labels[r.Renderer.Contract.ProfileKey()]; !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: ns.Name}}}
+}
+
+func notGenerated(obj client.Object) bool { return !ownership.Generated(obj) }
 
 // managedNamespaces are all namespaces with netprofile labels: a Baseline going in or out of effect changes
 // what each of them reports.

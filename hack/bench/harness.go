@@ -91,6 +91,9 @@ func newHarness(ctx context.Context, env *testenv.Env, o options, n int) (*harne
 	if h.set, err = catalogue.LoadPaths(filepath.Join(testenv.RepoRoot(), "config", "samples")); err != nil {
 		return nil, err
 	}
+	if err := h.setCeilingMode(); err != nil {
+		return nil, err
+	}
 	if err := h.setup(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -282,22 +285,27 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 		if cheapest {
 			name = "bench-ceiling-cheap-" + when
 		}
-		write := func(ctx context.Context, ns string, u *unstructured.Unstructured, create bool) error {
-			u = u.DeepCopy()
-			u.SetNamespace(ns)
-			u.SetName(name)
-			r := h.dyn.Resource(cnpGVR).Namespace(ns)
-			switch {
-			case !cheapest:
-				_, err := r.Apply(ctx, name, u, metav1.ApplyOptions{FieldManager: "bench-ceiling", Force: true})
-				return err
-			case create:
-				_, err := r.Create(ctx, u, metav1.CreateOptions{})
-				return err
-			default:
-				_, err := r.Patch(ctx, name, types.MergePatchType, []byte(`{"specs":`+mustJSON(u.Object["specs"])+`}`), metav1.PatchOptions{})
-				return err
+		// write writes a namespace's generated policies: the namespace policy at name, its ceiling beside it.
+		write := func(ctx context.Context, ns string, objs []*unstructured.Unstructured, create bool) error {
+			for j, u := range objs {
+				u = u.DeepCopy()
+				u.SetNamespace(ns)
+				u.SetName(name + []string{"", "-ceiling"}[min(j, 1)])
+				r := h.dyn.Resource(cnpGVR).Namespace(ns)
+				var err error
+				switch {
+				case !cheapest:
+					_, err = r.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: "bench-ceiling", Force: true})
+				case create:
+					_, err = r.Create(ctx, u, metav1.CreateOptions{})
+				default:
+					_, err = r.Patch(ctx, u.GetName(), types.MergePatchType, []byte(`{"spec":`+mustJSON(u.Object["spec"])+`,"specs":`+mustJSON(u.Object["specs"])+`}`), metav1.PatchOptions{})
+				}
+				if err != nil {
+					return err
+				}
 			}
+			return nil
 		}
 		status := func(ctx context.Context, ns, message string) error {
 			if cheapest {
@@ -367,7 +375,11 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 		}
 		step("ceiling (%s): cold %s, fan-out %s, flip %s", name, t[0], t[1], t[2])
 		if err := parallel(ctx, 16, h.names, func(ctx context.Context, _ int, ns string) error {
-			return h.dyn.Resource(cnpGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})
+			err := h.dyn.Resource(cnpGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})
+			if err := h.dyn.Resource(cnpGVR).Namespace(ns).Delete(ctx, name+"-ceiling", metav1.DeleteOptions{}); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			return err
 		}); err != nil {
 			return err
 		}
@@ -385,30 +397,41 @@ func (h *harness) catalogues() (cold, fan policy.Catalogue) {
 	return cold, fan
 }
 
-// offline is every namespace's policy after `flips` profile flips, rendered by netprofile's own code.
-func (h *harness) offline(cat policy.Catalogue, flips int) ([]*cilium.CiliumNetworkPolicy, error) {
+// offline is every namespace's generated policies after `flips` profile flips, rendered by netprofile's own
+// code: the namespace policy, then the ceiling when the profile enforces one.
+func (h *harness) offline(cat policy.Catalogue, flips int) ([][]*cilium.CiliumNetworkPolicy, error) {
 	renderer := policy.Renderer{Contract: c}
-	out := make([]*cilium.CiliumNetworkPolicy, h.n)
+	out := make([][]*cilium.CiliumNetworkPolicy, h.n)
 	for i, name := range h.names {
 		r, err := renderer.Namespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, flips)}}, cat, nil)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = r.Policies[0]
+		if r.CeilingErr != nil {
+			return nil, r.CeilingErr
+		}
+		out[i] = r.Policies
+		if r.Ceiling != nil {
+			out[i] = append(out[i], r.Ceiling)
+		}
 	}
 	return out, nil
 }
 
 // rendered is offline as the objects the ceilings write.
-func (h *harness) rendered(cat policy.Catalogue, flips int) ([]*unstructured.Unstructured, error) {
+func (h *harness) rendered(cat policy.Catalogue, flips int) ([][]*unstructured.Unstructured, error) {
 	want, err := h.offline(cat, flips)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*unstructured.Unstructured, h.n)
-	for i, p := range want {
-		if out[i], err = toUnstructured(p); err != nil {
-			return nil, err
+	out := make([][]*unstructured.Unstructured, h.n)
+	for i, ps := range want {
+		for _, p := range ps {
+			u, err := toUnstructured(p)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = append(out[i], u)
 		}
 	}
 	return out, nil
@@ -428,21 +451,39 @@ func (h *harness) verify(ctx context.Context, cat policy.Catalogue, flips int) e
 	}
 	live := make(map[string]*cilium.CiliumNetworkPolicy, len(list.Items))
 	for i := range list.Items {
-		if p := &list.Items[i]; p.Name == ownership.NamespacePolicyName {
-			live[p.Namespace] = p
-		}
+		p := &list.Items[i]
+		live[p.Namespace+"/"+p.Name] = p
 	}
 	var wrong []string
+	policies := 0
 	for i, name := range h.names {
-		got := live[name]
-		if got == nil || policy.RulesHash(got) != policy.RulesHash(want[i]) || !maps.Equal(got.Labels, want[i].Labels) {
-			wrong = append(wrong, name)
+		for _, w := range want[i] {
+			got := live[name+"/"+w.Name]
+			policies++
+			if got == nil || policy.RulesHash(got) != policy.RulesHash(w) || !maps.Equal(got.Labels, w.Labels) {
+				wrong = append(wrong, name+"/"+w.Name)
+			}
 		}
 	}
 	if len(wrong) > 0 {
-		return fmt.Errorf("%d of %d namespace policies differ from their offline render, e.g. %s", len(wrong), h.n, wrong[0])
+		return fmt.Errorf("%d of %d generated policies differ from their offline render, e.g. %s", len(wrong), policies, wrong[0])
 	}
-	step("verified: all %d namespace policies equal their offline render", h.n)
+	step("verified: all %d generated policies of %d namespaces equal their offline render", policies, h.n)
+	return nil
+}
+
+// setCeilingMode sets every profile's ceiling mode (-profile-ceiling), to measure what the ceiling costs.
+func (h *harness) setCeilingMode() error {
+	switch h.o.ceilingMode {
+	case "", string(v1alpha1.CeilingEnforce), string(v1alpha1.CeilingReport):
+	default:
+		return fmt.Errorf("-profile-ceiling %q: use Enforce or Report", h.o.ceilingMode)
+	}
+	for _, p := range h.set.Profiles {
+		if h.o.ceilingMode != "" {
+			p.Spec.Ceiling = v1alpha1.CeilingMode(h.o.ceilingMode)
+		}
+	}
 	return nil
 }
 

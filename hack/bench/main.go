@@ -46,6 +46,9 @@ type options struct {
 	profileServer bool
 	// cheapest also times the ceilings with the cheapest verbs (create, merge patch), for reference.
 	cheapest bool
+	// ceilingMode sets every profile's spec.ceiling (Enforce or Report; "" keeps the catalogue's), to measure
+	// what the profiles' ceilings cost.
+	ceilingMode string
 }
 
 func main() {
@@ -64,6 +67,7 @@ func main() {
 	flag.BoolVar(&o.profileServer, "profile-server", false, "with -profile, also record 10 s kube-apiserver CPU profiles during cold convergence and the fan-outs (costs the API server CPU)")
 	flag.BoolVar(&o.cheapest, "cheapest", false, "also time the ceilings with the cheapest verbs (create, merge patch), for reference")
 	flag.BoolVar(&o.noCeiling, "no-ceiling", false, "skip the ceilings (quick tuning runs of netprofile alone; no ratios)")
+	flag.StringVar(&o.ceilingMode, "profile-ceiling", "", "set every profile's spec.ceiling to Enforce or Report (default: the catalogue's) to measure what the profiles' ceilings cost")
 	flag.StringVar(&env, "manager-env", "", "extra environment of the manager, space separated K=V (e.g. GOMEMLIMIT=64MiB)")
 	flag.StringVar(&extra, "manager-args", "", "extra manager flags, space separated")
 	flag.Parse()

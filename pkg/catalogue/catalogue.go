@@ -41,9 +41,9 @@ type Document struct {
 	Raw    []byte
 }
 
-// Catalogue returns the profiles and resources in the form the renderer takes.
+// Catalogue returns the profiles, resources and baselines in the form the renderer takes.
 func (s *Set) Catalogue() policy.Catalogue {
-	return policy.Catalogue{Profiles: s.Profiles, Resources: s.Resources}
+	return policy.Catalogue{Profiles: s.Profiles, Resources: s.Resources, Baselines: s.Baselines}
 }
 
 // NewSet returns an empty set.

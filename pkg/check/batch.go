@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/cilium/pkg/identity/identitymanager"
 	"github.com/cilium/cilium/pkg/labels"
 	ciliumpolicy "github.com/cilium/cilium/pkg/policy"
-	policyutils "github.com/cilium/cilium/pkg/policy/utils"
 	"github.com/cilium/cilium/pkg/u8proto"
 )
 
@@ -132,7 +131,10 @@ func (e *Engine) newBatch(flows []Flow) (*batch, error) {
 		envoypolicy.NewEnvoyL7RulesTranslator(e.logger, certificatemanager.NewMockSecretManagerInline()), idmgr, nil)
 	b.repo.UpdateIdentities(ids, nil)
 	for _, r := range e.resources {
-		es := policyutils.RulesToPolicyEntries(r.rules)
+		es, err := r.entries(e.logger)
+		if err != nil {
+			return nil, err
+		}
 		b.repo.ReplaceByResource(es, r.id)
 		for _, entry := range es {
 			b.entries = append(b.entries, entryOf{ref: r.ref, entry: entry})

@@ -2,6 +2,7 @@ package check
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -15,20 +16,27 @@ import (
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/identity/identitymanager"
 	ipcachetypes "github.com/cilium/cilium/pkg/ipcache/types"
+	"github.com/cilium/cilium/pkg/k8s"
 	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	slimnetworkingv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/api/networking/v1"
 	"github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/option"
 	ciliumpolicy "github.com/cilium/cilium/pkg/policy"
 	"github.com/cilium/cilium/pkg/policy/api"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 	policyutils "github.com/cilium/cilium/pkg/policy/utils"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
 // Policies is the policy set to check flows against, and the namespace labels pods' identities carry.
 type Policies struct {
 	CNPs  []*ciliumv2.CiliumNetworkPolicy
 	CCNPs []*ciliumv2.CiliumClusterwideNetworkPolicy
+	// KNPs are Kubernetes NetworkPolicies, which Cilium enforces beside its own kinds.
+	KNPs []*networkingv1.NetworkPolicy
 	// NamespaceLabels are the labels of each namespace, by name; a namespace missing here has none.
 	NamespaceLabels map[string]map[string]string
 }
@@ -59,6 +67,9 @@ type Direction struct {
 	// SelectedBy are the policies that select the endpoint in this direction, that is, the ones whose default
 	// deny applies.
 	SelectedBy []PolicyRef `json:"selectedBy,omitempty"`
+	// Ceiling: denied by the deny rules of netprofile's ceiling alone. The namespace's labels do not allow the
+	// flow, and the ceiling holds every other policy to them: a drop by the labels, not by someone's deny rule.
+	Ceiling bool `json:"ceiling,omitempty"`
 	// Explanation says in words why.
 	Explanation string `json:"explanation"`
 }
@@ -72,6 +83,9 @@ type Result struct {
 	Egress  Direction `json:"egress"`
 	Ingress Direction `json:"ingress"`
 }
+
+// initEntities writes Cilium's process-wide entity mapping once: engines built concurrently read it.
+var initEntities sync.Once
 
 // Engine checks flows against a parsed policy set.
 type Engine struct {
@@ -87,6 +101,17 @@ type resource struct {
 	ref   PolicyRef
 	id    ipcachetypes.ResourceID
 	rules api.Rules
+	// knp is a NetworkPolicy as Cilium reads it; rules is empty then.
+	knp *slimnetworkingv1.NetworkPolicy
+}
+
+// entries are the resource's rules as a repository takes them, made anew for each repository (it keeps and
+// indexes them).
+func (r resource) entries(logger *slog.Logger) (policytypes.PolicyEntries, error) {
+	if r.knp != nil {
+		return k8s.ParseNetworkPolicy(logger, ClusterName, r.knp)
+	}
+	return policyutils.RulesToPolicyEntries(r.rules), nil
 }
 
 // New parses every policy as the agent does. A policy Cilium would reject is an error: the agent would not
@@ -95,7 +120,7 @@ func New(p Policies) (*Engine, error) {
 	// Cilium's defaults: policy applies to an endpoint once a rule selects it.
 	ciliumpolicy.SetPolicyEnabled(option.DefaultEnforcement)
 	// The agent fills in the cluster entity's selectors at startup; without this `cluster` selects nothing.
-	api.InitEntities(ClusterName)
+	initEntities.Do(func() { api.InitEntities(ClusterName) })
 	e := &Engine{logger: slog.New(slog.DiscardHandler), namespaceLabels: p.NamespaceLabels}
 	for _, cnp := range p.CNPs {
 		ref := PolicyRef{Kind: ciliumv2.CNPKindDefinition, Namespace: cnp.Namespace, Name: cnp.Name}
@@ -115,7 +140,30 @@ func New(p Policies) (*Engine, error) {
 		e.resources = append(e.resources, resource{ref: ref, rules: rules,
 			id: ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCCNP, "", ccnp.Name)})
 	}
+	for _, knp := range p.KNPs {
+		ref := PolicyRef{Kind: "NetworkPolicy", Namespace: knp.Namespace, Name: knp.Name}
+		slim, err := slimNetworkPolicy(knp)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read %s: %w", ref, err)
+		}
+		// Parsed once here so a policy Cilium rejects is an error now, as for the other kinds.
+		if _, err := k8s.ParseNetworkPolicy(e.logger, ClusterName, slim); err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", ref, err)
+		}
+		e.resources = append(e.resources, resource{ref: ref, knp: slim,
+			id: ipcachetypes.NewResourceID(ipcachetypes.ResourceKindNetpol, knp.Namespace, knp.Name)})
+	}
 	return e, nil
+}
+
+// slimNetworkPolicy converts a NetworkPolicy into the slim type Cilium's parser takes (the same wire format).
+func slimNetworkPolicy(knp *networkingv1.NetworkPolicy) (*slimnetworkingv1.NetworkPolicy, error) {
+	b, err := json.Marshal(knp)
+	if err != nil {
+		return nil, err
+	}
+	out := &slimnetworkingv1.NetworkPolicy{}
+	return out, json.Unmarshal(b, out)
 }
 
 // Check looks the flow up with Cilium's engine: the source's egress policy and the destination's ingress
@@ -151,8 +199,10 @@ func (e *Engine) Check(from, to Endpoint, port Port) (*Result, error) {
 	repo.UpdateIdentities(ids, nil)
 	var entries []entryOf
 	for _, r := range e.resources {
-		// Entries are built per repository: the repository keeps and indexes them.
-		es := policyutils.RulesToPolicyEntries(r.rules)
+		es, err := r.entries(e.logger)
+		if err != nil {
+			return nil, err
+		}
 		repo.ReplaceByResource(es, r.id)
 		for _, entry := range es {
 			entries = append(entries, entryOf{ref: r.ref, entry: entry})
@@ -271,7 +321,12 @@ func direction(allowed bool, meta ciliumpolicy.RuleMeta, selectedBy []PolicyRef,
 	if !allowed {
 		verb = "denied"
 	}
+	d.Ceiling = !allowed && len(d.DecidedBy) > 0 && !slices.ContainsFunc(d.DecidedBy, func(r PolicyRef) bool {
+		return r.Kind != ciliumv2.CNPKindDefinition || r.Name != ownership.CeilingPolicyName || r.Namespace != ep.Namespace
+	})
 	switch {
+	case d.Ceiling:
+		d.Explanation = fmt.Sprintf("denied: the namespace's labels do not allow it (the ceiling, %s, holds every other policy to them)", joinRefs(d.DecidedBy))
 	case !d.Enforced && allowed:
 		d.Explanation = fmt.Sprintf("allowed: no default-deny policy selects %s for %s (additive ones only add), so Cilium does not enforce it", ep, dir)
 	case len(d.DecidedBy) > 0:

@@ -24,6 +24,27 @@ const (
 	EnforcementDisabled corev1.NamespaceConditionType = "NetworkPolicyEnforcementDisabled"
 	// Audit says whether the namespace is in audit mode: its policies in place, nothing dropped.
 	Audit corev1.NamespaceConditionType = "NetworkPolicyAudit"
+	// Ceiling says whether the namespace's labels are the most it can have: True when no other policy in it
+	// can reach past them (the ceiling holds them, or there are none), False when some can.
+	Ceiling corev1.NamespaceConditionType = "NetworkPolicyCeiling"
+)
+
+// Reasons of the Ceiling condition.
+const (
+	// ReasonCeilingEnforced: the ceiling policy holds every other policy in the namespace to the labels.
+	ReasonCeilingEnforced = "CeilingEnforced"
+	// ReasonCeilingPartial: the ceiling holds all but what deny rules cannot express (DNS names, say); False
+	// when other policies in the namespace could use that.
+	ReasonCeilingPartial = "CeilingPartial"
+	// ReasonCeilingNotEnforced: the profile only reports its ceiling, and other policies may widen access.
+	ReasonCeilingNotEnforced = "CeilingNotEnforced"
+	// ReasonNoOtherPolicies: the profile only reports its ceiling, and nothing else selects the namespace's pods.
+	ReasonNoOtherPolicies = "NoOtherPolicies"
+	// ReasonCeilingLifted: the escape hatch or audit mode lifts the ceiling while it is open (Unknown).
+	ReasonCeilingLifted = "CeilingLifted"
+	// ReasonCeilingNotApplied: the ceiling could not be put in place (it does not render, a policy that is not
+	// netprofile's holds its name, Cilium rejected it).
+	ReasonCeilingNotApplied = "CeilingNotApplied"
 )
 
 // Reasons of the Audit condition.
@@ -144,7 +165,7 @@ var reasonRE = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
 // Validate checks what metav1.Condition's schema would check, since nothing checks Namespace conditions.
 func Validate(c corev1.NamespaceCondition) error {
 	switch {
-	case c.Type != Ready && c.Type != EnforcementDisabled && c.Type != Audit:
+	case c.Type != Ready && c.Type != EnforcementDisabled && c.Type != Audit && c.Type != Ceiling:
 		return fmt.Errorf("condition type %q is not one of netprofile's", c.Type)
 	case c.Status != corev1.ConditionTrue && c.Status != corev1.ConditionFalse && c.Status != corev1.ConditionUnknown:
 		return fmt.Errorf("condition %s: status %q is not True, False or Unknown", c.Type, c.Status)
@@ -156,6 +177,19 @@ func Validate(c corev1.NamespaceCondition) error {
 		return fmt.Errorf("condition %s: no transition time", c.Type)
 	}
 	return nil
+}
+
+// EventType is the type of the Event recorded when a condition changes: Normal for a good state (Ready, a
+// planned audit, a ceiling that holds or is lifted on purpose), Warning for everything else, and for every
+// state of the escape hatch.
+func EventType(c corev1.NamespaceCondition) string {
+	switch {
+	case c.Type == Ready && c.Status == corev1.ConditionTrue,
+		c.Type == Audit && c.Reason == ReasonAuditMode,
+		c.Type == Ceiling && c.Status != corev1.ConditionFalse:
+		return corev1.EventTypeNormal
+	}
+	return corev1.EventTypeWarning
 }
 
 // SelectionText names a profile and grants in words: `profile "standard" with access to postgres`.
@@ -227,4 +261,77 @@ func InvalidEnforcementMessage(key, value string) string {
 // ProviderMessage says that a granted SharedResource's provider half is not in effect.
 func ProviderMessage(resource, reason, message string) string {
 	return fmt.Sprintf("access to %s is not in effect: its provider policy is not (SharedResource %s is %s: %s)", resource, resource, reason, message)
+}
+
+// CeilingFacts is what the namespace-policy controller knows about a namespace's ceiling.
+type CeilingFacts struct {
+	// Profile is the effective profile.
+	Profile string
+	// Enforced: the profile enforces its ceiling (spec.ceiling: Enforce).
+	Enforced bool
+	// Lifted says why the ceiling is lifted right now ("" when it is not).
+	Lifted string
+	// Problem says why the ceiling is not in place although it should be; Standing says whether the one
+	// applied before still stands.
+	Problem  string
+	Standing bool
+	// Gaps are what the ceiling cannot hold.
+	Gaps []string
+	// Others name the other policies in the namespace ("NetworkPolicy allow-all"), sorted.
+	Others []string
+}
+
+// maxNamed bounds how many policies or gaps a message names.
+const maxNamed = 10
+
+// CeilingCondition is the Ceiling condition of a namespace.
+func CeilingCondition(f CeilingFacts, policyName string) corev1.NamespaceCondition {
+	c := corev1.NamespaceCondition{Type: Ceiling}
+	profile := fmt.Sprintf("NetworkProfile %q", f.Profile)
+	others := "no other policy in this namespace selects its pods"
+	if len(f.Others) > 0 {
+		others = "other policies here: " + bounded(f.Others)
+	}
+	switch {
+	case f.Lifted != "":
+		c.Status, c.Reason = corev1.ConditionUnknown, ReasonCeilingLifted
+		c.Message = fmt.Sprintf("the ceiling of %s is lifted while %s: its deny rules would drop what the allow-all lets through; it returns when enforcement does (%s)",
+			profile, f.Lifted, others)
+	case !f.Enforced && len(f.Others) == 0:
+		c.Status, c.Reason = corev1.ConditionTrue, ReasonNoOtherPolicies
+		c.Message = fmt.Sprintf("%s does not enforce its ceiling (spec.ceiling: Report), and %s: the labels are all it has", profile, others)
+	case !f.Enforced:
+		c.Status, c.Reason = corev1.ConditionFalse, ReasonCeilingNotEnforced
+		c.Message = fmt.Sprintf("%s does not enforce its ceiling (spec.ceiling: Report), so these policies may allow more than the labels: %s; set spec.ceiling: Enforce on the profile, or remove them and use labels",
+			profile, bounded(f.Others))
+	case f.Problem != "":
+		c.Status, c.Reason = corev1.ConditionFalse, ReasonCeilingNotApplied
+		kept := "no ceiling is in place"
+		if f.Standing {
+			kept = "the last good ceiling (CiliumNetworkPolicy " + policyName + ") stays in place"
+		}
+		c.Message = fmt.Sprintf("the ceiling of %s is not applied: %s; %s (%s)", profile, f.Problem, kept, others)
+	case len(f.Gaps) > 0 && len(f.Others) > 0:
+		c.Status, c.Reason = corev1.ConditionFalse, ReasonCeilingPartial
+		c.Message = fmt.Sprintf("CiliumNetworkPolicy %s holds this namespace to %s except for %s; these policies may use that: %s",
+			policyName, profile, bounded(f.Gaps), bounded(f.Others))
+	case len(f.Gaps) > 0:
+		c.Status, c.Reason = corev1.ConditionTrue, ReasonCeilingPartial
+		c.Message = fmt.Sprintf("CiliumNetworkPolicy %s holds this namespace to %s except for %s; %s", policyName, profile, bounded(f.Gaps), others)
+	default:
+		c.Status, c.Reason = corev1.ConditionTrue, ReasonCeilingEnforced
+		c.Message = fmt.Sprintf("CiliumNetworkPolicy %s holds this namespace to %s, its grants and the baselines, whatever other policies allow", policyName, profile)
+		if len(f.Others) > 0 {
+			c.Message += "; " + others + " (they can narrow access, never widen it)"
+		}
+	}
+	return c
+}
+
+// bounded joins names, at most maxNamed of them.
+func bounded(names []string) string {
+	if len(names) <= maxNamed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
 }

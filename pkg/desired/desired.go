@@ -1,6 +1,6 @@
 // Package desired computes, offline, the whole policy set netprofile's controllers would generate for a set of
-// Namespaces and a catalogue: each namespace's policy, the escape hatch's allow-all, the provider halves of
-// the shared resources and the baselines. It calls the same pkg/policy functions as the controllers, so what
+// Namespaces and a catalogue: each namespace's policy and ceiling, the escape hatch's allow-all, the provider
+// halves of the shared resources and the baselines. It calls the same pkg/policy functions as the controllers, so what
 // the kubectl plugin renders, diffs and checks is what the operator applies.
 package desired
 
@@ -49,6 +49,9 @@ func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Object, p.
 type Set struct {
 	CNPs  []*ciliumv2.CiliumNetworkPolicy
 	CCNPs []*ciliumv2.CiliumClusterwideNetworkPolicy
+	// Lifted are the ceilings the escape hatch or audit mode lifts right now: not in CNPs, but in force again
+	// the moment enforcement is (what "with enforcement on" judges).
+	Lifted []*ciliumv2.CiliumNetworkPolicy
 	// Problems are the refusals; for a refused namespace nothing is rendered (the operator would keep what it
 	// applied before).
 	Problems []Problem
@@ -146,7 +149,19 @@ func (s *Set) addNamespace(in Input, ns *corev1.Namespace) {
 			s.addCNP(object, p)
 		}
 	}
+	if res.CeilingErr != nil {
+		s.problem(object, res.CeilingErr)
+	}
 	st := enforcement.Evaluate(in.Renderer.Contract, ns, in.Now, in.Thresholds)
+	if res.Ceiling != nil {
+		if c, err := compat.CNP(res.Ceiling); err != nil {
+			s.problem(object, err)
+		} else if st.LiftsCeiling() {
+			s.Lifted = append(s.Lifted, c)
+		} else {
+			s.CNPs = append(s.CNPs, c)
+		}
+	}
 	if st.Bypassed() {
 		s.addCNP(object, policy.AllowAll(ns.Name))
 	}

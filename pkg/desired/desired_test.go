@@ -44,27 +44,40 @@ func TestCompute(t *testing.T) {
 		namespaces []*corev1.Namespace
 		scope      desired.Scope
 		want       []string
+		lifted     []string
 		reasons    []string
 	}{
-		"a profiled namespace gets its namespace policy": {
+		"a profiled namespace gets its namespace policy and its ceiling": {
 			namespaces: []*corev1.Namespace{ns("b", map[string]string{profile: "standard"}, nil), ns("a", map[string]string{profile: "isolated"}, nil)},
 			scope:      desired.Scope{Namespaces: true},
-			want:       []string{"a/netprofile-namespace", "b/netprofile-namespace"},
+			want:       []string{"a/netprofile-ceiling", "a/netprofile-namespace", "b/netprofile-ceiling", "b/netprofile-namespace"},
+		},
+		"grants without a profile get no ceiling": {
+			namespaces: []*corev1.Namespace{ns("a", map[string]string{"access.network-policy.homelab/kube-api": "true"}, nil)},
+			scope:      desired.Scope{Namespaces: true},
+			want:       []string{"a/netprofile-namespace"},
 		},
 		"an unlabelled namespace gets nothing": {
 			namespaces: []*corev1.Namespace{ns("a", nil, nil)},
 			scope:      desired.Scope{Namespaces: true},
 		},
-		"the escape hatch adds an allow-all and keeps the profile's policy": {
+		"the escape hatch adds an allow-all, keeps the profile's policy and lifts the ceiling": {
 			namespaces: []*corev1.Namespace{ns("a", map[string]string{profile: "isolated", hatch: "disabled"}, nil)},
 			scope:      desired.Scope{Namespaces: true},
 			want:       []string{"a/netprofile-enforcement-disabled", "a/netprofile-namespace"},
+			lifted:     []string{"a/netprofile-ceiling"},
+		},
+		"audit mode lifts the ceiling too": {
+			namespaces: []*corev1.Namespace{ns("a", map[string]string{profile: "isolated", hatch: "audit"}, nil)},
+			scope:      desired.Scope{Namespaces: true},
+			want:       []string{"a/netprofile-enforcement-audit", "a/netprofile-namespace"},
+			lifted:     []string{"a/netprofile-ceiling"},
 		},
 		"a bypass past its end adds no allow-all": {
 			namespaces: []*corev1.Namespace{ns("a", map[string]string{profile: "isolated", hatch: "disabled"},
 				map[string]string{"network-policy.homelab/enforcement-disabled-until": now.Add(-time.Minute).Format(time.RFC3339)})},
 			scope:   desired.Scope{Namespaces: true},
-			want:    []string{"a/netprofile-namespace"},
+			want:    []string{"a/netprofile-ceiling", "a/netprofile-namespace"},
 			reasons: []string{conditions.ReasonDisableExpired},
 		},
 		"an enforcement value other than disabled opens nothing and is reported": {
@@ -76,7 +89,7 @@ func TestCompute(t *testing.T) {
 			namespaces: []*corev1.Namespace{ns("a", map[string]string{profile: "Standard"}, nil), ns("b", map[string]string{profile: "nope"}, nil),
 				ns("database", map[string]string{profile: "standard"}, nil), ns("c", map[string]string{profile: "internal"}, nil)},
 			scope:   desired.Scope{Namespaces: true},
-			want:    []string{"c/netprofile-namespace"},
+			want:    []string{"c/netprofile-ceiling", "c/netprofile-namespace"},
 			reasons: []string{conditions.ReasonInvalidLabel, conditions.ReasonProfileNotFound, conditions.ReasonPlatformNamespace},
 		},
 		"the cluster scope is the provider halves (not for entity providers) and the baselines": {
@@ -91,6 +104,13 @@ func TestCompute(t *testing.T) {
 				Now: now, Thresholds: enforcement.DefaultThresholds})
 			if got := keys(set); !slices.Equal(got, tc.want) {
 				t.Errorf("policies = %v, want %v", got, tc.want)
+			}
+			var lifted []string
+			for _, p := range set.Lifted {
+				lifted = append(lifted, p.Namespace+"/"+p.Name)
+			}
+			if !slices.Equal(lifted, tc.lifted) {
+				t.Errorf("lifted = %v, want %v", lifted, tc.lifted)
 			}
 			var reasons []string
 			for _, p := range set.Problems {

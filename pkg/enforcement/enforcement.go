@@ -94,6 +94,12 @@ func (s State) Auditing() bool {
 	return s.Label == Audit && s.Phase != PhaseExpired
 }
 
+// LiftsCeiling reports whether the namespace's ceiling must be lifted right now: its deny rules would beat the
+// allow-all of the escape hatch or of audit mode, which must mean "nothing dropped".
+func (s State) LiftsCeiling() bool {
+	return s.Bypassed() || s.Auditing()
+}
+
 // StampWanted reports whether the since-annotation must be (re)written to Since.
 func (s State) StampWanted() bool {
 	return !s.Since.IsZero() && s.Annotation != Format(s.Since)

@@ -35,6 +35,7 @@ const (
 	ScrapeErrorsName  = "netprofile_collector_errors"
 	NotReadySinceName = "netprofile_namespace_not_ready_since_timestamp_seconds"
 	BaselineSinceName = "netprofile_baseline_not_ready_since_timestamp_seconds"
+	BeyondCeilingName = "netprofile_namespace_policies_beyond_ceiling"
 	BuildInfoName     = "netprofile_build_info"
 )
 
@@ -60,6 +61,9 @@ var (
 	// running a for: clock that a Prometheus restart would reset.
 	notReadySinceDesc = prometheus.NewDesc(NotReadySinceName,
 		"Unix time since which the namespace's NetworkPolicyReady condition has not been True (its lastTransitionTime), with the condition's reason. Present only while not Ready.",
+		[]string{"namespace", "reason"}, nil)
+	beyondCeilingDesc = prometheus.NewDesc(BeyondCeilingName,
+		"Policies in a profiled namespace that netprofile did not generate and its ceiling does not hold (the profile only reports its ceiling, or the ceiling is partial), by the NetworkPolicyCeiling condition's reason. Present only for such namespaces: count() is the namespaces, sum() the policies.",
 		[]string{"namespace", "reason"}, nil)
 	baselineSinceDesc = prometheus.NewDesc(BaselineSinceName,
 		"Unix time since which the Baseline's Ready condition has not been True (its lastTransitionTime), with the condition's reason. Present only while not Ready.",
@@ -91,7 +95,7 @@ type Collector struct {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc,
-		notReadySinceDesc, baselineSinceDesc, scrapeErrorsDesc} {
+		notReadySinceDesc, baselineSinceDesc, beyondCeilingDesc, scrapeErrorsDesc} {
 		ch <- d
 	}
 }
@@ -132,6 +136,14 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 			if cond.Type == conditions.Ready && cond.Status != corev1.ConditionTrue {
 				ch <- prometheus.MustNewConstMetric(notReadySinceDesc, prometheus.GaugeValue, sinceValue(cond.LastTransitionTime, now), ns.Name, cond.Reason)
 			}
+			if cond.Type == conditions.Ceiling && cond.Status == corev1.ConditionFalse &&
+				(cond.Reason == conditions.ReasonCeilingNotEnforced || cond.Reason == conditions.ReasonCeilingPartial) {
+				others, err := ownership.OtherPolicies(ctx, c.Reader, ns.Name)
+				if err != nil {
+					return err
+				}
+				ch <- prometheus.MustNewConstMetric(beyondCeilingDesc, prometheus.GaugeValue, float64(len(others)), ns.Name, cond.Reason)
+			}
 		}
 		st := enforcement.Evaluate(c.Contract, ns, now, c.Thresholds)
 		switch {
@@ -159,7 +171,8 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1]+keys[i][2] < keys[j][0]+keys[j][1]+keys[j][2] })
 	for _, k := range keys {
-		if t := corev1.NamespaceConditionType(k[0]); t == conditions.Ready || t == conditions.EnforcementDisabled || t == conditions.Audit {
+		if t := corev1.NamespaceConditionType(k[0]); t == conditions.Ready || t == conditions.EnforcementDisabled || t == conditions.Audit ||
+			t == conditions.Ceiling {
 			ch <- prometheus.MustNewConstMetric(conditionsDesc, prometheus.GaugeValue, conds[k], k[0], k[1], k[2])
 		}
 	}

@@ -5,8 +5,8 @@
 //
 // The rule:
 //
-//   - A name is reserved for one component and one owner: netprofile-namespace and
-//     netprofile-enforcement-disabled in a namespace belong to that Namespace, netprofile-provider-<r> to the
+//   - A name is reserved for one component and one owner: netprofile-namespace, netprofile-ceiling,
+//     netprofile-enforcement-disabled and netprofile-enforcement-audit in a namespace belong to that Namespace, netprofile-provider-<r> to the
 //     SharedResource <r> (written into its provider Namespace), netprofile-baseline-<b> to the Baseline <b>.
 //     A watch maps every event on a reserved name to its owner, whatever the object's labels say.
 //   - An object at a reserved name is Owned when it carries a controller reference to its owner's UID.
@@ -61,6 +61,9 @@ const (
 	// AuditPolicyName is the audit mode's allow-all: the namespace's policies stay in place, and what they
 	// would drop is forwarded with this policy as the only one allowing it.
 	AuditPolicyName = NamePrefix + "enforcement-audit"
+	// CeilingPolicyName is the deny policy that makes a namespace's profile, grants and the baselines the
+	// most it can have, whatever other policies in it allow. The namespace policy's controller writes it.
+	CeilingPolicyName = NamePrefix + "ceiling"
 
 	providerPrefix = NamePrefix + "provider-"
 	baselinePrefix = NamePrefix + "baseline-"
@@ -85,7 +88,7 @@ func Reserved(name string, namespaced bool) (component, owner string, ok bool) {
 		if b, ok := strings.CutPrefix(name, baselinePrefix); ok && b != "" {
 			return ComponentBaseline, b, true
 		}
-	case name == NamespacePolicyName:
+	case name == NamespacePolicyName, name == CeilingPolicyName:
 		return ComponentNamespacePolicy, "", true
 	case name == AllowAllPolicyName, name == AuditPolicyName:
 		return ComponentEnforcement, "", true
@@ -201,4 +204,11 @@ func unix(t *metav1.Time) int64 {
 		return 0
 	}
 	return t.Unix()
+}
+
+// Generated reports whether a namespaced policy is one netprofile generated: at a reserved name, and written
+// by that name's component. A hand-written policy at a reserved name is not.
+func Generated(obj metav1.Object) bool {
+	comp, _, ok := Reserved(obj.GetName(), obj.GetNamespace() != "")
+	return ok && WrittenBy(obj, comp)
 }

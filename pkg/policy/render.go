@@ -20,10 +20,12 @@ import (
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
-// Catalogue is the cluster's NetworkProfiles and SharedResources, by name.
+// Catalogue is the cluster's NetworkProfiles, SharedResources and Baselines, by name.
 type Catalogue struct {
 	Profiles  map[string]*v1alpha1.NetworkProfile
 	Resources map[string]*v1alpha1.SharedResource
+	// Baselines count toward every ceiling: what they allow, a namespace has.
+	Baselines map[string]*v1alpha1.Baseline
 }
 
 // Renderer renders policies under one label contract.
@@ -61,6 +63,18 @@ type NamespaceResult struct {
 	// KeepApplied means nothing can be rendered safely: the applied policy stays exactly as it is and
 	// Policies is empty.
 	KeepApplied bool
+	// Ceiling is the policy that makes the effective selection and the Baselines the most the namespace can
+	// have (see ceiling.go); nil when the effective profile does not enforce a ceiling or nothing would be
+	// denied. The escape hatch and audit mode lift it: callers leave it out while either is open.
+	Ceiling *cilium.CiliumNetworkPolicy
+	// CeilingEnforced: the effective profile enforces a ceiling (even where Ceiling is nil because nothing is
+	// left to deny, or CeilingErr kept the standing one).
+	CeilingEnforced bool
+	// CeilingGaps say what the ceiling cannot hold, as phrases ("egress to world on TCP 443 beyond ...").
+	CeilingGaps []string
+	// CeilingErr: the ceiling could not be computed (a Baseline or a provider half that does not render, or a
+	// policy Cilium would reject). The standing ceiling stays as it is, as for any refusal.
+	CeilingErr error
 }
 
 // Namespace renders the namespace policy of ns, given what stands (nil when nothing does). Bad input never
@@ -131,6 +145,7 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 			return res, err
 		}
 		res.Effective, res.Policies = eff, cnp
+		r.withCeiling(ns, cat, &res)
 		if len(denials) > 0 {
 			return res, joinRefusals(denials)
 		}
@@ -179,7 +194,58 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 		return res, refusal
 	}
 	res.Effective, res.Policies = eff, cnp
+	r.withCeiling(ns, cat, &res)
 	return res, refusal
+}
+
+// withCeiling adds the ceiling of the effective profile, when it enforces one, computed from every allow rule
+// that applies to the namespace's pods: its own policy, the Baselines that select it and the provider halves
+// written into it.
+func (r Renderer) withCeiling(ns *corev1.Namespace, cat Catalogue, res *NamespaceResult) {
+	p := cat.Profiles[res.Effective.Profile]
+	if res.KeepApplied || p == nil || !p.Spec.EnforcesCeiling() {
+		return
+	}
+	res.CeilingEnforced = true
+	var sources []ceilingSource
+	for _, cnp := range res.Policies {
+		sources = append(sources, ceilingSource{rules: rulesOf(cnp.Spec, cnp.Specs), namespaced: true, what: "NetworkProfile " + p.Name})
+	}
+	for _, name := range slices.Sorted(maps.Keys(cat.Baselines)) {
+		b := cat.Baselines[name]
+		if !BaselineSelects(b, ns.Labels) {
+			continue
+		}
+		ccnp, err := Baseline(b)
+		if err != nil {
+			res.CeilingErr = fmt.Errorf("Baseline %s does not render: %w", name, err)
+			return
+		}
+		if ccnp != nil {
+			sources = append(sources, ceilingSource{rules: rulesOf(ccnp.Spec, ccnp.Specs), what: "Baseline " + name})
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(cat.Resources)) {
+		if cat.Resources[name].Spec.Provider.Namespace != ns.Name {
+			continue
+		}
+		cnp, err := r.Provider(cat.Resources[name])
+		if err != nil {
+			res.CeilingErr = fmt.Errorf("the provider policy of SharedResource %s does not render: %w", name, err)
+			return
+		}
+		if cnp != nil {
+			sources = append(sources, ceilingSource{rules: rulesOf(cnp.Spec, cnp.Specs), namespaced: true, what: "SharedResource " + name})
+		}
+	}
+	res.Ceiling, res.CeilingGaps, res.CeilingErr = r.ceiling(ns.Name, p.Name, sources)
+}
+
+func rulesOf(spec *api.Rule, specs api.Rules) api.Rules {
+	if spec == nil {
+		return specs
+	}
+	return append(api.Rules{spec}, specs...)
 }
 
 func keptProfile(name string) string {

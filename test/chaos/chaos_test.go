@@ -21,7 +21,7 @@ func duringFlip(inject func()) *policyWatch {
 	By("checking that every namespace carries its policy before the flip")
 	waitConverged(before, flips)
 	after := render(flips + 1)
-	w := watchPolicies(before, after)
+	w := watchPolicies(namespacePolicies(before), namespacePolicies(after))
 	DeferCleanup(w.stop)
 
 	By(fmt.Sprintf("flipping all %d namespaces to another profile at once", namespaceCount))

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,9 +163,10 @@ func startManager(name string, extra ...string) *testenv.Manager {
 	return m
 }
 
-// render is every flip namespace's netprofile-namespace policy after `flips` flips, rendered offline by
-// pkg/desired with the shipped catalogue and the manager's default contract and platform namespaces, as
-// the fingerprint that live policies are compared with.
+// render is every flip namespace's generated policies (netprofile-namespace and netprofile-ceiling) after
+// `flips` flips, rendered offline by pkg/desired with the shipped catalogue and the manager's default
+// contract and platform namespaces, as the fingerprints that live policies are compared with, by
+// namespace/name.
 func render(flips int) map[string]string {
 	GinkgoHelper()
 	nss := make([]*corev1.Namespace, len(names))
@@ -180,16 +182,31 @@ func render(flips int) map[string]string {
 		Thresholds: enforcement.DefaultThresholds,
 	})
 	Expect(out.Problems).To(BeEmpty())
-	Expect(out.CNPs).To(HaveLen(len(names)))
+	Expect(out.CNPs).To(HaveLen(2 * len(names)))
 	want := map[string]string{}
 	for _, p := range out.CNPs {
-		Expect(p.Name).To(Equal(ownership.NamespacePolicyName))
+		Expect(p.Name).To(BeElementOf(generated))
 		fp, err := fingerprint(p)
 		Expect(err).NotTo(HaveOccurred())
-		want[p.Namespace] = fp
+		want[p.Namespace+"/"+p.Name] = fp
 	}
 	return want
 }
+
+// namespacePolicies are the netprofile-namespace fingerprints of a rendering, by namespace: what the policy
+// watch follows.
+func namespacePolicies(fps map[string]string) map[string]string {
+	out := map[string]string{}
+	for key, fp := range fps {
+		if ns, ok := strings.CutSuffix(key, "/"+ownership.NamespacePolicyName); ok {
+			out[ns] = fp
+		}
+	}
+	return out
+}
+
+// generated are the policies netprofile writes into each flip namespace.
+var generated = []string{ownership.NamespacePolicyName, ownership.CeilingPolicyName}
 
 // fingerprint is what netprofile decides about a policy: its rules (spec and specs) and its labels, in
 // Cilium's own types and wire encoding, so a rendering and a live object read back compare alike.
@@ -220,16 +237,20 @@ func policyListOptions() metav1.ListOptions {
 	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", ownership.NamespacePolicyName).String()}
 }
 
-// converged returns nil when every flip namespace's policy equals want and its NetworkPolicyReady condition
-// is True for the profile of `flips`; otherwise what is still off.
+// converged returns nil when every flip namespace's generated policies equal want and its
+// NetworkPolicyReady condition is True for the profile of `flips`; otherwise what is still off. Policies are
+// listed whatever their labels.
 func converged(want map[string]string, flips int) error {
-	list, err := dyn.Resource(cnpGVR).Namespace("").List(ctx, policyListOptions())
+	list, err := dyn.Resource(cnpGVR).Namespace("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
 	live := map[string]string{}
 	for i := range list.Items {
-		if live[list.Items[i].GetNamespace()], err = liveFingerprint(&list.Items[i]); err != nil {
+		if !slices.Contains(generated, list.Items[i].GetName()) {
+			continue
+		}
+		if live[list.Items[i].GetNamespace()+"/"+list.Items[i].GetName()], err = liveFingerprint(&list.Items[i]); err != nil {
 			return err
 		}
 	}
@@ -244,11 +265,16 @@ func converged(want map[string]string, flips int) error {
 	var off []string
 	for i, name := range names {
 		profile := profiles[(i+flips)%len(profiles)]
-		switch got, ok := live[name]; {
-		case !ok:
-			off = append(off, name+": no policy")
-		case got != want[name]:
-			off = append(off, fmt.Sprintf("%s: policy differs from its rendering\n  live:     %s\n  rendered: %s", name, got, want[name]))
+		differs := ""
+		for _, g := range generated {
+			if got, ok := live[name+"/"+g]; !ok || got != want[name+"/"+g] {
+				differs = fmt.Sprintf("%s/%s: missing or different from its rendering\n  live:     %s\n  rendered: %s", name, g, got, want[name+"/"+g])
+				break
+			}
+		}
+		switch {
+		case differs != "":
+			off = append(off, differs)
 		default:
 			cond := conditions.Find(nss[name].Status.Conditions, conditions.Ready)
 			if cond == nil || cond.Status != corev1.ConditionTrue || !strings.Contains(cond.Message, fmt.Sprintf("profile %q", profile)) {

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"time"
 
+	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
+	"github.com/cilium/cilium/pkg/policy/api"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -207,6 +210,72 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 		})
 	})
 
+	Context("with tenant policies refused in profiled namespaces", Ordered, func() {
+		const (
+			editor = "editor-eve"  // Kubernetes' edit role in her team's namespaces, and Cilium policies there
+			writer = "writer-walt" // the same, and write-network-policies on one namespace
+		)
+		var asEditor, asWriter client.Client
+		BeforeAll(func() {
+			enableOptional("templates/admission-tenant-policies.yaml", "admission.tenantPolicies.enabled=true",
+				"admission.tenantPolicies.validationActions={Deny}")
+			asEditor, asWriter = impersonate(editor), impersonate(writer)
+		})
+
+		// team is a namespace where editor and writer have Kubernetes' edit role and may write Cilium policies,
+		// as a platform that lets teams write their own policies would set it up.
+		team := func(prefix string, labels map[string]string) *corev1.Namespace {
+			GinkgoHelper()
+			ns := createNamespace(appName(prefix), labels)
+			bindInNamespace(ns.Name, "edit", editor, writer)
+			Expect(k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "cilium-policies", Namespace: ns.Name},
+				Rules: []rbacv1.PolicyRule{{APIGroups: []string{"cilium.io"}, Resources: []string{"ciliumnetworkpolicies"},
+					Verbs: []string{"get", "list", "create", "update", "patch", "delete"}}}})).To(Succeed())
+			Expect(k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "cilium-policies", Namespace: ns.Name},
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "cilium-policies"},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: editor},
+					{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: writer}}})).To(Succeed())
+			return ns
+		}
+
+		It("refuses a tenant's allow-all NetworkPolicy and CiliumNetworkPolicy beside a profile, naming the labels", func() {
+			ns := team("tenant-policies", map[string]string{profileKey: "standard"})
+			Eventually(func() error { return asEditor.Create(ctx, allowAllNetworkPolicy(ns.Name, "probe"), client.DryRunAll) }).
+				Should(MatchError(ContainSubstring("write-network-policies")), "the policy and the RoleBinding are in force")
+
+			err := asEditor.Create(ctx, allowAllNetworkPolicy(ns.Name, "allow-all"))
+			Expect(err).To(MatchError(And(ContainSubstring(editor+" may not create NetworkPolicy "+ns.Name+"/allow-all"),
+				ContainSubstring(`has profile "standard"`), ContainSubstring(profileKey), ContainSubstring(accessKey+`<resource>: "true"`),
+				ContainSubstring(`needs the verb "write-network-policies" on namespaces/`+ns.Name))))
+			Expect(asEditor.Create(ctx, allowAllCNP(ns.Name, "allow-all"))).
+				To(MatchError(ContainSubstring(editor + " may not create CiliumNetworkPolicy " + ns.Name + "/allow-all")))
+		})
+
+		It("lets a user with write-network-policies on the namespace write them, and anyone delete them", func() {
+			ns := team("tenant-writer", map[string]string{profileKey: "standard"})
+			bindInNamespace(ns.Name, release+"-network-policy-writer", writer)
+			Eventually(func() error { return asWriter.Create(ctx, allowAllNetworkPolicy(ns.Name, "allow-all")) }).Should(Succeed(),
+				"a RoleBinding of the chart's network-policy-writer role in the namespace grants the verb")
+			Expect(asWriter.Create(ctx, allowAllCNP(ns.Name, "allow-all"))).To(Succeed())
+
+			np := &networkingv1.NetworkPolicy{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "allow-all"}, np)).To(Succeed())
+			np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+			Expect(asEditor.Update(ctx, np)).To(MatchError(ContainSubstring(editor+" may not update NetworkPolicy")), "changing one is judged too")
+			Expect(asEditor.Delete(ctx, np)).To(Succeed(), "deleting is always allowed")
+
+			By("and the namespace's ceiling names what stays")
+			Eventually(condition(ns.Name, conditions.Ceiling)).Should(And(HaveField("Status", corev1.ConditionTrue),
+				HaveField("Message", ContainSubstring("CiliumNetworkPolicy allow-all"))))
+		})
+
+		It("leaves namespaces without a profile to their users", func() {
+			ns := team("tenant-free", map[string]string{"team": "a"})
+			Expect(asEditor.Create(ctx, allowAllNetworkPolicy(ns.Name, "allow-all"))).To(Succeed())
+			Expect(asEditor.Create(ctx, allowAllCNP(ns.Name, "allow-all"))).To(Succeed())
+		})
+	})
+
 	Context("with break-glass authorization on", Ordered, func() {
 		BeforeAll(func() {
 			enableOptional("templates/admission-escape-hatch.yaml", "admission.escapeHatch.enabled=true", "admission.escapeHatch.requireUntil=true")
@@ -306,6 +375,33 @@ func bindExisting(role string, users ...string) {
 		b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: u})
 	}
 	Expect(k8s.Create(ctx, b)).To(Succeed())
+}
+
+// bindInNamespace binds a ClusterRole to users with a RoleBinding in one namespace.
+func bindInNamespace(namespace, role string, users ...string) {
+	GinkgoHelper()
+	b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role + "-" + strings.Join(users, "-"), Namespace: namespace},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}}
+	for _, u := range users {
+		b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: u})
+	}
+	Expect(k8s.Create(ctx, b)).To(Succeed())
+}
+
+// allowAllNetworkPolicy lets everything in and out of every pod of the namespace.
+func allowAllNetworkPolicy(namespace, name string) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{}}, Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
+}
+
+// allowAllCNP is allowAllNetworkPolicy as a CiliumNetworkPolicy.
+func allowAllCNP(namespace, name string) *cilium.CiliumNetworkPolicy {
+	all := api.EntitySlice{api.EntityAll}
+	return &cilium.CiliumNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: &api.Rule{EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}},
+			Ingress: []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{FromEntities: all}}},
+			Egress:  []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{ToEntities: all}}}}}
 }
 
 // setActions switches an installed binding's validationActions (Deny, or Warn+Audit while adopting).

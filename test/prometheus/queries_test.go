@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -283,7 +284,8 @@ func missing(qs []query, families map[string]*dto.MetricFamily) []string {
 
 // Every metric the dashboard and the alerts query is one the real manager exports: bin/manager runs against a
 // real API server with the shipped catalogue, a labelled namespace, an open escape hatch, a namespace that is
-// not Ready and a Baseline that is not Ready, so that each of its series exists, and its /metrics is scraped.
+// not Ready, a Baseline that is not Ready and a namespace whose own policy its ceiling does not hold, so that
+// each of its series exists, and its /metrics is scraped.
 func TestQueriesUseExportedMetrics(t *testing.T) {
 	g := NewWithT(t)
 	ctrllog.SetLogger(testr.New(t)) // envtest's own log
@@ -317,13 +319,19 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 		Egress: []v1alpha1.Rule{{Endpoints: &v1alpha1.EndpointsPeer{Namespace: "kube-system", MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
 			Ports: []v1alpha1.PortProtocol{{Port: 53, Protocol: v1alpha1.ProtocolUDP}}}},
 	}})).To(Succeed())
+	// A profile that only reports its ceiling, for a namespace whose own NetworkPolicy reaches past its labels.
+	g.Expect(k8s.Create(ctx, &v1alpha1.NetworkProfile{ObjectMeta: metav1.ObjectMeta{Name: "reported"},
+		Spec: v1alpha1.NetworkProfileSpec{Ceiling: v1alpha1.CeilingReport}})).To(Succeed())
 	for name, l := range map[string]map[string]string{
 		"shop":   {"network-policy.homelab/profile": "internal"},
 		"hatch":  {"network-policy.homelab/profile": "isolated", "network-policy.homelab/enforcement": "disabled"},
 		"broken": {"network-policy.homelab/profile": "no-such-profile"},
+		"team":   {"network-policy.homelab/profile": "reported"},
 	} {
 		g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}})).To(Succeed())
 	}
+	g.Expect(k8s.Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "allow-all", Namespace: "team"},
+		Spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{}}}})).To(Succeed())
 
 	metricsAddr, err := testenv.FreeAddr()
 	g.Expect(err).NotTo(HaveOccurred())

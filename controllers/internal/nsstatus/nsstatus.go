@@ -1,12 +1,13 @@
-// Package nsstatus writes one netprofile condition on a Namespace through the namespaces/status subresource,
-// with server-side apply under the writing controller's field manager (so the two controllers' conditions
-// never overwrite each other), only when it changed, and with an Event for every transition (except, on request,
-// the first appearance of the good state: see Writer.QuietFirstGood).
+// Package nsstatus writes netprofile's conditions on a Namespace through the namespaces/status subresource,
+// with server-side apply under the writing controller's field manager (so the controllers' conditions never
+// overwrite each other), in one apply per reconcile, only when one changed, and with an Event for every
+// transition (except, on request, the first appearance of the good state: see Writer.QuietFirstGood).
 package nsstatus
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,20 +24,20 @@ import (
 	"github.com/netprofile/netprofile/pkg/metrics"
 )
 
-// Writer writes conditions of one type.
+// Writer writes the conditions of one field manager.
 type Writer struct {
 	Client       client.Client
 	FieldManager string
 	Recorder     events.EventRecorder
-	Type         corev1.NamespaceConditionType
-	Clock        clock.PassiveClock
+	// Type is the condition Set, SetCondition and Clear write.
+	Type  corev1.NamespaceConditionType
+	Clock clock.PassiveClock
 	// QuietFirstGood writes a condition that first appears in its good state without an Event.
 	QuietFirstGood bool
 }
 
-// Set writes the condition if it changed and records an Event for it: Warning unless the condition is the
-// good state. Good is True for NetworkPolicyReady and a planned audit; for EnforcementDisabled every state is
-// worth a warning.
+// Set writes the condition of w.Type if it changed and records an Event for it, of the type
+// conditions.EventType says.
 func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.ConditionStatus, reason, message string) error {
 	return w.SetCondition(ctx, ns, corev1.NamespaceCondition{Type: w.Type, Status: status, Reason: reason, Message: message})
 }
@@ -44,43 +45,60 @@ func (w Writer) Set(ctx context.Context, ns *corev1.Namespace, status corev1.Con
 // SetCondition is Set for a whole condition; a transition time set in want is kept (see conditions.Desired).
 func (w Writer) SetCondition(ctx context.Context, ns *corev1.Namespace, want corev1.NamespaceCondition) error {
 	want.Type = w.Type
-	first := conditions.Find(ns.Status.Conditions, w.Type) == nil
-	cond, changed := conditions.Desired(ns.Status.Conditions, want, metav1.NewTime(w.Clock.Now()))
-	status := cond.Status
-	if !changed {
-		return nil
-	}
-	if err := conditions.Validate(cond); err != nil {
-		return err
-	}
-	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus().WithConditions(
-		corev1ac.NamespaceCondition().WithType(cond.Type).WithStatus(cond.Status).WithReason(cond.Reason).
-			WithMessage(cond.Message).WithLastTransitionTime(cond.LastTransitionTime)))
-	if err := w.Client.Status().Apply(ctx, ac, client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to write condition %s: %w", w.Type, err)
-	}
-	eventType := corev1.EventTypeWarning
-	if w.Type == conditions.Ready && status == corev1.ConditionTrue || w.Type == conditions.Audit && cond.Reason == conditions.ReasonAuditMode {
-		eventType = corev1.EventTypeNormal
-	}
-	if status == corev1.ConditionFalse && w.Type != conditions.Audit {
-		metrics.Failures.WithLabelValues(w.FieldManager, cond.Reason).Inc()
-	}
-	if first && eventType == corev1.EventTypeNormal && w.QuietFirstGood {
-		return nil
-	}
-	w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)
-	return nil
+	return w.Report(ctx, ns, []corev1.NamespaceConditionType{w.Type}, want)
 }
 
-// Clear removes the condition: applying an empty status drops the entries this field manager owned.
+// Clear removes the condition of w.Type.
 func (w Writer) Clear(ctx context.Context, ns *corev1.Namespace) error {
-	if conditions.Find(ns.Status.Conditions, w.Type) == nil {
+	return w.Report(ctx, ns, []corev1.NamespaceConditionType{w.Type})
+}
+
+// Report writes every condition of the types this field manager owns in one server-side apply: want are
+// the ones to have, and an owned type missing from want is removed (applying a status without it drops the
+// entry this field manager owned). Nothing is written when nothing changed; an Event is recorded for each
+// condition that did.
+func (w Writer) Report(ctx context.Context, ns *corev1.Namespace, owned []corev1.NamespaceConditionType, want ...corev1.NamespaceCondition) error {
+	now := metav1.NewTime(w.Clock.Now())
+	var out []corev1.NamespaceCondition
+	var changed []corev1.NamespaceCondition
+	var firsts []bool
+	for _, c := range want {
+		cond, diff := conditions.Desired(ns.Status.Conditions, c, now)
+		if err := conditions.Validate(cond); err != nil {
+			return err
+		}
+		out = append(out, cond)
+		if diff {
+			changed = append(changed, cond)
+			firsts = append(firsts, conditions.Find(ns.Status.Conditions, c.Type) == nil)
+		}
+	}
+	removed := false
+	for _, t := range owned {
+		if conditions.Find(ns.Status.Conditions, t) != nil && !slices.ContainsFunc(want, func(c corev1.NamespaceCondition) bool { return c.Type == t }) {
+			removed = true
+		}
+	}
+	if len(changed) == 0 && !removed {
 		return nil
 	}
-	ac := corev1ac.Namespace(ns.Name).WithStatus(corev1ac.NamespaceStatus())
-	if err := w.Client.Status().Apply(ctx, ac, client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to remove condition %s: %w", w.Type, err)
+	status := corev1ac.NamespaceStatus()
+	for _, c := range out {
+		status.WithConditions(corev1ac.NamespaceCondition().WithType(c.Type).WithStatus(c.Status).WithReason(c.Reason).
+			WithMessage(c.Message).WithLastTransitionTime(c.LastTransitionTime))
+	}
+	if err := w.Client.Status().Apply(ctx, corev1ac.Namespace(ns.Name).WithStatus(status), client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to write the conditions of %s: %w", w.FieldManager, err)
+	}
+	for i, cond := range changed {
+		eventType := conditions.EventType(cond)
+		if cond.Status == corev1.ConditionFalse && cond.Type != conditions.Audit {
+			metrics.Failures.WithLabelValues(w.FieldManager, cond.Reason).Inc()
+		}
+		if firsts[i] && eventType == corev1.EventTypeNormal && w.QuietFirstGood {
+			continue
+		}
+		w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)
 	}
 	return nil
 }

@@ -69,6 +69,16 @@ func (PolicyChanged) Update(e event.UpdateEvent) bool {
 // Delete passes.
 func (PolicyChanged) Delete(event.DeleteEvent) bool { return true }
 
+// ComesOrGoes passes creations and deletions only: for watches that care which objects exist, not what
+// they say.
+type ComesOrGoes struct{ predicate.Funcs }
+
+// Update passes nothing.
+func (ComesOrGoes) Update(event.UpdateEvent) bool { return false }
+
+// Generic passes nothing.
+func (ComesOrGoes) Generic(event.GenericEvent) bool { return false }
+
 // Resync passes the informer's periodic resync (an update whose object did not change), so a
 // --sync-period resync re-checks everything even through predicates that compare fields.
 type Resync struct{ predicate.Funcs }

@@ -9,6 +9,7 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/desired"
@@ -192,6 +193,14 @@ func (o *checkOptions) livePolicies(ctx context.Context, g *globals) (check.Poli
 			continue
 		}
 		pols.CCNPs = append(pols.CCNPs, p)
+	}
+	// Cilium enforces Kubernetes NetworkPolicies beside its own kinds: a namespace's own users write them.
+	var knps networkingv1.NetworkPolicyList
+	if err := c.List(ctx, &knps); err != nil {
+		return pols, fmt.Errorf("failed to list NetworkPolicies: %w", err)
+	}
+	for i := range knps.Items {
+		pols.KNPs = append(pols.KNPs, &knps.Items[i])
 	}
 	return pols, nil
 }

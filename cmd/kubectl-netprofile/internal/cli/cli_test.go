@@ -436,7 +436,7 @@ func TestCheck(t *testing.T) {
 		"isolated reaches kube-dns:53/UDP": {from: "batch/app=job", to: "kube-system/k8s-app=kube-dns", port: "53/UDP",
 			says: "allowed by CiliumClusterwideNetworkPolicy netprofile-baseline-dns"},
 		"isolated does not reach world:443": {from: "batch/app=job", to: "world", port: "443/TCP", code: cli.ExitFindings,
-			says: "denied: no rule allows it (default deny: batch/app=job is selected for egress by CiliumClusterwideNetworkPolicy netprofile-baseline-dns, CiliumNetworkPolicy batch/netprofile-namespace)"},
+			says: "denied: the namespace's labels do not allow it (the ceiling, CiliumNetworkPolicy batch/netprofile-ceiling, holds every other policy to them)"},
 		"standard reaches world:443": {from: "shop/app=api", to: "world", port: "443/TCP",
 			says: "allowed by CiliumNetworkPolicy shop/netprofile-namespace"},
 		"postgres-labelled reaches database:5432": {from: "shop/app=api", to: "database", port: "5432/TCP",

@@ -7,17 +7,21 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
+	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 )
 
 type lintOptions struct {
-	output   string
-	ambient  []string
-	external []string
-	rules    bool
+	output    string
+	ambient   []string
+	external  []string
+	catalogue []string
+	rules     bool
 }
 
 func newLint(g *globals) *cobra.Command {
@@ -65,6 +69,7 @@ with their help, each finding at its file and line.`),
 	f.StringSliceVar(&o.ambient, "ambient-namespaces", nil, "namespaces in the Istio ambient mesh (they need HBONE rules)")
 	f.StringSliceVar(&o.external, "external-cidr", nil, "address ranges outside the cluster that CIDR rules may name")
 	f.BoolVar(&o.rules, "rules", false, "list the rule ids and exit")
+	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue the beyond-labels rule renders with (default: the shipped catalogue)")
 	outputFlag(cmd, &o.output, "text", "text", "json", "sarif")
 	return cmd
 }
@@ -82,6 +87,15 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 		}
 		opts.ExternalCIDRs = append(opts.ExternalCIDRs, p.Masked())
 	}
+	r, err := g.renderer(ctx)
+	if err != nil {
+		return err
+	}
+	cat, err := loadCatalogue(o.catalogue, nil)
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	opts.Render = &desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds}
 	l := lint.New(opts)
 	if err := l.AddPaths(g.stdin, paths...); err != nil {
 		return &exitError{code: ExitError, err: err}

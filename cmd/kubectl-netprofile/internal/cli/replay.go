@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/diagnose"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/replay"
@@ -201,6 +203,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 			pols = applyNamespaces(pols, files, rendered, problems)
 		}
 		pols.CNPs, pols.CCNPs = append(pols.CNPs, cnps...), append(pols.CCNPs, ccnps...)
+		pols = withLiftedCeilings(pols, in, files)
 		j.set.Policies, j.left = replay.EnforcementOn(pols)
 		j.against = "the cluster with enforcement on"
 		if len(files.Namespaces) > 0 {
@@ -249,12 +252,34 @@ func applyNamespaces(pols check.Policies, files *catalogue.Set, rendered *desire
 		}
 		out.CNPs = append(out.CNPs, p)
 	}
-	for _, p := range rendered.CNPs {
+	for _, p := range append(slices.Clone(rendered.CNPs), rendered.Lifted...) {
 		if replaced[p.Namespace] {
 			out.CNPs = append(out.CNPs, p)
 		}
 	}
 	return out
+}
+
+// withLiftedCeilings adds, for every live namespace whose escape hatch or audit mode is open (it has one of
+// netprofile's allow-alls) and that the manifests do not replace, the ceiling that returns with enforcement:
+// rendered from its live labels and the catalogue, as the manager renders it.
+func withLiftedCeilings(pols check.Policies, in desired.Input, files *catalogue.Set) check.Policies {
+	inFiles := map[string]bool{}
+	for _, ns := range files.Namespaces {
+		inFiles[ns.Name] = true
+	}
+	var open []*corev1.Namespace
+	for _, p := range pols.CNPs {
+		if ownership.AllowsAll(p.Name) && !inFiles[p.Namespace] && !slices.ContainsFunc(open, func(ns *corev1.Namespace) bool { return ns.Name == p.Namespace }) {
+			open = append(open, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.Namespace, Labels: pols.NamespaceLabels[p.Namespace]}})
+		}
+	}
+	if len(open) == 0 {
+		return pols
+	}
+	in.Namespaces, in.Scope = open, desired.Scope{Namespaces: true}
+	pols.CNPs = append(pols.CNPs, desired.Compute(in).Lifted...)
+	return pols
 }
 
 func namespaceList(files *catalogue.Set) string {

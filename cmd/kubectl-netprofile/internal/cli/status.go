@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/liggitt/tabwriter"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -127,17 +129,33 @@ func (o *statusOptions) rows(ctx context.Context, g *globals, c client.Client, n
 		}
 		namespaces = list.Items
 	}
-	var policies ciliumv2.CiliumNetworkPolicyList
-	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: ownership.Selector()}}
+	var opts []client.ListOption
 	if name != "" {
 		opts = append(opts, client.InNamespace(name))
 	}
+	var policies ciliumv2.CiliumNetworkPolicyList
 	if err := c.List(ctx, &policies, opts...); err != nil {
-		return nil, fmt.Errorf("failed to list netprofile's policies: %w", err)
+		return nil, fmt.Errorf("failed to list CiliumNetworkPolicies: %w", err)
 	}
+	// Labels are no proof: netprofile's are the ones at its reserved names that its field managers wrote.
 	owned := map[string][]ciliumv2.CiliumNetworkPolicy{}
+	others := map[string][]string{}
 	for _, p := range policies.Items {
-		owned[p.Namespace] = append(owned[p.Namespace], p)
+		if ownership.Generated(&p) {
+			owned[p.Namespace] = append(owned[p.Namespace], p)
+		} else {
+			others[p.Namespace] = append(others[p.Namespace], ciliumv2.CNPKindDefinition+" "+p.Name)
+		}
+	}
+	var knps networkingv1.NetworkPolicyList
+	switch err := c.List(ctx, &knps, opts...); {
+	case apierrors.IsForbidden(err):
+		fmt.Fprintln(g.stderr, "notice: not allowed to list NetworkPolicies; the policies beside netprofile's leave them out")
+	case err != nil:
+		return nil, fmt.Errorf("failed to list NetworkPolicies: %w", err)
+	}
+	for _, p := range knps.Items {
+		others[p.Namespace] = append(others[p.Namespace], "NetworkPolicy "+p.Name)
 	}
 	rows := []status.Row{}
 	now := o.now()
@@ -146,7 +164,7 @@ func (o *statusOptions) rows(ctx context.Context, g *globals, c client.Client, n
 		if name == "" && !status.Relevant(ctr, ns, len(owned[ns.Name])) {
 			continue
 		}
-		rows = append(rows, status.Summarize(ctr, ns, owned[ns.Name], now, enforcement.DefaultThresholds))
+		rows = append(rows, status.Summarize(ctr, ns, owned[ns.Name], slices.Sorted(slices.Values(others[ns.Name])), now, enforcement.DefaultThresholds))
 	}
 	if len(rows) == 0 && name == "" {
 		fmt.Fprintln(g.stderr, "no namespace uses netprofile's labels, conditions or policies")
@@ -193,6 +211,8 @@ var statusColumns = []metav1.TableColumnDefinition{
 	{Name: "Enforcement", Type: "string"},
 	{Name: "Ready", Type: "string"},
 	{Name: "Policies", Type: "string"},
+	{Name: "Ceiling", Type: "string", Description: "the NetworkPolicyCeiling condition: can other policies reach past the labels?"},
+	{Name: "Others", Type: "string", Priority: 1, Description: "policies in the namespace netprofile did not generate"},
 	{Name: "Message", Type: "string", Priority: 1, Description: "the NetworkPolicyReady condition's message"},
 	{Name: "Problems", Type: "integer", Priority: 1},
 }
@@ -209,7 +229,7 @@ func (o *statusOptions) table(g *globals, rows []status.Row) error {
 			msg = dash(r.Ready.Message)
 		}
 		t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{r.Namespace, dash(r.Profile), dash(strings.Join(r.Grants, ",")),
-			r.EnforcementText(now), r.ReadyText(), r.PoliciesText(), msg, int64(len(r.Problems))}})
+			r.EnforcementText(now), r.ReadyText(), r.PoliciesText(), r.CeilingText(), r.OthersText(), msg, int64(len(r.Problems))}})
 		for _, p := range r.Problems {
 			problems = append(problems, r.Namespace+": "+p)
 		}

@@ -66,8 +66,28 @@ type Drop struct {
 	Port     Port
 	// Egress: dropped by the source's egress policy; else by the destination's ingress policy.
 	Egress bool
-	// DenyRule: an explicit deny rule dropped it (Hubble's POLICY_DENY), not the default deny.
+	// DenyRule: a deny rule dropped it (Hubble's POLICY_DENY), not the default deny; DeniedBy names the
+	// policies, when known. Netprofile's own ceiling denies what the labels do not allow: such a drop is
+	// classified as the labels' (see heldByCeiling).
 	DenyRule bool
+	DeniedBy []PolicyName
+}
+
+// PolicyName names a namespaced or clusterwide (no namespace) policy.
+type PolicyName struct{ Namespace, Name string }
+
+// heldByCeiling reports whether a deny drop is netprofile's ceiling holding the local namespace to its labels:
+// the only denying policy named is the local namespace's ceiling, or (Hubble before 1.16 names none) the local
+// namespace has a profile that enforces its ceiling.
+func (c *Classifier) heldByCeiling(d Drop) bool {
+	local := d.local()
+	if len(d.DeniedBy) > 0 {
+		return !slices.ContainsFunc(d.DeniedBy, func(p PolicyName) bool {
+			return p.Name != ownership.CeilingPolicyName || p.Namespace != local.Namespace
+		})
+	}
+	profile := c.Catalogue.Profiles[local.NSLabels[c.Contract.ProfileKey()]]
+	return local.IsPod() && profile != nil && profile.Spec.EnforcesCeiling()
 }
 
 // local is the end whose policy dropped the flow.
@@ -83,7 +103,7 @@ func (d Drop) local() Peer {
 func (c *Classifier) Classify(d Drop) Cause { return c.classify(d) }
 
 func (c *Classifier) classify(d Drop) Cause {
-	if d.DenyRule {
+	if d.DenyRule && !c.heldByCeiling(d) {
 		return Cause{Kind: KindDenyRule,
 			Summary: "an explicit deny rule (ingressDeny/egressDeny) dropped it",
 			Fix: fmt.Sprintf("find the deny rule selecting %s and delete it (kubectl get cnp,ccnp -A -o yaml | grep -n Deny); deny beats every allow, even the escape hatch",

@@ -60,6 +60,17 @@ func diagnoseLines(t *testing.T, cat *catalogue.Set, events ...*observerpb.GetFl
 	return classifier(cat).Diagnose(in)
 }
 
+// deniedBy names the policy that denied f, as Hubble 1.16 and later do.
+func deniedBy(f *flowpb.Flow, namespace, name string) *flowpb.Flow {
+	p := []*flowpb.Policy{{Kind: "CiliumNetworkPolicy", Namespace: namespace, Name: name}}
+	if f.GetTrafficDirection() == flowpb.TrafficDirection_EGRESS {
+		f.EgressDeniedBy = p
+	} else {
+		f.IngressDeniedBy = p
+	}
+	return f
+}
+
 func TestClassifyTheDrop(t *testing.T) {
 	withPostgres := standardApp // has the postgres label
 	withStandard := ht.Pod{Namespace: "shop", Name: "web-5c6b7-k8j2m", IP: "10.0.2.31", Labels: map[string]string{"app": "web"},
@@ -134,9 +145,29 @@ func TestClassifyTheDrop(t *testing.T) {
 			kind: diagnose.KindSwitchProfile, profiles: []string{"internal-egress", "standard"},
 			fix: "network-policy.homelab/profile: internal-egress",
 		},
-		"an explicit deny rule": {
+		"an explicit deny rule Hubble names": {
+			flow: deniedBy(ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
+				app, ht.World("1.1.1.1"), ht.TCP(443)), "my-app", "block-dns-over-https"),
+			kind: diagnose.KindDenyRule,
+		},
+		"a deny drop in a namespace without a profile, by a policy Hubble does not name": {
 			flow: ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
-				app, ht.World("1.1.1.1"), ht.TCP(443)),
+				noProfile, ht.World("1.1.1.1"), ht.TCP(443)),
+			kind: diagnose.KindDenyRule,
+		},
+		"netprofile's ceiling dropping what the labels do not allow is the labels' drop": {
+			flow: deniedBy(ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
+				app, ht.World("140.82.112.3"), ht.TCP(443)), "my-app", "netprofile-ceiling"),
+			kind: diagnose.KindSwitchProfile, profiles: []string{"internal-egress", "standard"},
+		},
+		"... and where Hubble names no policy, a profile that enforces its ceiling says whose drop it is": {
+			flow: ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
+				app, ht.World("140.82.112.3"), ht.TCP(443)),
+			kind: diagnose.KindSwitchProfile, profiles: []string{"internal-egress", "standard"},
+		},
+		"another namespace's ceiling is not this one's": {
+			flow: deniedBy(ht.Flow(flowpb.Verdict_DROPPED, flowpb.DropReason_POLICY_DENY, flowpb.TrafficDirection_EGRESS,
+				app, ht.World("140.82.112.3"), ht.TCP(443)), "other", "netprofile-ceiling"),
 			kind: diagnose.KindDenyRule,
 		},
 		"ingress at kube-dns dropped: kube-system's own policy must allow DNS": {

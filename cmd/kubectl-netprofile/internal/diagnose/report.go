@@ -68,11 +68,19 @@ func DropReason(f *flowpb.Flow) flowpb.DropReason {
 // DropOf reads a policy drop, or a flow Cilium's audit mode let through, as a Drop: its ends, its port and
 // the side whose policy drops it.
 func DropOf(f *flowpb.Flow) Drop {
-	d := Drop{Port: PortOf(f), DenyRule: DropReason(f) == flowpb.DropReason_POLICY_DENY}
+	d := Drop{Port: PortOf(f)}
 	d.Src, d.Dst = Ends(f)
 	// Hubble leaves the direction unknown for some drops; a drop at a pod with no local source is ingress.
 	d.Egress = f.GetTrafficDirection() == flowpb.TrafficDirection_EGRESS ||
 		(f.GetTrafficDirection() == flowpb.TrafficDirection_TRAFFIC_DIRECTION_UNKNOWN && d.Src.IsPod())
+	d.DenyRule = DropReason(f) == flowpb.DropReason_POLICY_DENY
+	deniedBy := f.GetIngressDeniedBy()
+	if d.Egress {
+		deniedBy = f.GetEgressDeniedBy()
+	}
+	for _, p := range deniedBy {
+		d.DeniedBy = append(d.DeniedBy, PolicyName{Namespace: p.GetNamespace(), Name: p.GetName()})
+	}
 	return d
 }
 

@@ -17,8 +17,14 @@ import (
 	"github.com/cilium/cilium/pkg/policy/api"
 	yaml "go.yaml.in/yaml/v3"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
+	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
 // Rule ids. Each finding carries one.
@@ -35,6 +41,7 @@ const (
 	RulePlatformPrometheus   = "platform-prometheus-scrape"
 	RulePlatformHBONE        = "platform-hbone"
 	RulePlatformDNSIngress   = "platform-kube-dns-ingress"
+	RuleBeyondLabels         = "beyond-labels"
 )
 
 // Rules describes every rule id, for `lint --rules` and the README.
@@ -51,6 +58,7 @@ var Rules = map[string]string{
 	RulePlatformPrometheus:   "a platform namespace's policies do not let Prometheus (monitoring, app.kubernetes.io/name=prometheus) scrape",
 	RulePlatformHBONE:        "an ambient platform namespace's policies do not allow HBONE (TCP 15008) in and out",
 	RulePlatformDNSIngress:   "kube-system's policies do not let the cluster's pods reach kube-dns on 53/UDP and 53/TCP (the baselines select kube-dns too)",
+	RuleBeyondLabels:         "a policy in a namespace with a profile (its Namespace manifest among the files) allows flows its labels do not: Cilium's engine names them; the profile's ceiling denies them, or, where it only reports, the policy widens the namespace",
 }
 
 // Finding is one problem at one place.
@@ -76,6 +84,9 @@ type Options struct {
 	AmbientNamespaces []string
 	// ExternalCIDRs are address ranges outside the cluster that policies may name.
 	ExternalCIDRs []netip.Prefix
+	// Render is what the beyond-labels rule renders a namespace's policies with (renderer, catalogue, clock);
+	// nil skips the rule.
+	Render *desired.Input
 }
 
 // Linter collects policies from files, then reports on them together: the platform rules look at all the
@@ -85,6 +96,8 @@ type Linter struct {
 	findings []Finding
 	policies []*doc
 	ambient  map[string]bool
+	// namespaces are the labels of the Namespace manifests among the files.
+	namespaces map[string]map[string]string
 }
 
 // doc is one Cilium policy document.
@@ -97,6 +110,8 @@ type doc struct {
 	// rules are the policy's specs after Cilium's Parse (selectors scoped as the agent scopes them); nil when
 	// Cilium rejects the policy.
 	rules api.Rules
+	// cnp is the decoded CiliumNetworkPolicy, when it is one Cilium accepts.
+	cnp *ciliumv2.CiliumNetworkPolicy
 }
 
 func (d *doc) object() string {
@@ -111,7 +126,7 @@ func New(opts Options) *Linter {
 	// The agent fills in the cluster entity's selectors at startup, from its cluster name; without this the
 	// cluster entity selects nothing.
 	api.InitEntities("default")
-	l := &Linter{opts: opts, ambient: map[string]bool{}}
+	l := &Linter{opts: opts, ambient: map[string]bool{}, namespaces: map[string]map[string]string{}}
 	for _, ns := range opts.AmbientNamespaces {
 		l.ambient[ns] = true
 	}
@@ -176,7 +191,12 @@ func (l *Linter) addDocument(file string, root *yaml.Node) {
 	meta := get(root, "metadata")
 	switch {
 	case apiVersion == "v1" && kind == "Namespace":
-		if str(get(meta, "labels"), "istio.io/dataplane-mode") == "ambient" {
+		labels := map[string]string{}
+		if n := get(meta, "labels"); n != nil {
+			_ = n.Decode(&labels) // a label map that does not decode is the API server's to refuse
+		}
+		l.namespaces[str(meta, "name")] = labels
+		if labels["istio.io/dataplane-mode"] == "ambient" {
 			l.ambient[str(meta, "name")] = true
 		}
 		return
@@ -254,6 +274,7 @@ func (l *Linter) decodeAndValidate(d *doc) {
 	var err2 error
 	switch p := obj.(type) {
 	case *ciliumv2.CiliumNetworkPolicy:
+		d.cnp = p.DeepCopy()
 		d.rules, err2 = p.Parse(discard, "")
 	case *ciliumv2.CiliumClusterwideNetworkPolicy:
 		d.rules, err2 = p.Parse(discard, "")
@@ -265,6 +286,27 @@ func (l *Linter) decodeAndValidate(d *doc) {
 }
 
 var discard = slog.New(slog.DiscardHandler)
+
+// beyondFindings judges each valid CiliumNetworkPolicy of a namespace whose manifest is among the files
+// against the namespace's labels (Options.Beyond).
+func (l *Linter) beyondFindings() []Finding {
+	var out []Finding
+	for _, d := range l.policies {
+		labels, ok := l.namespaces[d.namespace]
+		if l.opts.Render == nil || d.cnp == nil || !ok {
+			continue
+		}
+		msg, hint, err := beyondLabels(*l.opts.Render, labels, d.cnp)
+		switch {
+		case err != nil:
+			out = append(out, Finding{File: d.file, Line: line(d.root, d.root), Rule: RuleBeyondLabels, Object: d.object(),
+				Message: "could not judge it against the namespace's labels: " + err.Error(), Hint: "fix the Namespace manifest or the catalogue"})
+		case msg != "":
+			out = append(out, Finding{File: d.file, Line: line(d.root, d.root), Rule: RuleBeyondLabels, Object: d.object(), Message: msg, Hint: hint})
+		}
+	}
+	return out
+}
 
 // unknownField finds the key encoding/json names in an unknown-field error, so the finding points at the typo
 // rather than at the document.
@@ -299,8 +341,54 @@ func unknownField(root *yaml.Node, err error) *yaml.Node {
 // Findings returns every finding, sorted by file, line and rule, after the rules that need all policies.
 func (l *Linter) Findings() []Finding {
 	out := append(slices.Clone(l.findings), l.platformFindings()...)
+	out = append(out, l.beyondFindings()...)
 	slices.SortStableFunc(out, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Rule, b.Rule))
 	})
 	return slices.Compact(out)
+}
+
+// beyondLabels judges a tenant's policy with Cilium's engine against what netprofile renders for its
+// namespace's labels: the flows it opens past them, or the flows the namespace's ceiling holds. It returns a
+// finding's message and fix, or "" when the policy stays within the labels or the namespace has no profile.
+func beyondLabels(in desired.Input, labels map[string]string, cnp *ciliumv2.CiliumNetworkPolicy) (string, string, error) {
+	profile := labels[in.Renderer.Contract.ProfileKey()]
+	if profile == "" {
+		return "", "", nil
+	}
+	in.Namespaces = []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: cnp.Namespace, Labels: labels}}}
+	set := desired.Compute(in)
+	b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: map[string]map[string]string{cnp.Namespace: labels}},
+		[]*ciliumv2.CiliumNetworkPolicy{cnp}, nil, cnp.Namespace)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case len(b.Opened) > 0:
+		return fmt.Sprintf("allows %s past the labels of namespace %s (profile %s): %s", flowCount(len(b.Opened)), cnp.Namespace, profile, firstFlows(b.Opened)),
+			fmt.Sprintf("NetworkProfile %s only reports its ceiling (spec.ceiling: Report): ask for the access with labels (a profile or an access grant), or set spec.ceiling: Enforce", profile), nil
+	case len(b.Held) > 0:
+		return fmt.Sprintf("would allow %s past the labels of namespace %s (profile %s), but the namespace's ceiling (%s) denies them: %s", flowCount(len(b.Held)), cnp.Namespace, profile, ownership.CeilingPolicyName, firstFlows(b.Held)),
+			"those rules have no effect: ask for the access with labels (a profile or an access grant), and keep the policy to narrowing", nil
+	}
+	return "", "", nil
+}
+
+func flowCount(n int) string {
+	if n == 1 {
+		return "1 flow"
+	}
+	return fmt.Sprintf("%d flows", n)
+}
+
+// firstFlows names the first three flows, and how many more.
+func firstFlows(flows []check.Flow) string {
+	names := make([]string, 0, 3)
+	for _, f := range flows[:min(3, len(flows))] {
+		names = append(names, f.String())
+	}
+	if len(flows) > 3 {
+		return strings.Join(names, "; ") + fmt.Sprintf("; and %d more", len(flows)-3)
+	}
+	return strings.Join(names, "; ")
 }

@@ -2,23 +2,35 @@ package lint_test
 
 import (
 	"flag"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
+	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func options() lint.Options {
+	cat, err := desired.DefaultCatalogue()
+	if err != nil {
+		panic(err)
+	}
 	return lint.Options{
 		PlatformNamespaces: policy.DefaultPlatformNamespaces,
 		ExternalCIDRs:      []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+		Render: &desired.Input{Renderer: policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},
+			Catalogue: cat, Scope: desired.All, Now: time.Unix(0, 0), Thresholds: enforcement.DefaultThresholds},
 	}
 }
 
@@ -54,6 +66,23 @@ func TestLint(t *testing.T) {
 			want: []string{lint.RuleDefaultDeny, lint.RuleDefaultDeny, lint.RuleDefaultDeny},
 		},
 		"any deny rule defeats the escape hatch": {file: "bad/deny-rule.yaml", want: []string{lint.RuleDenyRule}},
+		"a team's policy beside a profile is judged against the labels; the ceiling holds it": {
+			file: "bad/beyond-labels.yaml", want: []string{lint.RuleBeyondLabels},
+		},
+		"... and where the profile only reports its ceiling, it widens the namespace": {
+			file: "bad/beyond-labels.yaml", want: []string{lint.RuleBeyondLabels},
+			opts: func(o *lint.Options) {
+				in := *o.Render
+				cat := *in.Catalogue
+				cat.Profiles = maps.Clone(cat.Profiles)
+				std := cat.Profiles["standard"].DeepCopy()
+				std.Spec.Ceiling = v1alpha1.CeilingReport
+				cat.Profiles["standard"] = std
+				in.Catalogue = &cat
+				o.Render = &in
+			},
+		},
+		"without the Namespace manifest there are no labels to judge against": {file: "good/app.yaml"},
 		"pod IPs, public ranges and 0.0.0.0/0 are hard-coded; link-local and external ranges are not": {
 			file: "bad/hardcoded-ip.yaml",
 			want: []string{lint.RuleHardcodedIP, lint.RuleHardcodedIP, lint.RuleHardcodedIP},

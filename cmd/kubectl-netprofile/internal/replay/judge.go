@@ -53,6 +53,8 @@ type Side struct {
 	Decision string `json:"decision"`
 	// DecidedBy are the policies whose rules decided (allowing rules, or deny rules).
 	DecidedBy []check.PolicyRef `json:"decidedBy,omitempty"`
+	// Ceiling: denied by netprofile's ceiling, that is, by the namespace's labels.
+	Ceiling bool `json:"ceiling,omitempty"`
 }
 
 // Verdict is a flow's verdict under the judged set.
@@ -125,6 +127,9 @@ func Judge(flows []*Flow, set Set, cls *diagnose.Classifier) ([]Verdict, error) 
 				denying = v.Egress
 			}
 			d.DenyRule = denying.Judged && len(denying.DecidedBy) > 0
+			for _, r := range denying.DecidedBy {
+				d.DeniedBy = append(d.DeniedBy, diagnose.PolicyName{Namespace: r.Namespace, Name: r.Name})
+			}
 			k := causeKey{flow: at[i], egress: d.Egress, deny: d.DenyRule}
 			c, ok := causes[k]
 			if !ok {
@@ -165,7 +170,7 @@ func side(d check.Direction, ep check.Endpoint, p diagnose.Peer, dir string, set
 		}
 		return s
 	}
-	s := Side{Allowed: d.Allowed, Judged: true, DecidedBy: d.DecidedBy}
+	s := Side{Allowed: d.Allowed, Judged: true, DecidedBy: d.DecidedBy, Ceiling: d.Ceiling}
 	switch {
 	case !ep.IsPod():
 		s.Decision = "no policy: not a Cilium endpoint"
@@ -175,6 +180,8 @@ func side(d check.Direction, ep check.Endpoint, p diagnose.Peer, dir string, set
 		s.Decision = "allowed: no default-deny policy selects it for " + dir + " (additive ones only add), so Cilium does not enforce it"
 	case d.Allowed:
 		s.Decision = "allowed"
+	case d.Ceiling:
+		s.Decision = "denied: the labels do not allow it (held by the ceiling, " + refs(d.DecidedBy) + ")"
 	case len(d.DecidedBy) > 0:
 		s.Decision = "denied by a deny rule of " + refs(d.DecidedBy)
 	default:
@@ -198,7 +205,9 @@ func refs(rs []check.PolicyRef) string {
 // the allow-alls it left out.
 func Proposed(in desired.Input, cnps []*ciliumv2.CiliumNetworkPolicy, ccnps []*ciliumv2.CiliumClusterwideNetworkPolicy) (Set, []desired.Problem, []check.PolicyRef) {
 	rendered := desired.Compute(in)
-	pols := check.Policies{CNPs: append(slices.Clone(rendered.CNPs), cnps...), CCNPs: append(slices.Clone(rendered.CCNPs), ccnps...),
+	// With enforcement on, the ceilings the escape hatch and audit mode lift are back.
+	enforcing := append(slices.Clone(rendered.CNPs), rendered.Lifted...)
+	pols := check.Policies{CNPs: append(enforcing, cnps...), CCNPs: append(slices.Clone(rendered.CCNPs), ccnps...),
 		NamespaceLabels: map[string]map[string]string{}}
 	set := Set{Namespaces: map[string]bool{}}
 	for _, ns := range in.Namespaces {

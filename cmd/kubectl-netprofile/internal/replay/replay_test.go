@@ -197,7 +197,7 @@ func TestAuditNamespace(t *testing.T) {
 	https := group(t, r, replay.WouldBreak, "dash", "world", "443/TCP")
 	if https.Flows != 6 || https.Distinct != 2 || https.Cause == nil || https.Cause.Kind != diagnose.KindSwitchProfile ||
 		https.Cause.Label != "network-policy.homelab/profile=internal-egress" ||
-		!strings.HasPrefix(https.Egress.Decision, "default deny: no policy allows it") ||
+		!strings.HasPrefix(https.Egress.Decision, "denied: the labels do not allow it") || !https.Egress.Ceiling ||
 		!slices.Equal(https.ObservedAllowedBy, []string{"CiliumNetworkPolicy dash/netprofile-enforcement-audit"}) {
 		t.Errorf("HTTPS: %+v", https)
 	}

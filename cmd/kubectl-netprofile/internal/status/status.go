@@ -51,17 +51,23 @@ type Row struct {
 	// AuditSince is when audit mode started, while it lasts.
 	AuditSince *time.Time `json:"auditSince,omitempty"`
 	// Audit is the audit mode condition, when netprofile wrote one.
-	Audit    *Condition `json:"audit,omitempty"`
+	Audit *Condition `json:"audit,omitempty"`
+	// Ceiling is the NetworkPolicyCeiling condition: whether other policies can reach past the labels.
+	Ceiling  *Condition `json:"ceiling,omitempty"`
 	Policies []Policy   `json:"policies"`
+	// Others are the policies in the namespace netprofile did not generate ("NetworkPolicy allow-all"): what
+	// Cilium adds to netprofile's, and the ceiling holds to the labels.
+	Others []string `json:"others,omitempty"`
 	// Problems say, in words, why the row is not OK.
 	Problems []string `json:"problems,omitempty"`
 	OK       bool     `json:"ok"`
 }
 
-// Summarize builds the row of a namespace from the namespace and the policies netprofile owns in it.
-func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.CiliumNetworkPolicy, now time.Time, t enforcement.Thresholds) Row {
+// Summarize builds the row of a namespace from the namespace, the policies netprofile generated in it and
+// the names of the others.
+func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.CiliumNetworkPolicy, others []string, now time.Time, t enforcement.Thresholds) Row {
 	sel, labelProblems := c.Parse(ns.Labels)
-	row := Row{Namespace: ns.Name, Profile: sel.Profile, Grants: sel.Grants, Policies: []Policy{}}
+	row := Row{Namespace: ns.Name, Profile: sel.Profile, Grants: sel.Grants, Policies: []Policy{}, Others: others}
 	for _, p := range labelProblems {
 		row.Problems = append(row.Problems, p.String())
 	}
@@ -93,6 +99,7 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 	row.Ready = condition(ns, conditions.Ready)
 	row.EnforcementDisabled = condition(ns, conditions.EnforcementDisabled)
 	row.Audit = condition(ns, conditions.Audit)
+	row.Ceiling = condition(ns, conditions.Ceiling)
 
 	sorted := slices.Clone(owned)
 	slices.SortFunc(sorted, func(a, b ciliumv2.CiliumNetworkPolicy) int { return cmp.Compare(a.Name, b.Name) })
@@ -120,6 +127,9 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 	}
 	if a := row.Audit; a != nil && (a.Reason == conditions.ReasonNameClash || a.Reason == conditions.ReasonRejectedByAgent) {
 		row.Problems = append(row.Problems, fmt.Sprintf("%s (%s): %s", conditions.Audit, a.Reason, a.Message))
+	}
+	if ce := row.Ceiling; ce != nil && ce.Status == corev1.ConditionFalse {
+		row.Problems = append(row.Problems, fmt.Sprintf("%s (%s): %s", conditions.Ceiling, ce.Reason, ce.Message))
 	}
 	row.OK = len(row.Problems) == 0
 	return row
@@ -155,6 +165,22 @@ func (r Row) EnforcementText(now time.Time) string {
 		detail += ", " + e.Reason
 	}
 	return fmt.Sprintf("%s since %s (%s)", r.Enforcement, r.DisabledSince.Format(time.RFC3339), detail)
+}
+
+// CeilingText is the ceiling column: the condition's reason, "-" without one.
+func (r Row) CeilingText() string {
+	if r.Ceiling == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s)", r.Ceiling.Status, r.Ceiling.Reason)
+}
+
+// OthersText is the column of the policies netprofile did not generate.
+func (r Row) OthersText() string {
+	if len(r.Others) == 0 {
+		return "-"
+	}
+	return strings.Join(r.Others, ",")
 }
 
 // ReadyText is the ready column.

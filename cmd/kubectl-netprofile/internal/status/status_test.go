@@ -47,6 +47,7 @@ func TestSummarize(t *testing.T) {
 	cases := map[string]struct {
 		ns          *corev1.Namespace
 		policies    []ciliumv2.CiliumNetworkPolicy
+		others      []string
 		ok          bool
 		enforcement string
 		problem     string
@@ -109,6 +110,19 @@ func TestSummarize(t *testing.T) {
 			ns: namespace(map[string]string{"network-policy.homelab/profil": "standard"}, nil),
 			ok: false, enforcement: "enabled", problem: "netprofile defines only",
 		},
+		"other policies held by the ceiling are fine": {
+			ns: namespace(map[string]string{profile: "standard"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.Ceiling, Status: corev1.ConditionTrue, Reason: conditions.ReasonCeilingEnforced, LastTransitionTime: metav1.NewTime(now)}),
+			others: []string{"NetworkPolicy allow-all"},
+			ok:     true, enforcement: "enabled",
+		},
+		"other policies the ceiling does not hold are a problem": {
+			ns: namespace(map[string]string{profile: "standard"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.Ceiling, Status: corev1.ConditionFalse, Reason: conditions.ReasonCeilingNotEnforced,
+					Message: "NetworkProfile \"standard\" does not enforce its ceiling", LastTransitionTime: metav1.NewTime(now)}),
+			others: []string{"NetworkPolicy allow-all"},
+			ok:     false, enforcement: "enabled", problem: "NetworkPolicyCeiling (CeilingNotEnforced)",
+		},
 		"a provider namespace without labels or conditions is fine": {
 			ns:       namespace(nil, nil),
 			policies: []ciliumv2.CiliumNetworkPolicy{owned(ownership.ProviderPolicyName("postgres"), ownership.ComponentProvider, "")},
@@ -117,7 +131,7 @@ func TestSummarize(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			row := status.Summarize(contract.Default(), tc.ns, tc.policies, now, enforcement.DefaultThresholds)
+			row := status.Summarize(contract.Default(), tc.ns, tc.policies, tc.others, now, enforcement.DefaultThresholds)
 			if row.OK != tc.ok {
 				t.Errorf("OK = %v, want %v (problems %v)", row.OK, tc.ok, row.Problems)
 			}
