@@ -53,6 +53,9 @@ type Options struct {
 	Enforcement enforcement.Thresholds
 	// Clock is injected by tests; nil means the real clock.
 	Clock clock.Clock
+	// ClusterName is the Cilium cluster every rendered peer names (policy.Renderer.ClusterName); empty is
+	// policy.DefaultClusterName.
+	ClusterName string
 }
 
 // NewScheme returns a scheme with every type netprofile reads or writes.
@@ -110,11 +113,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Enforcement.WarningAfter == 0 && opts.Enforcement.CriticalAfter == 0 {
 		opts.Enforcement = enforcement.DefaultThresholds
 	}
+	if opts.ClusterName == "" {
+		opts.ClusterName = policy.DefaultClusterName
+	}
 	platform := make(map[string]bool, len(opts.PlatformNamespaces))
 	for _, ns := range opts.PlatformNamespaces {
 		platform[ns] = true
 	}
-	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform}
+	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform, ClusterName: opts.ClusterName}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
 	// Events about Namespaces go through a broadcaster of their own, whose sink sends an Event about a
@@ -157,11 +163,12 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock}},
 		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentProvider, sharedresource.ControllerName),
 			Renderer: renderer, Status: status(sharedresource.ControllerName)}},
-		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentBaseline, baseline.ControllerName), Status: status(baseline.ControllerName)}},
+		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentBaseline, baseline.ControllerName),
+			Renderer: renderer, Status: status(baseline.ControllerName)}},
 		{profile.ControllerName, &profile.Reconciler{Client: mgr.GetClient(), Renderer: renderer, Status: status(profile.ControllerName)}},
 		{labelcontract.ControllerName, &labelcontract.Reconciler{Client: mgr.GetClient(), Contract: opts.Contract, Clock: opts.Clock,
 			Settings: contract.Settings{PlatformNamespaces: opts.PlatformNamespaces, WarningAfter: opts.Enforcement.WarningAfter,
-				CriticalAfter: opts.Enforcement.CriticalAfter, MaxDisabled: opts.Enforcement.MaxDisabled}}},
+				CriticalAfter: opts.Enforcement.CriticalAfter, MaxDisabled: opts.Enforcement.MaxDisabled, ClusterName: opts.ClusterName}}},
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &cilium.CiliumNetworkPolicy{}, sharedresource.ProviderIndex,
 		sharedresource.IndexProvider); err != nil {

@@ -92,7 +92,10 @@ var _ = BeforeSuite(func() {
 func startManager() { startManagerWithResync(syncPeriod) }
 
 // startManagerWithResync runs the manager with another informer resync period.
-func startManagerWithResync(resync time.Duration) {
+func startManagerWithResync(resync time.Duration) { startManagerWith(resync, "") }
+
+// startManagerWith runs the manager with another informer resync period and cluster name ("" for the default).
+func startManagerWith(resync time.Duration, clusterName string) {
 	scheme, err := controllers.NewScheme()
 	Expect(err).NotTo(HaveOccurred())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,6 +117,7 @@ func startManagerWithResync(resync time.Duration) {
 		PlatformNamespaces:      policy.DefaultPlatformNamespaces,
 		MaxConcurrentReconciles: 2,
 		Clock:                   fakeClock,
+		ClusterName:             clusterName,
 	})).To(Succeed())
 	var mctx context.Context
 	mctx, stopMgr = context.WithCancel(ctx)

@@ -57,6 +57,9 @@ type LabelContract struct {
 	// PlatformNamespaces refuse profiles and grants (--platform-namespaces).
 	// +listType=set
 	PlatformNamespaces []string `json:"platformNamespaces"`
+	// ClusterName is the Cilium cluster every pod peer of the rendered policies names (--cluster-name).
+	// +optional
+	ClusterName string `json:"clusterName,omitempty"`
 	// Profiles are the NetworkProfiles a profile label may name: those that exist and are not being deleted.
 	// +listType=set
 	Profiles []string `json:"profiles"`

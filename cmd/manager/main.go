@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -51,6 +52,8 @@ func run() error {
 		retryPeriod             time.Duration
 		labelDomain             string
 		platformNamespaces      string
+		clusterName             string
+		ciliumConfig            string
 		syncPeriod              time.Duration
 		workers                 int
 		qps                     float64
@@ -72,6 +75,8 @@ func run() error {
 	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the Lease.")
 	flag.StringVar(&labelDomain, "label-domain", contract.DefaultDomain, "Domain of the Namespace labels netprofile reads (<domain>/profile, access.<domain>/<resource>, <domain>/enforcement).")
 	flag.StringVar(&platformNamespaces, "platform-namespaces", strings.Join(policy.DefaultPlatformNamespaces, ","), "Comma-separated namespaces that keep hand-crafted policies: profiles and grants are refused there.")
+	flag.StringVar(&clusterName, "cluster-name", "", "The Cilium cluster every rendered pod peer names (io.cilium.k8s.policy.cluster), so a policy means this cluster's pods whether or not Cilium's policy-default-local-cluster is on. Empty takes Cilium's cluster-name from --cilium-config, or \"default\" when that cannot be read.")
+	flag.StringVar(&ciliumConfig, "cilium-config", "kube-system/cilium-config", "Namespace/name of Cilium's ConfigMap, read at start to check --cluster-name against Cilium's cluster-name; empty reads nothing.")
 	flag.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "How often every object is re-checked even without a change.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Workers per controller.")
 	// The client-side limit only bounds a runaway; the API server's Priority and Fairness is what shares it. At
@@ -143,11 +148,27 @@ func run() error {
 			return fmt.Errorf("failed to watch the metrics certificate: %w", err)
 		}
 	}
+	var ciliumConfigKey *client.ObjectKey
+	if ciliumConfig != "" {
+		ns, name, ok := strings.Cut(ciliumConfig, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("--cilium-config %q: want namespace/name, or empty to read nothing", ciliumConfig)
+		}
+		ciliumConfigKey = &client.ObjectKey{Namespace: ns, Name: name}
+	}
+	// The API reader works before the manager starts: the cluster name must be known to render anything.
+	setupCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	clusterName, err = controllers.ResolveClusterName(setupCtx, mgr.GetAPIReader(), clusterName, ciliumConfigKey, ctrl.Log.WithName("setup"))
+	cancel()
+	if err != nil {
+		return err
+	}
 	if err := controllers.Setup(mgr, controllers.Options{
 		Contract:                c,
 		PlatformNamespaces:      splitList(platformNamespaces),
 		MaxConcurrentReconciles: workers,
 		Enforcement:             thresholds,
+		ClusterName:             clusterName,
 	}); err != nil {
 		return err
 	}
@@ -159,7 +180,7 @@ func run() error {
 	if err := mgr.AddReadyzCheck("informers", cacheSynced(mgr.GetCache())); err != nil {
 		return fmt.Errorf("failed to add readiness check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("Starting netprofile", "labelDomain", c.Domain(), "leaderElection", leaderElect)
+	ctrl.Log.WithName("setup").Info("Starting netprofile", "labelDomain", c.Domain(), "clusterName", clusterName, "leaderElection", leaderElect)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

@@ -39,9 +39,10 @@ const (
 
 // Reconciler reconciles one Baseline.
 type Reconciler struct {
-	Client  client.Client
-	Applier apply.Applier
-	Status  crstatus.Writer
+	Client   client.Client
+	Applier  apply.Applier
+	Renderer policy.Renderer
+	Status   crstatus.Writer
 }
 
 // Reconcile renders and applies the baseline, or deletes its policy when it is off or gone.
@@ -78,7 +79,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // reconcilePolicy brings the clusterwide policy in line and says how that went.
 func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, current *cilium.CiliumClusterwideNetworkPolicy) (bool, string, string, error) {
-	desired, err := policy.Baseline(b)
+	desired, err := r.Renderer.Baseline(b)
 	if refusal, isRefusal := errors.AsType[*policy.Refusal](err); isRefusal {
 		// Fail closed: the last good policy stays.
 		kept := "no policy was applied"

@@ -400,7 +400,8 @@ func (h *harness) catalogues() (cold, fan policy.Catalogue) {
 // offline is every namespace's generated policies after `flips` profile flips, rendered by netprofile's own
 // code: the namespace policy, then the ceiling when the profile enforces one.
 func (h *harness) offline(cat policy.Catalogue, flips int) ([][]*cilium.CiliumNetworkPolicy, error) {
-	renderer := policy.Renderer{Contract: c}
+	// The manager runs without --cluster-name and finds no Cilium ConfigMap: Cilium's default cluster name.
+	renderer := policy.Renderer{Contract: c, ClusterName: policy.DefaultClusterName}
 	out := make([][]*cilium.CiliumNetworkPolicy, h.n)
 	for i, name := range h.names {
 		r, err := renderer.Namespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, flips)}}, cat, nil)

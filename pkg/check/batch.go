@@ -64,7 +64,7 @@ func endpointKey(ep Endpoint) string {
 		kv = append(kv, k+"="+ep.Labels[k])
 	}
 	return strings.Join([]string{ep.Namespace, strings.Join(kv, ","), ep.Entity, strings.Join(ep.Entities, "+"), ep.CIDR,
-		strings.Join(ep.Names, ",")}, "\x00")
+		strings.Join(ep.Names, ","), ep.Cluster}, "\x00")
 }
 
 func (e *Engine) newBatch(flows []Flow) (*batch, error) {
@@ -131,7 +131,7 @@ func (e *Engine) newBatch(flows []Flow) (*batch, error) {
 		envoypolicy.NewEnvoyL7RulesTranslator(e.logger, certificatemanager.NewMockSecretManagerInline()), idmgr, nil)
 	b.repo.UpdateIdentities(ids, nil)
 	for _, r := range e.resources {
-		es, err := r.entries(e.logger)
+		es, err := r.entries(e.logger, e.parseCluster)
 		if err != nil {
 			return nil, err
 		}

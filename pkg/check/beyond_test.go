@@ -21,7 +21,7 @@ func TestBeyondLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	labels := map[string]string{profileKey: "standard"}
 	tenantCNPs, tenantKNPs := tenantAllowAll(t)
 	for _, mode := range []v1alpha1.CeilingMode{v1alpha1.CeilingEnforce, v1alpha1.CeilingReport} {

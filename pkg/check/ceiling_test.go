@@ -155,7 +155,7 @@ func TestCeilingHoldsAgainstTenantPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	tenantCNPs, tenantKNPs := tenantAllowAll(t)
 	grantSets := map[string][]string{"no grant": nil, "postgres": {"postgres"}, "kube-api": {"kube-api"},
 		"every grant": {"postgres", "dragonfly", "garage-s3", "kube-api"}}
@@ -262,7 +262,7 @@ func TestCeilingWithCIDRsAndNames(t *testing.T) {
 		{FQDNs: []v1alpha1.FQDN{{MatchName: "api.example.com"}}, Ports: []v1alpha1.PortProtocol{{Port: 8443}}},
 	}}}
 	cat.Profiles["partner"].Name = "partner"
-	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	labels := map[string]string{profileKey: "partner"}
 	set := desired.Compute(desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
 		Namespaces: []*corev1.Namespace{namespace(subject, labels)}})

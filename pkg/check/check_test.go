@@ -1,6 +1,7 @@
 package check_test
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -47,11 +48,17 @@ func kubeSystem(t *testing.T) *ciliumv2.CiliumNetworkPolicy {
 // policies, provider halves, baselines), adds the hand-written policies and loads it all into Cilium's engine.
 func engineFor(t *testing.T, handWritten []*ciliumv2.CiliumNetworkPolicy, namespaces ...*corev1.Namespace) *check.Engine {
 	t.Helper()
+	return engineParsedAs(t, false, handWritten, namespaces...)
+}
+
+// engineParsedAs is engineFor for an agent with policy-default-local-cluster off (anyCluster) or on.
+func engineParsedAs(t *testing.T, anyCluster bool, handWritten []*ciliumv2.CiliumNetworkPolicy, namespaces ...*corev1.Namespace) *check.Engine {
+	t.Helper()
 	cat, err := desired.DefaultCatalogue()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	set := desired.Compute(desired.Input{Renderer: r, Namespaces: namespaces, Catalogue: cat, Scope: desired.All,
 		Now: time.Now(), Thresholds: enforcement.DefaultThresholds})
 	if len(set.Problems) > 0 {
@@ -61,7 +68,8 @@ func engineFor(t *testing.T, handWritten []*ciliumv2.CiliumNetworkPolicy, namesp
 	for _, ns := range namespaces {
 		nsLabels[ns.Name] = ns.Labels
 	}
-	e, err := check.New(check.Policies{CNPs: append(set.CNPs, handWritten...), CCNPs: set.CCNPs, NamespaceLabels: nsLabels})
+	e, err := check.New(check.Policies{CNPs: append(set.CNPs, handWritten...), CCNPs: set.CCNPs, NamespaceLabels: nsLabels,
+		Cluster: policy.DefaultClusterName, AnyClusterByDefault: anyCluster})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +106,17 @@ func names(refs []check.PolicyRef) []string {
 }
 
 // TestDefaultCatalogue is the proof, on the rendered shipped catalogue plus kube-system's platform
-// policy: isolation holds, and exactly the labelled grants and profiles open traffic.
+// policy: isolation holds, and exactly the labelled grants and profiles open traffic. The verdicts are the
+// same whatever the agent's policy-default-local-cluster says, since every peer netprofile renders names its
+// cluster.
 func TestDefaultCatalogue(t *testing.T) {
-	e := engineFor(t, []*ciliumv2.CiliumNetworkPolicy{kubeSystem(t)},
+	for _, anyCluster := range []bool{false, true} {
+		t.Run(fmt.Sprintf("policy-default-local-cluster=%v", !anyCluster), func(t *testing.T) { testDefaultCatalogue(t, anyCluster) })
+	}
+}
+
+func testDefaultCatalogue(t *testing.T, anyCluster bool) {
+	e := engineParsedAs(t, anyCluster, []*ciliumv2.CiliumNetworkPolicy{kubeSystem(t)},
 		namespace("batch", map[string]string{profileKey: "isolated"}),
 		namespace("web", map[string]string{profileKey: "standard"}),
 		namespace("shop", map[string]string{profileKey: "standard", postgresAccess: "true"}),

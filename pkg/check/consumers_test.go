@@ -33,7 +33,7 @@ func catalogueLimiting(t *testing.T, sel *metav1.LabelSelector) *catalogue.Set {
 }
 
 func compute(cat *catalogue.Set, scope desired.Scope, namespaces []*corev1.Namespace) *desired.Set {
-	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	return desired.Compute(desired.Input{Renderer: r, Namespaces: namespaces, Catalogue: cat, Scope: scope,
 		Now: time.Now(), Thresholds: enforcement.DefaultThresholds})
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/u8proto"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/netprofile/netprofile/pkg/policy"
 )
 
-// ClusterName is the cluster the identities belong to; policies are parsed for the same cluster, so a
-// policy-default-local-cluster agent and a default one give the same verdicts.
-const ClusterName = "default"
+// ClusterName is the local cluster when Policies names none: Cilium's own default cluster-name.
+const ClusterName = policy.DefaultClusterName
 
 // Endpoint is one end of a flow: a pod (namespace and pod labels), a Cilium entity (world, host,
 // kube-apiserver, ...), or an address outside the cluster (a CIDR).
@@ -34,6 +35,8 @@ type Endpoint struct {
 	// DNS proxy does, its identity gets the fqdn: label of every toFQDNs selector of the policy set that
 	// matches one of them, so toFQDNs rules apply to it.
 	Names []string `json:"names,omitempty"`
+	// Cluster is the ClusterMesh cluster of a pod; empty is the local one (Policies.Cluster).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // entities are the reserved identities an endpoint may name.
@@ -86,6 +89,8 @@ func (e Endpoint) String() string {
 			s += " (" + strings.Join(e.Names, ", ") + ")"
 		}
 		return s
+	case e.Cluster != "":
+		return e.Cluster + ":" + Endpoint{Namespace: e.Namespace, Labels: e.Labels}.String()
 	case len(e.Labels) == 0:
 		return e.Namespace
 	}
@@ -100,8 +105,9 @@ func (e Endpoint) String() string {
 func (e Endpoint) IsPod() bool { return e.Namespace != "" }
 
 // identityLabels are the labels the agent gives the endpoint's security identity: for a pod, its labels,
-// its namespace, the namespace's labels (which is how namespace-label selectors match) and the cluster.
-func (e Endpoint) identityLabels(namespaceLabels map[string]string) (labels.Labels, error) {
+// its namespace, the namespace's labels (which is how namespace-label selectors match) and its cluster
+// (local unless Cluster says another).
+func (e Endpoint) identityLabels(namespaceLabels map[string]string, local string) (labels.Labels, error) {
 	switch {
 	case e.Entity != "":
 		id := identity.LookupReservedIdentity(identity.GetReservedID(e.Entity))
@@ -123,7 +129,11 @@ func (e Endpoint) identityLabels(namespaceLabels map[string]string) (labels.Labe
 	add := func(k, v string) { l[k] = labels.NewLabel(k, v, labels.LabelSourceK8s) }
 	// Defaults a pod label may override (--from ns/io.cilium.k8s.policy.serviceaccount=api).
 	add(ciliumio.PolicyLabelServiceAccount, "default")
-	add(ciliumio.PolicyLabelCluster, ClusterName)
+	cluster := local
+	if e.Cluster != "" {
+		cluster = e.Cluster
+	}
+	add(ciliumio.PolicyLabelCluster, cluster)
 	for k, v := range e.Labels {
 		add(k, v)
 	}

@@ -37,6 +37,13 @@ type Policies struct {
 	CCNPs []*ciliumv2.CiliumClusterwideNetworkPolicy
 	// KNPs are Kubernetes NetworkPolicies, which Cilium enforces beside its own kinds.
 	KNPs []*networkingv1.NetworkPolicy
+	// Cluster is the local cluster's name (Cilium's cluster-name; ClusterName when empty): the cluster of
+	// pods that name none, and of the cluster entity.
+	Cluster string
+	// AnyClusterByDefault parses policies as an agent with policy-default-local-cluster off (Cilium before
+	// 1.19, or switched off): a peer without the cluster key selects pods of every cluster. By default a
+	// peer without it means the local cluster.
+	AnyClusterByDefault bool
 	// NamespaceLabels are the labels of each namespace, by name; a namespace missing here has none.
 	NamespaceLabels map[string]map[string]string
 }
@@ -84,14 +91,31 @@ type Result struct {
 	Ingress Direction `json:"ingress"`
 }
 
-// initEntities writes Cilium's process-wide entity mapping once: engines built concurrently read it.
-var initEntities sync.Once
+// InitEntities fills in the cluster entity's selectors for the local cluster, as the agent does at startup
+// (without it `cluster` selects nothing). Cilium keeps them in one process-wide map: every user of Cilium's
+// policy API in a process calls this, engines of one process share one local cluster, and the map is
+// written only when it changes.
+func InitEntities(cluster string) {
+	entitiesMu.Lock()
+	defer entitiesMu.Unlock()
+	if entitiesFor != cluster {
+		api.InitEntities(cluster)
+		entitiesFor = cluster
+	}
+}
+
+var (
+	entitiesMu  sync.Mutex
+	entitiesFor = "\x00"
+)
 
 // Engine checks flows against a parsed policy set.
 type Engine struct {
 	logger          *slog.Logger
 	resources       []resource
 	namespaceLabels map[string]map[string]string
+	// cluster is the local cluster; parseCluster what policies are parsed for ("" with AnyClusterByDefault).
+	cluster, parseCluster string
 
 	fqdnOnce sync.Once
 	fqdns    []api.FQDNSelector
@@ -107,9 +131,9 @@ type resource struct {
 
 // entries are the resource's rules as a repository takes them, made anew for each repository (it keeps and
 // indexes them).
-func (r resource) entries(logger *slog.Logger) (policytypes.PolicyEntries, error) {
+func (r resource) entries(logger *slog.Logger, parseCluster string) (policytypes.PolicyEntries, error) {
 	if r.knp != nil {
-		return k8s.ParseNetworkPolicy(logger, ClusterName, r.knp)
+		return k8s.ParseNetworkPolicy(logger, parseCluster, r.knp)
 	}
 	return policyutils.RulesToPolicyEntries(r.rules), nil
 }
@@ -119,12 +143,15 @@ func (r resource) entries(logger *slog.Logger) (policytypes.PolicyEntries, error
 func New(p Policies) (*Engine, error) {
 	// Cilium's defaults: policy applies to an endpoint once a rule selects it.
 	ciliumpolicy.SetPolicyEnabled(option.DefaultEnforcement)
-	// The agent fills in the cluster entity's selectors at startup; without this `cluster` selects nothing.
-	initEntities.Do(func() { api.InitEntities(ClusterName) })
-	e := &Engine{logger: slog.New(slog.DiscardHandler), namespaceLabels: p.NamespaceLabels}
+	e := &Engine{logger: slog.New(slog.DiscardHandler), namespaceLabels: p.NamespaceLabels, cluster: cmp.Or(p.Cluster, ClusterName)}
+	e.parseCluster = e.cluster
+	if p.AnyClusterByDefault {
+		e.parseCluster = ""
+	}
+	InitEntities(e.cluster)
 	for _, cnp := range p.CNPs {
 		ref := PolicyRef{Kind: ciliumv2.CNPKindDefinition, Namespace: cnp.Namespace, Name: cnp.Name}
-		rules, err := cnp.DeepCopy().Parse(e.logger, ClusterName)
+		rules, err := cnp.DeepCopy().Parse(e.logger, e.parseCluster)
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse %s: %w", ref, err)
 		}
@@ -133,7 +160,7 @@ func New(p Policies) (*Engine, error) {
 	}
 	for _, ccnp := range p.CCNPs {
 		ref := PolicyRef{Kind: ciliumv2.CCNPKindDefinition, Name: ccnp.Name}
-		rules, err := ccnp.DeepCopy().Parse(e.logger, ClusterName)
+		rules, err := ccnp.DeepCopy().Parse(e.logger, e.parseCluster)
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse %s: %w", ref, err)
 		}
@@ -147,7 +174,7 @@ func New(p Policies) (*Engine, error) {
 			return nil, fmt.Errorf("failed to read %s: %w", ref, err)
 		}
 		// Parsed once here so a policy Cilium rejects is an error now, as for the other kinds.
-		if _, err := k8s.ParseNetworkPolicy(e.logger, ClusterName, slim); err != nil {
+		if _, err := k8s.ParseNetworkPolicy(e.logger, e.parseCluster, slim); err != nil {
 			return nil, fmt.Errorf("failed to parse %s: %w", ref, err)
 		}
 		e.resources = append(e.resources, resource{ref: ref, knp: slim,
@@ -199,7 +226,7 @@ func (e *Engine) Check(from, to Endpoint, port Port) (*Result, error) {
 	repo.UpdateIdentities(ids, nil)
 	var entries []entryOf
 	for _, r := range e.resources {
-		es, err := r.entries(e.logger)
+		es, err := r.entries(e.logger, e.parseCluster)
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +284,7 @@ func (e *Engine) identity(ep Endpoint, id identity.NumericIdentity) (*identity.I
 // DNS names the fqdn: label of each toFQDNs selector of the policy set that matches one of the names, as the
 // agent's DNS proxy labels the addresses it saw resolved.
 func (e *Engine) labelsOf(ep Endpoint) (labels.Labels, error) {
-	lbls, err := ep.identityLabels(e.namespaceLabels[ep.Namespace])
+	lbls, err := ep.identityLabels(e.namespaceLabels[ep.Namespace], e.cluster)
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,11 @@ var EnforcementValues = []string{EnforcementDisabled, EnforcementAudit}
 // Settings are the manager's settings that decide which labels it accepts, besides the catalogue.
 type Settings struct {
 	PlatformNamespaces []string
-	WarningAfter       time.Duration
-	CriticalAfter      time.Duration
-	MaxDisabled        time.Duration
+	// ClusterName is the Cilium cluster the rendered policies name.
+	ClusterName   string
+	WarningAfter  time.Duration
+	CriticalAfter time.Duration
+	MaxDisabled   time.Duration
 }
 
 // Publish returns the LabelContract netprofile publishes for c: what the admission policies and the plugin
@@ -33,6 +35,7 @@ func (c Contract) Publish(s Settings, profiles, resources []string, untilLatest 
 			Since: c.SinceAnnotation(), Until: c.UntilAnnotation(),
 		},
 		PlatformNamespaces: sortedSet(s.PlatformNamespaces),
+		ClusterName:        s.ClusterName,
 		Profiles:           sortedSet(profiles),
 		SharedResources:    sortedSet(resources),
 		Enforcement: v1alpha1.LabelContractEnforcement{
@@ -49,14 +52,20 @@ func (c Contract) Publish(s Settings, profiles, resources []string, untilLatest 
 	return lc
 }
 
-// FromPublished reads a published LabelContract back: the contract and the platform namespaces, for clients
-// (the plugin) that judge labels as the cluster does.
-func FromPublished(lc *v1alpha1.LabelContract) (Contract, []string, error) {
+// FromPublished reads a published LabelContract back: the contract and the settings, for clients (the
+// plugin) that judge labels and render as the cluster's manager does.
+func FromPublished(lc *v1alpha1.LabelContract) (Contract, Settings, error) {
 	c, err := New(lc.LabelDomain)
 	if err != nil {
-		return Contract{}, nil, fmt.Errorf("LabelContract %s: %w", lc.Name, err)
+		return Contract{}, Settings{}, fmt.Errorf("LabelContract %s: %w", lc.Name, err)
 	}
-	return c, slices.Clone(lc.PlatformNamespaces), nil
+	return c, Settings{
+		PlatformNamespaces: slices.Clone(lc.PlatformNamespaces),
+		ClusterName:        lc.ClusterName,
+		WarningAfter:       lc.Enforcement.WarningAfter.Duration,
+		CriticalAfter:      lc.Enforcement.CriticalAfter.Duration,
+		MaxDisabled:        lc.Enforcement.MaxDisabled.Duration,
+	}, nil
 }
 
 // UntilRefresh is how often the latest accepted until-annotation is republished for a maximum bypass of limit:

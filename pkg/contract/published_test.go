@@ -26,9 +26,9 @@ func TestPublish(t *testing.T) {
 	if lc.SharedResources == nil || len(lc.SharedResources) != 0 {
 		t.Errorf("resources %#v, want empty non-nil", lc.SharedResources)
 	}
-	back, platform, err := FromPublished(lc)
-	if err != nil || back != c || len(platform) != 2 {
-		t.Errorf("FromPublished = %v, %v, %v; want the contract back", back, platform, err)
+	back, settings, err := FromPublished(lc)
+	if err != nil || back != c || len(settings.PlatformNamespaces) != 2 {
+		t.Errorf("FromPublished = %v, %v, %v; want the contract back", back, settings, err)
 	}
 }
 

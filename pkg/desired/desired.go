@@ -105,7 +105,7 @@ func Compute(in Input) *Set {
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(cat.Baselines)) {
-			ccnp, err := policy.Baseline(cat.Baselines[name])
+			ccnp, err := r.Baseline(cat.Baselines[name])
 			if err != nil {
 				out.problem("Baseline "+name, err)
 				continue

@@ -38,7 +38,7 @@ func TestCompute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	const profile, hatch = "network-policy.homelab/profile", "network-policy.homelab/enforcement"
 	cases := map[string]struct {
 		namespaces []*corev1.Namespace

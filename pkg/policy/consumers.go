@@ -147,7 +147,9 @@ func (r Renderer) consumerPeer(sr *v1alpha1.SharedResource) api.EndpointSelector
 			})
 		}
 	}
-	return api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: match, MatchExpressions: exprs}}
+	peer := r.pods(match)
+	peer.MatchExpressions = exprs
+	return peer
 }
 
 // admit refuses a grant whose resource does not admit the namespace. Not bad input: the provider's owner

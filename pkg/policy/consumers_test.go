@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -76,6 +77,8 @@ func TestProviderConsumers(t *testing.T) {
 				t.Fatalf("want one peer selector, got %d", len(peers))
 			}
 			got := peers[0].LabelSelector
+			// Every peer names the cluster it is for (Renderer.ClusterName).
+			tc.matchLabels[ciliumio.PolicyLabelCluster] = policy.DefaultClusterName
 			if !mapsEqual(got.MatchLabels, tc.matchLabels) {
 				t.Errorf("matchLabels %v, want %v", got.MatchLabels, tc.matchLabels)
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
-	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 // defaultDeny reads a rule's enableDefaultDeny as Cilium's agent does after Parse/Sanitize (which fills in
@@ -107,7 +106,7 @@ func TestBaselineDefaultDenyChoice(t *testing.T) {
 			for _, bl := range []string{"dns", "health-probes"} {
 				b := samples(t).Baselines[bl]
 				b.Spec.DefaultDeny = tc.defaultDeny
-				ccnp, err := policy.Baseline(b)
+				ccnp, err := renderer().Baseline(b)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -135,7 +134,7 @@ func TestBaselineDefaultDenyChoice(t *testing.T) {
 	}
 	b := samples(t).Baselines["dns"]
 	b.Spec.DefaultDeny = new(false)
-	ccnp, err := policy.Baseline(b)
+	ccnp, err := renderer().Baseline(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,20 @@ type Catalogue struct {
 	Baselines map[string]*v1alpha1.Baseline
 }
 
-// Renderer renders policies under one label contract.
+// DefaultClusterName is Cilium's own default cluster-name: the cluster netprofile renders for when neither
+// --cluster-name nor Cilium's configuration says another.
+const DefaultClusterName = "default"
+
+// Renderer renders policies under one label contract, for one cluster.
 type Renderer struct {
 	Contract contract.Contract
 	// PlatformNamespaces have hand-crafted policies; profiles and grants are refused there.
 	PlatformNamespaces map[string]bool
+	// ClusterName is the Cilium cluster the policies are for. Every pod peer netprofile renders names it, so
+	// a peer means this cluster's pods whatever Cilium's policy-default-local-cluster says (before Cilium
+	// 1.19, or with it off, a peer without the cluster key selects the pods of every cluster in a mesh).
+	// Empty leaves the key out, for Cilium to decide.
+	ClusterName string
 }
 
 // Applied is the namespace policy that stands: the selection its labels record and the hash of its rules.
@@ -216,7 +225,7 @@ func (r Renderer) withCeiling(ns *corev1.Namespace, cat Catalogue, res *Namespac
 		if !BaselineSelects(b, ns.Labels) {
 			continue
 		}
-		ccnp, err := Baseline(b)
+		ccnp, err := r.Baseline(b)
 		if err != nil {
 			res.CeilingErr = fmt.Errorf("Baseline %s does not render: %w", name, err)
 			return
@@ -266,10 +275,10 @@ func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue
 		return nil, err
 	}
 	if profile == nil || profile.Spec.AllowSameNamespace == nil || *profile.Spec.AllowSameNamespace {
-		rules = append(rules, sameNamespaceRule())
+		rules = append(rules, r.sameNamespaceRule())
 	}
 	if profile != nil {
-		rule, err := ruleFromProfile(profile)
+		rule, err := r.ruleFromProfile(profile)
 		if err != nil {
 			return nil, refuse(conditions.ReasonProfileInvalid, "NetworkProfile %q is invalid: %v", profile.Name, err)
 		}
@@ -281,7 +290,7 @@ func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue
 		if err := r.resource(name, cat); err != nil {
 			return nil, err
 		}
-		rule, _ := consumerRule(cat.Resources[name])
+		rule, _ := r.consumerRule(cat.Resources[name])
 		rules = append(rules, rule)
 	}
 	// The namespace policy is default-deny in both directions by itself, whatever the Baselines do: with
@@ -361,15 +370,15 @@ func (r Renderer) profile(name string, cat Catalogue) (*v1alpha1.NetworkProfile,
 	return p, nil
 }
 
-// sameNamespaceRule allows all traffic between the pods of the policy's own namespace. The `{}` peers are
-// safe only because the policy is namespaced: Cilium scopes them to the policy's namespace.
-func sameNamespaceRule() *api.Rule {
-	all := api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}}
+// sameNamespaceRule allows all traffic between the pods of the policy's own namespace. The peers name no
+// namespace: that is safe only because the policy is namespaced, and Cilium scopes them to its namespace.
+func (r Renderer) sameNamespaceRule() *api.Rule {
+	peer := r.pods(nil)
 	return &api.Rule{
-		EndpointSelector: all,
+		EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}},
 		Description:      "netprofile: pods of this namespace may talk to each other",
-		Ingress:          []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{FromEndpoints: []api.EndpointSelector{all}}}},
-		Egress:           []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{ToEndpoints: []api.EndpointSelector{all}}}},
+		Ingress:          []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{FromEndpoints: []api.EndpointSelector{peer}}}},
+		Egress:           []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{ToEndpoints: []api.EndpointSelector{peer}}}},
 	}
 }
 
@@ -397,7 +406,7 @@ func denyRest(rules api.Rules) api.Rules {
 }
 
 // ruleFromProfile renders a profile's own rules; nil when it has none.
-func ruleFromProfile(p *v1alpha1.NetworkProfile) (*api.Rule, error) {
+func (r Renderer) ruleFromProfile(p *v1alpha1.NetworkProfile) (*api.Rule, error) {
 	if err := ValidateRules(p.Spec.Ingress, p.Spec.Egress, profileAnyPort); err != nil {
 		return nil, err
 	}
@@ -409,16 +418,16 @@ func ruleFromProfile(p *v1alpha1.NetworkProfile) (*api.Rule, error) {
 		Description:      describe("netprofile: profile "+p.Name, p.Spec.Description),
 	}
 	for i := range p.Spec.Ingress {
-		rule.Ingress = append(rule.Ingress, ingressRule(&p.Spec.Ingress[i]))
+		rule.Ingress = append(rule.Ingress, r.ingressRule(&p.Spec.Ingress[i]))
 	}
 	for i := range p.Spec.Egress {
-		rule.Egress = append(rule.Egress, egressRule(&p.Spec.Egress[i]))
+		rule.Egress = append(rule.Egress, r.egressRule(&p.Spec.Egress[i]))
 	}
 	return rule, nil
 }
 
 // consumerRule is the consumer half of an access grant: egress to the provider on exactly its ports.
-func consumerRule(sr *v1alpha1.SharedResource) (*api.Rule, error) {
+func (r Renderer) consumerRule(sr *v1alpha1.SharedResource) (*api.Rule, error) {
 	if err := ValidateResource(&sr.Spec); err != nil {
 		return nil, err
 	}
@@ -426,7 +435,7 @@ func consumerRule(sr *v1alpha1.SharedResource) (*api.Rule, error) {
 	if sr.Spec.Provider.Entity != "" {
 		egress.ToEntities = api.EntitySlice{api.Entity(sr.Spec.Provider.Entity)}
 	} else {
-		egress.ToEndpoints = []api.EndpointSelector{endpoints(sr.Spec.Provider.Namespace, sr.Spec.Provider.PodSelector)}
+		egress.ToEndpoints = []api.EndpointSelector{r.endpoints(sr.Spec.Provider.Namespace, sr.Spec.Provider.PodSelector)}
 	}
 	return &api.Rule{
 		EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}},
@@ -435,30 +444,30 @@ func consumerRule(sr *v1alpha1.SharedResource) (*api.Rule, error) {
 	}, nil
 }
 
-func ingressRule(r *v1alpha1.Rule) api.IngressRule {
-	in := api.IngressRule{ToPorts: portRules(r.Ports, r.DNS)}
+func (r Renderer) ingressRule(rule *v1alpha1.Rule) api.IngressRule {
+	in := api.IngressRule{ToPorts: portRules(rule.Ports, rule.DNS)}
 	switch {
-	case r.Endpoints != nil:
-		in.FromEndpoints = []api.EndpointSelector{endpoints(r.Endpoints.Namespace, r.Endpoints.MatchLabels)}
-	case len(r.Entities) > 0:
-		in.FromEntities = entities(r.Entities)
-	case len(r.CIDRs) > 0:
-		in.FromCIDRSet = cidrs(r.CIDRs)
+	case rule.Endpoints != nil:
+		in.FromEndpoints = []api.EndpointSelector{r.endpoints(rule.Endpoints.Namespace, rule.Endpoints.MatchLabels)}
+	case len(rule.Entities) > 0:
+		in.FromEntities = entities(rule.Entities)
+	case len(rule.CIDRs) > 0:
+		in.FromCIDRSet = cidrs(rule.CIDRs)
 	}
 	return in
 }
 
-func egressRule(r *v1alpha1.Rule) api.EgressRule {
-	out := api.EgressRule{ToPorts: portRules(r.Ports, r.DNS)}
+func (r Renderer) egressRule(rule *v1alpha1.Rule) api.EgressRule {
+	out := api.EgressRule{ToPorts: portRules(rule.Ports, rule.DNS)}
 	switch {
-	case r.Endpoints != nil:
-		out.ToEndpoints = []api.EndpointSelector{endpoints(r.Endpoints.Namespace, r.Endpoints.MatchLabels)}
-	case len(r.Entities) > 0:
-		out.ToEntities = entities(r.Entities)
-	case len(r.CIDRs) > 0:
-		out.ToCIDRSet = cidrs(r.CIDRs)
-	case len(r.FQDNs) > 0:
-		for _, f := range r.FQDNs {
+	case rule.Endpoints != nil:
+		out.ToEndpoints = []api.EndpointSelector{r.endpoints(rule.Endpoints.Namespace, rule.Endpoints.MatchLabels)}
+	case len(rule.Entities) > 0:
+		out.ToEntities = entities(rule.Entities)
+	case len(rule.CIDRs) > 0:
+		out.ToCIDRSet = cidrs(rule.CIDRs)
+	case len(rule.FQDNs) > 0:
+		for _, f := range rule.FQDNs {
 			out.ToFQDNs = append(out.ToFQDNs, api.FQDNSelector{MatchName: f.MatchName, MatchPattern: f.MatchPattern})
 		}
 	}
@@ -467,10 +476,23 @@ func egressRule(r *v1alpha1.Rule) api.EgressRule {
 
 // endpoints selects pods in a namespace. The namespace is always explicit, so the selector means the same in
 // a namespaced and in a clusterwide policy.
-func endpoints(namespace string, matchLabels map[string]string) api.EndpointSelector {
+func (r Renderer) endpoints(namespace string, matchLabels map[string]string) api.EndpointSelector {
 	m := make(map[string]string, len(matchLabels)+1)
 	maps.Copy(m, matchLabels)
 	m[ciliumio.PodNamespaceLabel] = namespace
+	return r.pods(m)
+}
+
+// pods is the one maker of pod peer selectors: matchLabels, and the cluster the renderer is for (see
+// Renderer.ClusterName).
+func (r Renderer) pods(matchLabels map[string]string) api.EndpointSelector {
+	m := maps.Clone(matchLabels)
+	if r.ClusterName != "" {
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[ciliumio.PolicyLabelCluster] = r.ClusterName
+	}
 	return api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{MatchLabels: m}}
 }
 

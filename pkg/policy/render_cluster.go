@@ -60,7 +60,7 @@ func (r Renderer) Provider(sr *v1alpha1.SharedResource) (*cilium.CiliumNetworkPo
 // spec.defaultDeny false the policy only adds its allowances (enableDefaultDeny false in both directions);
 // otherwise it carries no enableDefaultDeny, and Cilium's default (default deny for every direction it has
 // rules in) makes it the floor every selected endpoint stands on.
-func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, error) {
+func (r Renderer) Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, error) {
 	if b.Spec.Enabled != nil && !*b.Spec.Enabled {
 		return nil, nil
 	}
@@ -87,10 +87,10 @@ func Baseline(b *v1alpha1.Baseline) (*cilium.CiliumClusterwideNetworkPolicy, err
 		rule.EnableDefaultDeny = additive()
 	}
 	for i := range b.Spec.Ingress {
-		rule.Ingress = append(rule.Ingress, ingressRule(&b.Spec.Ingress[i]))
+		rule.Ingress = append(rule.Ingress, r.ingressRule(&b.Spec.Ingress[i]))
 	}
 	for i := range b.Spec.Egress {
-		rule.Egress = append(rule.Egress, egressRule(&b.Spec.Egress[i]))
+		rule.Egress = append(rule.Egress, r.egressRule(&b.Spec.Egress[i]))
 	}
 	ccnp := &cilium.CiliumClusterwideNetworkPolicy{
 		TypeMeta: metav1.TypeMeta{APIVersion: cilium.SchemeGroupVersion.String(), Kind: cilium.CCNPKindDefinition},

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
 	"github.com/cilium/cilium/pkg/policy/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +37,7 @@ func samples(t testing.TB) *catalogue.Set {
 }
 
 func renderer() policy.Renderer {
-	return policy.Renderer{Contract: contract.Default(), PlatformNamespaces: map[string]bool{"kube-system": true, "database": true}}
+	return policy.Renderer{Contract: contract.Default(), PlatformNamespaces: map[string]bool{"kube-system": true, "database": true}, ClusterName: policy.DefaultClusterName}
 }
 
 func namespace(name string, labels map[string]string) *corev1.Namespace {
@@ -313,7 +315,7 @@ func TestBaselineGolden(t *testing.T) {
 	}
 	for name, b := range set.Baselines {
 		t.Run(name, func(t *testing.T) {
-			ccnp, err := policy.Baseline(b)
+			ccnp, err := renderer().Baseline(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,13 +327,13 @@ func TestBaselineGolden(t *testing.T) {
 func TestBaselineDisabledRendersNothing(t *testing.T) {
 	b := samples(t).Baselines["dns"]
 	b.Spec.Enabled = new(bool)
-	if ccnp, err := policy.Baseline(b); ccnp != nil || err != nil {
+	if ccnp, err := renderer().Baseline(b); ccnp != nil || err != nil {
 		t.Fatalf("want nothing for a disabled baseline, got %v %v", ccnp, err)
 	}
 }
 
 func TestDNSBaselineHasTheL7Rule(t *testing.T) {
-	ccnp, err := policy.Baseline(samples(t).Baselines["dns"])
+	ccnp, err := renderer().Baseline(samples(t).Baselines["dns"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,8 +351,8 @@ func TestAllowAllGolden(t *testing.T) {
 	golden(t, "allow-all", p)
 }
 
-// Same-namespace isolation must come from a namespaced policy: in a clusterwide policy an empty `{}` peer
-// means every pod of every namespace (the mistake that left the homelab without isolation).
+// Same-namespace isolation must come from a namespaced policy: in a clusterwide policy a peer that names no
+// namespace means every pod of every namespace (the mistake that left the homelab without isolation).
 func TestEmptyPeersOnlyInNamespacedPolicies(t *testing.T) {
 	set := samples(t)
 	res, err := renderer().Namespace(namespace("my-app", map[string]string{profileKey: "standard", access + "postgres": "true"}), set.Catalogue(), nil)
@@ -367,10 +369,10 @@ func TestEmptyPeersOnlyInNamespacedPolicies(t *testing.T) {
 		}
 	}
 	if !sawEmpty {
-		t.Fatal("want the same-namespace `{}` peer in the namespaced policy")
+		t.Fatal("want the same-namespace peer, naming no namespace, in the namespaced policy")
 	}
 	for name, b := range set.Baselines {
-		ccnp, err := policy.Baseline(b)
+		ccnp, err := renderer().Baseline(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,19 +382,25 @@ func TestEmptyPeersOnlyInNamespacedPolicies(t *testing.T) {
 	}
 }
 
+// hasEmptyPeer reports a peer that names no namespace (by name or by namespace labels): `{}`, or only the
+// cluster.
 func hasEmptyPeer(r *api.Rule) bool {
-	for _, in := range r.Ingress {
-		for _, s := range in.FromEndpoints {
-			if s.IsWildcard() {
-				return true
+	noNamespace := func(s api.EndpointSelector) bool {
+		for k := range s.MatchLabels {
+			if k != ciliumio.PolicyLabelCluster {
+				return false
 			}
+		}
+		return len(s.MatchExpressions) == 0
+	}
+	for _, in := range r.Ingress {
+		if slices.ContainsFunc(in.FromEndpoints, noNamespace) {
+			return true
 		}
 	}
 	for _, out := range r.Egress {
-		for _, s := range out.ToEndpoints {
-			if s.IsWildcard() {
-				return true
-			}
+		if slices.ContainsFunc(out.ToEndpoints, noNamespace) {
+			return true
 		}
 	}
 	return false

@@ -174,7 +174,7 @@ func render(flips int) map[string]string {
 		nss[i] = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: testenv.FleetLabels(i, flips)}}
 	}
 	out := desired.Compute(desired.Input{
-		Renderer:   policy.Renderer{Contract: contr, PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},
+		Renderer:   policy.Renderer{Contract: contr, PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName},
 		Namespaces: nss,
 		Catalogue:  set,
 		Scope:      desired.Scope{Namespaces: true},

@@ -750,7 +750,7 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			objs := mustRender(t, args...)
-			var domain string
+			var domain, clusterName string
 			var platform []string
 			var thresholds enforcement.Thresholds
 			for _, a := range managerArgs(t, objs) {
@@ -761,6 +761,8 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 					domain = v
 				case "--platform-namespaces":
 					platform = strings.Split(v, ",")
+				case "--cluster-name":
+					clusterName = v
 				case "--enforcement-warning-after":
 					thresholds.WarningAfter, err = time.ParseDuration(v)
 				case "--enforcement-critical-after":
@@ -785,7 +787,7 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 					resources = append(resources, o.GetName())
 				}
 			}
-			want := c.Publish(contract.Settings{PlatformNamespaces: platform, WarningAfter: thresholds.WarningAfter,
+			want := c.Publish(contract.Settings{PlatformNamespaces: platform, ClusterName: clusterName, WarningAfter: thresholds.WarningAfter,
 				CriticalAfter: thresholds.CriticalAfter, MaxDisabled: thresholds.MaxDisabled}, profiles, resources, nil)
 			u := find(objs, "LabelContract", domain)
 			if u == nil {

@@ -60,7 +60,7 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 			}
 		}
 		deployment := deploymentPlatform()
-		renderer = policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(deployment)}
+		renderer = policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(deployment), ClusterName: policy.DefaultClusterName}
 		bindClusterRole("tenant-namespaces", []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"},
 		}}, tenant, oncall, platform)

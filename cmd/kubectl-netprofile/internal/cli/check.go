@@ -13,7 +13,6 @@ import (
 
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/desired"
-	"github.com/netprofile/netprofile/pkg/enforcement"
 )
 
 type checkOptions struct {
@@ -108,6 +107,7 @@ func (o *checkOptions) run(ctx context.Context, g *globals) error {
 		pols.NamespaceLabels[ns.Name] = ns.Labels
 	}
 
+	pols.Cluster = g.cluster
 	engine, err := check.New(pols)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
@@ -141,7 +141,7 @@ func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.
 		return check.Policies{}, err
 	}
 	set := desired.Compute(desired.Input{Renderer: r, Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All,
-		Now: time.Now(), Thresholds: enforcement.DefaultThresholds})
+		Now: time.Now(), Thresholds: g.thresholds})
 	for _, p := range set.Problems {
 		fmt.Fprintf(g.stderr, "warning: %s (the check uses no policy for it)\n", p)
 	}

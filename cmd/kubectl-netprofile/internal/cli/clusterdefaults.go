@@ -11,6 +11,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 )
 
 // Flag names of the settings the cluster's LabelContract provides.
@@ -18,6 +19,7 @@ const (
 	flagLabelDomain     = "label-domain"
 	flagPlatform        = "platform-namespaces"
 	flagClusterDefaults = "cluster-defaults"
+	flagClusterName     = "cluster-name"
 )
 
 // resolve settles --label-domain and --platform-namespaces, once per run. A flag the user set always wins.
@@ -56,7 +58,7 @@ func (g *globals) resolve(ctx context.Context) error {
 		fmt.Fprintf(g.stderr, "notice: %s; using the plugin's built-in %s\n", missing, strings.Join(kept, " "))
 		return nil
 	}
-	ctr, platform, err := contract.FromPublished(lc)
+	ctr, settings, err := contract.FromPublished(lc)
 	if err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("the cluster's label contract is unusable (set --%s and --%s): %w", flagLabelDomain, flagPlatform, err)}
 	}
@@ -64,7 +66,13 @@ func (g *globals) resolve(ctx context.Context) error {
 		g.domain = ctr.Domain()
 	}
 	if !platformSet {
-		g.platform = platform
+		g.platform = settings.PlatformNamespaces
+	}
+	if !g.flags.Changed(flagClusterName) && settings.ClusterName != "" {
+		g.cluster = settings.ClusterName
+	}
+	if settings.WarningAfter > 0 {
+		g.thresholds = enforcement.Thresholds{WarningAfter: settings.WarningAfter, CriticalAfter: settings.CriticalAfter, MaxDisabled: settings.MaxDisabled}
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
 	"github.com/netprofile/netprofile/pkg/desired"
-	"github.com/netprofile/netprofile/pkg/enforcement"
 )
 
 type lintOptions struct {
@@ -22,6 +21,7 @@ type lintOptions struct {
 	external  []string
 	catalogue []string
 	rules     bool
+	mesh      bool
 }
 
 func newLint(g *globals) *cobra.Command {
@@ -39,7 +39,9 @@ Rules (--rules lists them): explicit default-deny, deny rules (they defeat the e
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe
 ingress excepted), empty sections, {} peers in clusterwide policies, lowercase protocols, Cilium's own schema
 and Parse/Sanitize errors, and for platform namespaces (--platform-namespaces) the required Prometheus scrape
-ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the cluster.
+ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the cluster. With --clustermesh,
+pod peers that name no cluster (io.cilium.k8s.policy.cluster), whose meaning depends on the agent's
+policy-default-local-cluster.
 
 -o sarif prints a SARIF 2.1.0 log for code scanning (GitHub's upload-sarif, GitLab, Azure DevOps): the rules
 with their help, each finding at its file and line.`),
@@ -69,6 +71,7 @@ with their help, each finding at its file and line.`),
 	f.StringSliceVar(&o.ambient, "ambient-namespaces", nil, "namespaces in the Istio ambient mesh (they need HBONE rules)")
 	f.StringSliceVar(&o.external, "external-cidr", nil, "address ranges outside the cluster that CIDR rules may name")
 	f.BoolVar(&o.rules, "rules", false, "list the rule ids and exit")
+	f.BoolVar(&o.mesh, "clustermesh", false, "the cluster is in a Cilium ClusterMesh: flag pod peers that name no cluster (their meaning depends on policy-default-local-cluster)")
 	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue the beyond-labels rule renders with (default: the shipped catalogue)")
 	outputFlag(cmd, &o.output, "text", "text", "json", "sarif")
 	return cmd
@@ -95,7 +98,8 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	opts.Render = &desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds}
+	opts.Render = &desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: g.thresholds}
+	opts.ClusterMesh, opts.Cluster = o.mesh, r.ClusterName
 	l := lint.New(opts)
 	if err := l.AddPaths(g.stdin, paths...); err != nil {
 		return &exitError{code: ExitError, err: err}

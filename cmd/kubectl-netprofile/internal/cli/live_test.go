@@ -85,7 +85,7 @@ func TestLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := desired.Compute(desired.Input{
-		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},
+		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName},
 		Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
 	})
 	for _, ns := range append(files.Namespaces, nsObj("database", nil), nsObj("cache", nil), nsObj("garage", nil), nsObj("typo", map[string]string{"network-policy.homelab/profile": "Standard"}), nsObj("unrelated", map[string]string{"team": "a"})) {

@@ -21,7 +21,6 @@ import (
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/desired"
-	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -145,7 +144,7 @@ func (o *renderOptions) compute(ctx context.Context, g *globals) (*desired.Set, 
 	set := desired.Compute(desired.Input{
 		Renderer: r, Namespaces: files.Namespaces, Catalogue: cat,
 		Scope: desired.Scope{Namespaces: true, Cluster: o.cluster},
-		Now:   time.Now(), Thresholds: enforcement.DefaultThresholds,
+		Now:   time.Now(), Thresholds: g.thresholds,
 	})
 	set.Problems = admission(r, files.Namespaces, cat, set.Problems)
 	return set, nil

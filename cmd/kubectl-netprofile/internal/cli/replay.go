@@ -18,7 +18,6 @@ import (
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/desired"
-	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -187,7 +186,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 		return nil, &exitError{code: ExitError, err: err}
 	}
 	in := desired.Input{Renderer: r, Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All,
-		Now: time.Now(), Thresholds: enforcement.DefaultThresholds}
+		Now: time.Now(), Thresholds: g.thresholds}
 	j := &judged{files: files, catalogue: cat,
 		classifier: &diagnose.Classifier{Contract: r.Contract, Catalogue: cat, PlatformNamespaces: g.platform}}
 	var problems []desired.Problem
@@ -204,6 +203,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 		}
 		pols.CNPs, pols.CCNPs = append(pols.CNPs, cnps...), append(pols.CCNPs, ccnps...)
 		pols = withLiftedCeilings(pols, in, files)
+		pols.Cluster = r.ClusterName
 		j.set.Policies, j.left = replay.EnforcementOn(pols)
 		j.against = "the cluster with enforcement on"
 		if len(files.Namespaces) > 0 {

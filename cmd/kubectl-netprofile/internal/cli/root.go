@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -77,7 +78,11 @@ type globals struct {
 	config          *genericclioptions.ConfigFlags
 	domain          string
 	platform        []string
+	cluster         string
 	clusterDefaults bool
+	// thresholds are the escape hatch's, as the cluster's manager runs with them (its LabelContract) or the
+	// defaults offline: when a bypass has ended decides what stands.
+	thresholds enforcement.Thresholds
 
 	// flags are the persistent flags, to tell a value the user set from a default.
 	flags *pflag.FlagSet
@@ -114,12 +119,12 @@ func (g *globals) renderer(ctx context.Context) (policy.Renderer, error) {
 	if err != nil {
 		return policy.Renderer{}, err
 	}
-	return policy.Renderer{Contract: c, PlatformNamespaces: policy.PlatformSet(g.platform)}, nil
+	return policy.Renderer{Contract: c, PlatformNamespaces: policy.PlatformSet(g.platform), ClusterName: g.cluster}, nil
 }
 
 // NewRoot builds the command tree.
 func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, config: genericclioptions.NewConfigFlags(true)}
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, config: genericclioptions.NewConfigFlags(true), thresholds: enforcement.DefaultThresholds}
 	root := &cobra.Command{
 		Use:   "kubectl-netprofile",
 		Short: "Render, check and debug netprofile's Cilium policies, offline and live",
@@ -160,6 +165,8 @@ Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differe
 		"label domain of the contract (the manager's --label-domain); if unset, live commands read the cluster's LabelContract")
 	pf.StringSliceVar(&g.platform, flagPlatform, policy.DefaultPlatformNamespaces,
 		"namespaces that keep hand-crafted policies (the manager's --platform-namespaces); if unset, live commands read the cluster's LabelContract")
+	pf.StringVar(&g.cluster, flagClusterName, policy.DefaultClusterName,
+		"the Cilium cluster the policies are for (the manager's --cluster-name; not kubectl's --cluster); if unset, live commands read the cluster's LabelContract")
 	pf.BoolVar(&g.clusterDefaults, flagClusterDefaults, false,
 		"offline commands too: take unset --label-domain and --platform-namespaces from the cluster's LabelContract (the catalogue stays --catalogue's)")
 	g.flags = pf

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/status"
-	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -164,7 +163,7 @@ func (o *statusOptions) rows(ctx context.Context, g *globals, c client.Client, n
 		if name == "" && !status.Relevant(ctr, ns, len(owned[ns.Name])) {
 			continue
 		}
-		rows = append(rows, status.Summarize(ctr, ns, owned[ns.Name], slices.Sorted(slices.Values(others[ns.Name])), now, enforcement.DefaultThresholds))
+		rows = append(rows, status.Summarize(ctr, ns, owned[ns.Name], slices.Sorted(slices.Values(others[ns.Name])), now, g.thresholds))
 	}
 	if len(rows) == 0 && name == "" {
 		fmt.Fprintln(g.stderr, "no namespace uses netprofile's labels, conditions or policies")

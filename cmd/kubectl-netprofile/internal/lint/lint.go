@@ -42,6 +42,7 @@ const (
 	RulePlatformHBONE        = "platform-hbone"
 	RulePlatformDNSIngress   = "platform-kube-dns-ingress"
 	RuleBeyondLabels         = "beyond-labels"
+	RuleUnscopedCluster      = "cluster-unscoped-peer"
 )
 
 // Rules describes every rule id, for `lint --rules` and the README.
@@ -58,6 +59,7 @@ var Rules = map[string]string{
 	RulePlatformPrometheus:   "a platform namespace's policies do not let Prometheus (monitoring, app.kubernetes.io/name=prometheus) scrape",
 	RulePlatformHBONE:        "an ambient platform namespace's policies do not allow HBONE (TCP 15008) in and out",
 	RulePlatformDNSIngress:   "kube-system's policies do not let the cluster's pods reach kube-dns on 53/UDP and 53/TCP (the baselines select kube-dns too)",
+	RuleUnscopedCluster:      "with --clustermesh: a pod peer without io.cilium.k8s.policy.cluster means this cluster's pods with Cilium's policy-default-local-cluster on (1.19 and later) and every cluster's with it off (1.18 and earlier): name the cluster",
 	RuleBeyondLabels:         "a policy in a namespace with a profile (its Namespace manifest among the files) allows flows its labels do not: Cilium's engine names them; the profile's ceiling denies them, or, where it only reports, the policy widens the namespace",
 }
 
@@ -87,6 +89,12 @@ type Options struct {
 	// Render is what the beyond-labels rule renders a namespace's policies with (renderer, catalogue, clock);
 	// nil skips the rule.
 	Render *desired.Input
+	// ClusterMesh: the cluster is in a Cilium ClusterMesh, where a pod peer that does not name its cluster
+	// changes meaning with the agent's policy-default-local-cluster.
+	ClusterMesh bool
+	// Cluster is the local cluster's name, for the cluster entity and the fixes the rules suggest (Cilium's
+	// default cluster-name when empty).
+	Cluster string
 }
 
 // Linter collects policies from files, then reports on them together: the platform rules look at all the
@@ -125,7 +133,7 @@ func (d *doc) object() string {
 func New(opts Options) *Linter {
 	// The agent fills in the cluster entity's selectors at startup, from its cluster name; without this the
 	// cluster entity selects nothing.
-	api.InitEntities("default")
+	check.InitEntities(cmp.Or(opts.Cluster, check.ClusterName))
 	l := &Linter{opts: opts, ambient: map[string]bool{}, namespaces: map[string]map[string]string{}}
 	for _, ns := range opts.AmbientNamespaces {
 		l.ambient[ns] = true
@@ -358,7 +366,8 @@ func beyondLabels(in desired.Input, labels map[string]string, cnp *ciliumv2.Cili
 	}
 	in.Namespaces = []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: cnp.Namespace, Labels: labels}}}
 	set := desired.Compute(in)
-	b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: map[string]map[string]string{cnp.Namespace: labels}},
+	b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: map[string]map[string]string{cnp.Namespace: labels},
+		Cluster: in.Renderer.ClusterName},
 		[]*ciliumv2.CiliumNetworkPolicy{cnp}, nil, cnp.Namespace)
 	if err != nil {
 		return "", "", err

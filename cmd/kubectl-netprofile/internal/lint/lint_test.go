@@ -1,7 +1,10 @@
 package lint_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"os"
@@ -10,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
@@ -29,7 +35,7 @@ func options() lint.Options {
 	return lint.Options{
 		PlatformNamespaces: policy.DefaultPlatformNamespaces,
 		ExternalCIDRs:      []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
-		Render: &desired.Input{Renderer: policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},
+		Render: &desired.Input{Renderer: policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName},
 			Catalogue: cat, Scope: desired.All, Now: time.Unix(0, 0), Thresholds: enforcement.DefaultThresholds},
 	}
 }
@@ -133,6 +139,16 @@ func TestLint(t *testing.T) {
 			file: "bad/platform.yaml",
 			opts: func(o *lint.Options) { o.PlatformNamespaces = nil },
 		},
+		"in a ClusterMesh, pod peers that name no cluster change meaning with policy-default-local-cluster": {
+			file: "mesh/cluster-unscoped-peer.yaml",
+			opts: meshOn,
+			want: []string{lint.RuleUnscopedCluster, lint.RuleUnscopedCluster, lint.RuleUnscopedCluster, lint.RuleDenyRule},
+		},
+		"outside a mesh a peer means this cluster's pods on every agent": {
+			file: "mesh/cluster-unscoped-peer.yaml",
+			want: []string{lint.RuleDenyRule},
+		},
+		"peers that name their cluster pass in a mesh": {file: "good/mesh-scoped.yaml", opts: meshOn},
 		"the ambient list makes the platform template require HBONE": {
 			file: "good/app.yaml",
 			opts: func(o *lint.Options) {
@@ -161,8 +177,17 @@ func TestLint(t *testing.T) {
 	}
 }
 
+func meshOn(o *lint.Options) { o.ClusterMesh = true }
+
+// meshOptions lint testdata/mesh: the examples of the rules that only a ClusterMesh turns on.
+func meshOptions() lint.Options {
+	o := options()
+	meshOn(&o)
+	return o
+}
+
 func TestEveryRuleIsDocumented(t *testing.T) {
-	got := rules(run(t, options(), "testdata/bad"))
+	got := rules(append(run(t, options(), "testdata/bad"), run(t, meshOptions(), "testdata/mesh")...))
 	for rule := range lint.Rules {
 		if !slices.Contains(got, rule) {
 			t.Errorf("rule %s has no bad example in testdata/bad", rule)
@@ -185,7 +210,7 @@ func render(findings []lint.Finding) string {
 
 // TestGolden pins what users read: the file:line, the message and the fix of every finding.
 func TestGolden(t *testing.T) {
-	got := render(run(t, options(), "testdata/bad"))
+	got := render(append(run(t, options(), "testdata/bad"), run(t, meshOptions(), "testdata/mesh")...))
 	golden := filepath.Join("testdata", "golden", "bad.txt")
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -201,5 +226,41 @@ func TestGolden(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("findings differ from %s (run go test ./cmd/kubectl-netprofile/internal/lint -update and review the diff):\n%s", golden, got)
+	}
+}
+
+// TestUnscopedPeersAreWhatCiliumScopes checks the cluster-unscoped-peer rule against Cilium's own Parse: a
+// policy it flags parses to other rules for an agent with policy-default-local-cluster on (it scopes the
+// peers to its cluster) than for one with it off, and a policy it passes parses the same for both.
+func TestUnscopedPeersAreWhatCiliumScopes(t *testing.T) {
+	for file, flagged := range map[string]bool{"mesh/cluster-unscoped-peer.yaml": true, "good/mesh-scoped.yaml": false, "good/app.yaml": true} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			differs := false
+			for _, doc := range strings.Split(string(b), "\n---\n") {
+				var cnp ciliumv2.CiliumNetworkPolicy
+				if err := sigsyaml.Unmarshal([]byte(doc), &cnp); err != nil {
+					t.Fatal(err)
+				}
+				if cnp.Kind != ciliumv2.CNPKindDefinition {
+					continue
+				}
+				on, errOn := cnp.DeepCopy().Parse(slog.New(slog.DiscardHandler), policy.DefaultClusterName)
+				off, errOff := cnp.DeepCopy().Parse(slog.New(slog.DiscardHandler), "")
+				if errOn != nil || errOff != nil {
+					t.Fatal(errOn, errOff)
+				}
+				a, _ := json.Marshal(on)
+				z, _ := json.Marshal(off)
+				differs = differs || !bytes.Equal(a, z)
+			}
+			found := slices.Contains(rules(run(t, meshOptions(), filepath.Join("testdata", file))), lint.RuleUnscopedCluster)
+			if differs != flagged || found != flagged {
+				t.Errorf("Parse differs between the two meanings: %v; lint flags it: %v; want both %v", differs, found, flagged)
+			}
+		})
 	}
 }

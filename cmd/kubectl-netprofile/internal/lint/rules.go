@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -13,6 +14,8 @@ import (
 	"github.com/cilium/cilium/pkg/policy/api"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/netprofile/netprofile/pkg/check"
 )
 
 // section is one of a rule's four lists, and how its items name peers.
@@ -78,6 +81,9 @@ func (l *Linter) lintRule(d *doc, rule *yaml.Node) {
 		}
 		for _, item := range items(list) {
 			l.lintProtocols(d, item)
+			if l.opts.ClusterMesh {
+				l.lintClusterKey(d, sec, item)
+			}
 			if sec.deny {
 				l.lintDeny(d, sec, item)
 				continue
@@ -85,6 +91,44 @@ func (l *Linter) lintRule(d *doc, rule *yaml.Node) {
 			l.lintAllow(d, sec, item)
 		}
 	}
+}
+
+// lintClusterKey flags the pod peers that do not name a cluster. In a ClusterMesh, Cilium's Parse scopes such
+// a peer to the local cluster only when policy-default-local-cluster is on (the default from 1.19): the same
+// policy means something else on an older agent or with the option off, the difference `cilium clustermesh
+// inspect-policy-default-local-cluster` reports.
+func (l *Linter) lintClusterKey(d *doc, sec section, item *yaml.Node) {
+	endpoints, _, _, _ := sec.peerKeys()
+	cluster := cmp.Or(l.opts.Cluster, check.ClusterName)
+	for _, sel := range items(get(item, endpoints)) {
+		if namesCluster(sel) {
+			continue
+		}
+		l.add(d, sel, RuleUnscopedCluster,
+			fmt.Sprintf("this %s peer names no cluster: with policy-default-local-cluster on (Cilium 1.19 and later) it selects this cluster's pods, with it off (1.18 and earlier) the pods of every cluster in the mesh", endpoints),
+			fmt.Sprintf("add `%s: %s` to its matchLabels (or name the remote clusters it means), so it means the same on every agent", ciliumio.PolicyLabelCluster, cluster))
+	}
+}
+
+// namesCluster reports whether an endpoint selector says which cluster it means, or selects something that is
+// not a pod (a reserved: identity).
+func namesCluster(sel *yaml.Node) bool {
+	var keys []string
+	if ml := get(sel, "matchLabels"); ml != nil && ml.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(ml.Content); i += 2 {
+			keys = append(keys, ml.Content[i].Value)
+		}
+	}
+	for _, e := range items(get(sel, "matchExpressions")) {
+		keys = append(keys, str(e, "key"))
+	}
+	return slices.ContainsFunc(keys, func(k string) bool {
+		src, key, ok := strings.Cut(k, ":")
+		if !ok {
+			return k == ciliumio.PolicyLabelCluster
+		}
+		return src == labels.LabelSourceReserved || (key == ciliumio.PolicyLabelCluster && (src == labels.LabelSourceK8s || src == labels.LabelSourceAny))
+	})
 }
 
 func (l *Linter) lintProtocols(d *doc, item *yaml.Node) {

@@ -19,9 +19,9 @@ var errUnknownIdentity = errors.New("unknown identity")
 // Endpoint maps one end of a Hubble flow, as cmd/kubectl-netprofile/internal/diagnose reads it, to the endpoint Cilium's engine needs to
 // give it the identity the agent gave it:
 //
-//   - a pod: its namespace and pod labels (the namespace's labels come from the judged policy set, or from
-//     the flow for a namespace the set does not know). The cluster label is left out: the engine names its
-//     own cluster, and policies are parsed for it.
+//   - a pod: its namespace, pod labels and cluster (the namespace's labels come from the judged policy set,
+//     or from the flow for a namespace the set does not know). A pod of another cluster of a mesh is judged
+//     as one: the judged set's peers name the local cluster (check.Policies.Cluster).
 //   - a reserved identity: the entity (host, remote-node, kube-apiserver, health, ingress, ...). The host
 //     that runs the API server carries kube-apiserver too; a remote node that does is the kube-apiserver
 //     identity (whose labels are kube-apiserver and remote-node).
@@ -32,8 +32,9 @@ var errUnknownIdentity = errors.New("unknown identity")
 func Endpoint(p diagnose.Peer) (check.Endpoint, error) {
 	if p.IsPod() {
 		labels := maps.Clone(p.Labels)
+		cluster := labels[ciliumio.PolicyLabelCluster]
 		delete(labels, ciliumio.PolicyLabelCluster)
-		return check.Endpoint{Namespace: p.Namespace, Labels: labels}, nil
+		return check.Endpoint{Namespace: p.Namespace, Labels: labels, Cluster: cluster}, nil
 	}
 	has := func(r string) bool { return slices.Contains(p.Reserved, r) }
 	api := has("kube-apiserver")

@@ -207,7 +207,7 @@ func Proposed(in desired.Input, cnps []*ciliumv2.CiliumNetworkPolicy, ccnps []*c
 	rendered := desired.Compute(in)
 	// With enforcement on, the ceilings the escape hatch and audit mode lift are back.
 	enforcing := append(slices.Clone(rendered.CNPs), rendered.Lifted...)
-	pols := check.Policies{CNPs: append(enforcing, cnps...), CCNPs: append(slices.Clone(rendered.CCNPs), ccnps...),
+	pols := check.Policies{CNPs: append(enforcing, cnps...), CCNPs: append(slices.Clone(rendered.CCNPs), ccnps...), Cluster: in.Renderer.ClusterName,
 		NamespaceLabels: map[string]map[string]string{}}
 	set := Set{Namespaces: map[string]bool{}}
 	for _, ns := range in.Namespaces {

@@ -68,7 +68,7 @@ func proposed(t testing.TB, namespaces ...*corev1.Namespace) replay.Set {
 		t.Fatal(err)
 	}
 	set, _, _ := replay.Proposed(desired.Input{
-		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)},
+		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName},
 		Namespaces: namespaces, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
 	}, nil, nil)
 	return set
@@ -292,11 +292,11 @@ func TestEndpoints(t *testing.T) {
 		want  check.Endpoint
 		err   bool
 	}{
-		"a pod: its labels, without the cluster's name": {
+		"a pod: its labels and its cluster": {
 			ep: ep(40001, "shop", "k8s:app=api", "k8s:io.cilium.k8s.policy.cluster=prod", "k8s:io.cilium.k8s.policy.serviceaccount=api",
 				"k8s:io.kubernetes.pod.namespace=shop", "k8s:io.cilium.k8s.namespace.labels.team=a"),
 			ip:   "10.0.2.33",
-			want: check.Endpoint{Namespace: "shop", Labels: map[string]string{"app": "api", "io.cilium.k8s.policy.serviceaccount": "api"}},
+			want: check.Endpoint{Namespace: "shop", Labels: map[string]string{"app": "api", "io.cilium.k8s.policy.serviceaccount": "api"}, Cluster: "prod"},
 		},
 		"world with an address: a CIDR identity, so the judged set's CIDR selectors apply": {
 			ep: ep(2, "", "reserved:world"), ip: "140.82.112.3", names: []string{"api.github.com."},
@@ -350,10 +350,14 @@ func TestEndpointsDecide(t *testing.T) {
 		ht.Forwarded(host, job, ht.TCP(8080)),
 		ht.Forwarded(ht.Reserved(6, "10.0.1.1", "reserved:remote-node"), job, ht.TCP(8080)),
 		ht.Forwarded(ht.World("198.51.100.9"), job, ht.TCP(8080)),
-		// Hubble names the agent's cluster; the engine judges for its own, whatever the name.
+		// Hubble names each pod's cluster: the judged set's (policy.DefaultClusterName here) is this cluster's,
+		// and a pod of another cluster of the mesh is judged as one.
 		ht.Forwarded(ht.Pod{Namespace: "batch", Name: "job-5c6b7-p9p9p", IP: "10.0.7.8", Labels: map[string]string{"app": "job"}, NSLabels: labels,
+			Cluster: policy.DefaultClusterName}, ht.Pod{Namespace: "batch", Name: "worker-5c6b7-k2k2k", IP: "10.0.7.9", Labels: map[string]string{"app": "worker"},
+			NSLabels: labels, Cluster: policy.DefaultClusterName}, ht.TCP(9000)),
+		ht.Forwarded(ht.Pod{Namespace: "batch", Name: "job-5c6b7-q8q8q", IP: "10.9.7.8", Labels: map[string]string{"app": "job"}, NSLabels: labels,
 			Cluster: "prod"}, ht.Pod{Namespace: "batch", Name: "worker-5c6b7-k2k2k", IP: "10.0.7.9", Labels: map[string]string{"app": "worker"},
-			NSLabels: labels, Cluster: "prod"}, ht.TCP(9000)),
+			NSLabels: labels, Cluster: policy.DefaultClusterName}, ht.TCP(9001)),
 	)
 	want := []string{
 		"allowed batch -> batch 9000/TCP",
@@ -361,6 +365,7 @@ func TestEndpointsDecide(t *testing.T) {
 		"allowed batch -> kube-apiserver 443/TCP",
 		"allowed host -> batch 8080/TCP",        // health probes
 		"allowed remote-node -> batch 8080/TCP", // health probes
+		"wouldBreak batch -> batch 9001/TCP",    // from batch of cluster prod
 		"wouldBreak batch -> host 10250/TCP",
 		"wouldBreak batch -> world 443/TCP",
 		"wouldBreak world -> batch 8080/TCP",

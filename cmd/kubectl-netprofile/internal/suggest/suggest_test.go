@@ -48,7 +48,7 @@ func defaultCatalogue(t *testing.T) *catalogue.Set {
 }
 
 func renderer() policy.Renderer {
-	return policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces)}
+	return policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 }
 
 // run is `kubectl netprofile suggest --namespace ns` offline: the observed flows, Hubble JSON from Cilium's
