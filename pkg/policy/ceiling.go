@@ -1,11 +1,16 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
@@ -152,6 +157,129 @@ type ceilingSource struct {
 // policies, the provider halves written into it, and the Baselines that select it). It returns the policy and
 // the gaps it cannot close ("egress to world on TCP 443: toFQDNs rule ..."), each a phrase for a condition.
 func (r Renderer) ceiling(namespace, profile string, sources []ceilingSource) (*cilium.CiliumNetworkPolicy, []string, error) {
+	// Thousands of namespaces share a handful of profile, grant and baseline combinations, and the ceiling
+	// differs between them only in the namespace's own name: it is computed once per combination for a
+	// placeholder namespace and the name is put in after. A namespace whose name the sources also name
+	// (a profiled namespace that is some rule's peer) is computed on its own.
+	if slices.Contains(namedNamespaces(sources), namespace) {
+		return r.computeCeiling(namespace, profile, sources)
+	}
+	key, err := ceilingKey(r.Contract.ProfileKey(), profile, sources)
+	if err != nil {
+		return r.computeCeiling(namespace, profile, sources)
+	}
+	v, ok := ceilings.Load(key)
+	if !ok {
+		cnp, gaps, err := r.computeCeiling(placeholderNamespace, profile, sources)
+		v = ceilingResult{cnp: cnp, gaps: gaps, err: err}
+		if ceilingCount.Add(1) > maxValidated {
+			ceilings.Clear()
+			ceilingCount.Store(0)
+		}
+		ceilings.Store(key, v)
+	}
+	res := v.(ceilingResult)
+	if res.cnp == nil {
+		return nil, res.gaps, res.err
+	}
+	return instantiate(res.cnp, namespace), slices.Clone(res.gaps), res.err
+}
+
+// placeholderNamespace stands for the namespace in a ceiling computed for many: a valid label value that no
+// namespace can be named (upper case).
+const placeholderNamespace = "Netprofile.Namespace"
+
+// ceilingResult is a computed ceiling, kept for every namespace with the same sources.
+type ceilingResult struct {
+	cnp  *cilium.CiliumNetworkPolicy
+	gaps []string
+	err  error
+}
+
+var (
+	ceilings     sync.Map
+	ceilingCount atomic.Int64
+)
+
+// ceilingKey identifies the inputs of a ceiling but for the namespace's name: the label that records the
+// profile, the profile and every source's rules.
+func ceilingKey(profileKey, profile string, sources []ceilingSource) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q|%q", profileKey, profile)
+	for _, src := range sources {
+		b, err := json.Marshal(src.rules)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "|%t|%q|%s", src.namespaced, src.what, b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// namedNamespaces are the namespaces the sources' peers name.
+func namedNamespaces(sources []ceilingSource) []string {
+	var out []string
+	add := func(sels []api.EndpointSelector) {
+		for _, es := range sels {
+			if es.LabelSelector == nil {
+				continue
+			}
+			if ns, ok := es.MatchLabels[podNamespaceKey]; ok {
+				out = append(out, ns)
+			}
+			for _, e := range es.MatchExpressions {
+				if e.Key == podNamespaceKey {
+					out = append(out, e.Values...)
+				}
+			}
+		}
+	}
+	for _, src := range sources {
+		for _, r := range src.rules {
+			for _, in := range r.Ingress {
+				add(in.FromEndpoints)
+			}
+			for _, eg := range r.Egress {
+				add(eg.ToEndpoints)
+			}
+		}
+	}
+	return out
+}
+
+// instantiate is a ceiling computed for the placeholder namespace, for namespace: the placeholder in every
+// namespace requirement replaced by the name, the values sorted again as a computation for the name sorts them.
+func instantiate(placeholder *cilium.CiliumNetworkPolicy, namespace string) *cilium.CiliumNetworkPolicy {
+	cnp := placeholder.DeepCopy()
+	cnp.Namespace = namespace
+	fix := func(sels []api.EndpointSelector) {
+		for _, es := range sels {
+			if es.LabelSelector == nil {
+				continue
+			}
+			if es.MatchLabels[podNamespaceKey] == placeholderNamespace {
+				es.MatchLabels[podNamespaceKey] = namespace
+			}
+			for i := range es.MatchExpressions {
+				e := &es.MatchExpressions[i]
+				if e.Key == podNamespaceKey && slices.Contains(e.Values, placeholderNamespace) {
+					e.Values[slices.Index(e.Values, placeholderNamespace)] = namespace
+					slices.Sort(e.Values)
+				}
+			}
+		}
+	}
+	for i := range cnp.Spec.IngressDeny {
+		fix(cnp.Spec.IngressDeny[i].FromEndpoints)
+	}
+	for i := range cnp.Spec.EgressDeny {
+		fix(cnp.Spec.EgressDeny[i].ToEndpoints)
+	}
+	return cnp
+}
+
+// computeCeiling computes the ceiling of one namespace from its sources.
+func (r Renderer) computeCeiling(namespace, profile string, sources []ceilingSource) (*cilium.CiliumNetworkPolicy, []string, error) {
 	var ingress, egress []allowance
 	var gaps []string
 	for _, src := range sources {
