@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,7 +138,7 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 
 	step("cold convergence: starting the manager")
 	start := time.Now()
-	cpu0 := processCPU(cpuProcesses...)
+	cpu0 := processCPU()
 	if err := h.startManager(nil); err != nil {
 		return err
 	}
@@ -177,7 +176,7 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 	req0 := h.requests()
 	lat0 := h.serverLatency(ctx)
 	start = time.Now()
-	cpu0 = processCPU(cpuProcesses...)
+	cpu0 = processCPU()
 	gen0 := h.watch.generations(ctx, h.names)
 	res.latency[2], err = h.probe.during(ctx, func() error { return nil }, func() error {
 		for _, name := range profiles {
@@ -209,7 +208,7 @@ func (h *harness) measure(ctx context.Context, res *result) error {
 
 	step("flip: relabelling every namespace to another profile at once")
 	start = time.Now()
-	cpu0 = processCPU(cpuProcesses...)
+	cpu0 = processCPU()
 	err = parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, name string) error {
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{c.ProfileKey(): profiles[(i+1)%len(profiles)]}}})
 		_, err := h.cs.CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
@@ -320,7 +319,7 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 		}
 		step("ceiling (%s): cold, fan-out, flip", name)
 		var use [3]cpuUse
-		cpu0 := processCPU(cpuProcesses...)
+		cpu0 := processCPU()
 		start := time.Now()
 		err := h.profileServer(ctx, "ceiling-cold-"+name, func() error {
 			return parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
@@ -334,7 +333,7 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 			return err
 		}
 		t[0] = time.Since(start)
-		use[0], cpu0 = cpuSince(cpu0), processCPU(cpuProcesses...)
+		use[0], cpu0 = cpuSince(cpu0), processCPU()
 		lat0 := h.serverLatency(ctx)
 		start = time.Now()
 		if err := h.profileServer(ctx, "ceiling-fanout-"+name, func() error {
@@ -345,7 +344,7 @@ func (h *harness) ceilings(ctx context.Context, res *result, when string) error 
 			return err
 		}
 		t[1] = time.Since(start)
-		use[1], cpu0 = cpuSince(cpu0), processCPU(cpuProcesses...)
+		use[1], cpu0 = cpuSince(cpu0), processCPU()
 		step("ceiling fan-out server: %s", latencyDiff(lat0, h.serverLatency(ctx)))
 		start = time.Now()
 		err = parallel(ctx, h.o.workers, h.names, func(ctx context.Context, i int, ns string) error {
@@ -517,6 +516,7 @@ func (h *harness) startManager(extra []string) error {
 		args = append(args, "--pprof-bind-address="+pprofAddr)
 	}
 	h.mgr = exec.Command(h.o.manager, append(args, extra...)...)
+	managerComm = filepath.Base(h.o.manager)[:min(15, len(filepath.Base(h.o.manager)))]
 	h.mgr.Env = append(os.Environ(), h.o.extraEnv...)
 	h.mgr.Stdout, h.mgr.Stderr = h.mgrLog, h.mgrLog
 	return h.mgr.Start()
@@ -585,10 +585,17 @@ func (h *harness) tail() string {
 	return "manager log (" + h.mgrLog.Name() + "):\n" + strings.Join(lines, "\n")
 }
 
-// processCPU is the CPU time so far of every process whose command name is one of names.
-func processCPU(names ...string) map[string]time.Duration {
+// processCPU is the CPU time so far of this harness and its own descendants (its control plane and
+// manager), by kind: kube-apiserver, etcd, manager, bench. Processes of anything else on the machine (another
+// test suite's control plane, say) are not counted, however they are named.
+func processCPU() map[string]time.Duration {
 	const tick = 10 * time.Millisecond // USER_HZ
-	out := map[string]time.Duration{}
+	type proc struct {
+		ppid int
+		comm string
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, path := range dirs {
 		b, err := os.ReadFile(path)
@@ -599,37 +606,61 @@ func processCPU(names ...string) map[string]time.Duration {
 		if open < 0 || closing < open {
 			continue
 		}
-		comm := string(b[open+1 : closing])
-		if !slices.Contains(names, comm) {
+		pid, errP := strconv.Atoi(strings.TrimSpace(string(b[:open])))
+		// ppid is the 2nd field after the command name; utime and stime the 12th and 13th.
+		f := strings.Fields(string(b[closing+1:]))
+		if errP != nil || len(f) <= 13 {
 			continue
 		}
-		// utime and stime are the 12th and 13th fields after the command name.
-		if f := strings.Fields(string(b[closing+1:])); len(f) > 13 {
-			u, errU := strconv.ParseInt(f[11], 10, 64)
-			s, errS := strconv.ParseInt(f[12], 10, 64)
-			if errU != nil || errS != nil {
-				continue // as an unreadable file: the process is exiting
-			}
-			out[comm] += time.Duration(u+s) * tick
+		ppid, errPP := strconv.Atoi(f[1])
+		u, errU := strconv.ParseInt(f[11], 10, 64)
+		s, errS := strconv.ParseInt(f[12], 10, 64)
+		if errPP != nil || errU != nil || errS != nil {
+			continue // as an unreadable file: the process is exiting
 		}
+		procs[pid] = proc{ppid: ppid, comm: string(b[open+1 : closing]), cpu: time.Duration(u+s) * tick}
+	}
+	self := os.Getpid()
+	mine := func(pid int) bool {
+		for depth := 0; pid > 1 && depth < 64; depth++ {
+			if pid == self {
+				return true
+			}
+			pid = procs[pid].ppid
+		}
+		return false
+	}
+	out := map[string]time.Duration{}
+	for pid, p := range procs {
+		if !mine(pid) {
+			continue
+		}
+		kind := p.comm
+		switch {
+		case pid == self:
+			kind = "bench"
+		case p.comm == managerComm:
+			kind = "manager"
+		}
+		out[kind] += p.cpu
 	}
 	return out
 }
+
+// managerComm is the manager's command name as /proc shows it (the binary's name, cut to 15 bytes).
+var managerComm = "manager"
 
 // cpuUse is CPU time spent per process kind between two samples.
 type cpuUse map[string]time.Duration
 
 func cpuSince(before map[string]time.Duration) cpuUse {
-	after := processCPU(cpuProcesses...)
+	after := processCPU()
 	out := cpuUse{}
 	for k, v := range after {
 		out[k] = v - before[k]
 	}
 	return out
 }
-
-// cpuProcesses are what shares the machine during a run: the control plane, the manager, the harness.
-var cpuProcesses = []string{"kube-apiserver", "etcd", "manager", "bench", "benchbin"}
 
 // peakRSS is the manager's peak resident set size (VmHWM), in bytes.
 func (h *harness) peakRSS() int64 {

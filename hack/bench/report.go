@@ -84,5 +84,5 @@ func orDash(d time.Duration) string {
 // String prints CPU seconds by process kind: apiserver, etcd, manager, harness.
 func (u cpuUse) String() string {
 	return fmt.Sprintf("apiserver %.1fs, etcd %.1fs, manager %.1fs, harness %.1fs",
-		u["kube-apiserver"].Seconds(), u["etcd"].Seconds(), u["manager"].Seconds(), (u["bench"] + u["benchbin"]).Seconds())
+		u["kube-apiserver"].Seconds(), u["etcd"].Seconds(), u["manager"].Seconds(), u["bench"].Seconds())
 }
