@@ -4,7 +4,9 @@
 //	-ldflags "-X github.com/netprofile/netprofile/pkg/version.Version=v1.2.3"
 //
 // and every build carries the VCS revision Go records (go build from a git checkout), so a binary built
-// without the stamp still says which commit it is.
+// without the stamp still says which commit it is. Builds that must not depend on the checkout's VCS state
+// (the image, hack/image: -buildvcs=false, so the same commit gives the same binary from a clone, a tarball
+// or a container build) stamp the revision instead, with -X .../pkg/version.Revision=<commit>.
 package version
 
 import (
@@ -14,6 +16,9 @@ import (
 
 // Version is set at link time; "dev" when it was not.
 var Version = "dev"
+
+// Revision is the VCS revision set at link time; when empty, the one Go recorded in the build info.
+var Revision string
 
 // Info says which build this is.
 type Info struct {
@@ -27,6 +32,9 @@ type Info struct {
 // Get reads the stamped version and the build's VCS settings.
 func Get() Info {
 	info := Info{Version: Version, Revision: "unknown", GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if Revision != "" {
+		info.Revision = Revision
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return info
@@ -38,7 +46,9 @@ func Get() Info {
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			info.Revision = s.Value
+			if Revision == "" {
+				info.Revision = s.Value
+			}
 		case "vcs.modified":
 			info.Modified = s.Value == "true"
 		}
