@@ -110,6 +110,15 @@ RELEASE_URL ?= https://github.com/netprofile/netprofile/releases/download/$(VERS
 DIST ?= dist
 DIST_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64
 
+# The manager image (make image): no container daemon, no base image pull; see hack/image.
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_REPOSITORY ?= ghcr.io/netprofile/netprofile
+IMAGE_ARCHIVE := netprofile-image.tar
+
+.PHONY: image
+image: ## Manager image for IMAGE_PLATFORMS, without a daemon: $(DIST)/netprofile-image.tar (OCI layout) + .digest + .spdx.json.
+	go run ./hack/image -out "$(DIST)/$(IMAGE_ARCHIVE)" -platforms "$(IMAGE_PLATFORMS)" -version "$(VERSION)" -repository "$(IMAGE_REPOSITORY)"
+
 .PHONY: dist
 dist: ## Plugin archives for DIST_PLATFORMS with sha256sums.txt and the krew manifest netprofile.yaml in $(DIST)/ (VERSION, RELEASE_URL).
 	go run ./hack/dist -version "$(VERSION)" -platforms "$(DIST_PLATFORMS)" -out "$(DIST)"
