@@ -395,6 +395,40 @@ func TestDeployment(t *testing.T) {
 	}
 }
 
+// The manager's image is repository:tag (the chart's appVersion by default), or repository@digest when
+// image.digest pins it (as make image prints it): the digest wins over a tag.
+func TestImageReference(t *testing.T) {
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	chart, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(chart, &meta); err != nil || meta.AppVersion == "" {
+		t.Fatalf("Chart.yaml has no appVersion: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"default":          {nil, "ghcr.io/netprofile/netprofile:" + meta.AppVersion},
+		"tag":              {[]string{"--set", "image.tag=v1.2.3"}, "ghcr.io/netprofile/netprofile:v1.2.3"},
+		"digest":           {[]string{"--set", "image.digest=" + digest}, "ghcr.io/netprofile/netprofile@" + digest},
+		"digest over tag":  {[]string{"--set", "image.tag=v1.2.3", "--set", "image.digest=" + digest}, "ghcr.io/netprofile/netprofile@" + digest},
+		"other repository": {[]string{"--set", "image.repository=registry.example/np", "--set", "image.digest=" + digest}, "registry.example/np@" + digest},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := &appsv1.Deployment{}
+			into(t, find(mustRender(t, tc.args...), "Deployment", release), d)
+			if got := d.Spec.Template.Spec.Containers[0].Image; got != tc.want {
+				t.Errorf("image %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 // Every flag cmd/manager defines is set by the Deployment template from a value, so a new flag cannot ship
 // without a chart knob (its default may still live in the binary: the template may render it conditionally).
 func TestEveryManagerFlagHasAValue(t *testing.T) {
@@ -609,6 +643,8 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		"test timeout in words":       {[]string{"--set", "tests.timeout=2 minutes"}, "timeout"},
 		"test profile not a name":     {[]string{"--set", "tests.profile=Standard"}, "profile"},
 		"unknown tests key":           {[]string{"--set", "tests.namespace=x"}, "additional properties 'namespace'"},
+		"digest without algorithm":    {[]string{"--set", "image.digest=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}, "digest"},
+		"digest too short":            {[]string{"--set", "image.digest=sha256:0123abcd"}, "digest"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
