@@ -120,8 +120,9 @@ image: ## Manager image for IMAGE_PLATFORMS, without a daemon: $(DIST)/netprofil
 	go run ./hack/image -out "$(DIST)/$(IMAGE_ARCHIVE)" -platforms "$(IMAGE_PLATFORMS)" -version "$(VERSION)" -repository "$(IMAGE_REPOSITORY)"
 
 .PHONY: dist
-dist: ## Plugin archives for DIST_PLATFORMS with sha256sums.txt and the krew manifest netprofile.yaml in $(DIST)/ (VERSION, RELEASE_URL).
-	go run ./hack/dist -version "$(VERSION)" -platforms "$(DIST_PLATFORMS)" -out "$(DIST)"
+dist: image ## Plugin archives for DIST_PLATFORMS, the image, sha256sums.txt and the krew manifest netprofile.yaml in $(DIST)/ (VERSION, RELEASE_URL).
+	go run ./hack/dist -version "$(VERSION)" -platforms "$(DIST_PLATFORMS)" -out "$(DIST)" \
+		-also "$(IMAGE_ARCHIVE),$(IMAGE_ARCHIVE).digest,$(IMAGE_ARCHIVE).spdx.json"
 	go run ./hack/krew-manifest -dist "$(DIST)" -version "$(VERSION)" -url-base "$(RELEASE_URL)"
 
 ##@ Run

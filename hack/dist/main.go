@@ -1,7 +1,10 @@
 // Command dist builds the kubectl plugin for the release platforms into archives with their SHA-256 sums:
 // what `make dist` publishes and hack/krew-manifest describes. Run it from the repository root:
 //
-//	go run ./hack/dist -version v1.2.3 [-platforms linux/amd64,...] [-out dist]
+//	go run ./hack/dist -version v1.2.3 [-platforms linux/amd64,...] [-out dist] [-also netprofile-image.tar,...]
+//
+// sha256sums.txt lists the archives and the -also files, which make dist has written to -out before (the
+// manager image of hack/image, its digest and SBOM): one sums file for everything a release publishes.
 //
 // Each archive (tar.gz; zip for Windows, where krew and users expect one) holds the plugin, built static
 // (CGO_ENABLED=0) with -trimpath and the version stamped into pkg/version, the kubectl_complete-netprofile
@@ -47,14 +50,19 @@ func main() {
 	version := flag.String("version", "", "release version to stamp and name the archives with, such as v1.2.3")
 	platforms := flag.String("platforms", strings.Join(releasePlatforms, ","), "comma-separated os/arch pairs to build")
 	out := flag.String("out", "dist", "directory for the archives and "+sumsFile)
+	also := flag.String("also", "", "comma-separated files already in -out to list in "+sumsFile+" too, such as the image make image wrote")
 	flag.Parse()
-	if err := run(*version, strings.Split(*platforms, ","), *out); err != nil {
+	var alsoFiles []string
+	if *also != "" {
+		alsoFiles = strings.Split(*also, ",")
+	}
+	if err := run(*version, strings.Split(*platforms, ","), *out, alsoFiles); err != nil {
 		fmt.Fprintln(os.Stderr, "dist:", err)
 		os.Exit(1)
 	}
 }
 
-func run(version string, platforms []string, out string) error {
+func run(version string, platforms []string, out string, also []string) error {
 	if version == "" || strings.ContainsAny(version, "/\\ \t") {
 		return fmt.Errorf("-version %q: give a release version such as v1.2.3", version)
 	}
@@ -102,6 +110,16 @@ func run(version string, platforms []string, out string) error {
 		}
 		sums = append(sums, sum+"  "+name+"\n")
 		fmt.Fprintf(os.Stderr, "dist: %s\n", filepath.Join(out, name))
+	}
+	for _, name := range also {
+		if name == "" || strings.ContainsAny(name, "/\\") {
+			return fmt.Errorf("-also %q: give names of files in %s", name, out)
+		}
+		sum, err := sha256File(filepath.Join(out, name))
+		if err != nil {
+			return fmt.Errorf("-also: %w", err)
+		}
+		sums = append(sums, sum+"  "+name+"\n")
 	}
 	slices.SortFunc(sums, func(a, b string) int { return strings.Compare(a[66:], b[66:]) })
 	return os.WriteFile(filepath.Join(out, sumsFile), []byte(strings.Join(sums, "")), 0o644)

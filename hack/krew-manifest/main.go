@@ -146,6 +146,10 @@ func manifest(dist, version, urlBase string) ([]byte, error) {
 	}
 	prefix := bin + "_" + version + "_"
 	for _, s := range sums {
+		// The release's other files (the manager image, its digest and SBOM) are not krew's.
+		if !strings.HasPrefix(s.name, bin+"_") {
+			continue
+		}
 		rest, ok := strings.CutPrefix(s.name, prefix)
 		if !ok {
 			return nil, fmt.Errorf("%s: %s is not an archive of %s %s", sumsFile, s.name, bin, version)

@@ -23,8 +23,8 @@ const version = "v1.2.3-rc.1"
 var release = []string{"darwin/amd64", "darwin/arm64", "linux/amd64", "linux/arm64", "windows/amd64"}
 
 // fakeDist writes archives named and laid out as hack/dist writes them, for every release platform, with
-// their sums file: the manifest of a full release without cross-building the plugin five times (test/dist
-// builds the real one for this machine).
+// their sums file (which also lists the image, as make dist's does): the manifest of a full release without
+// cross-building the plugin five times (test/dist builds the real one for this machine).
 func fakeDist(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -46,6 +46,13 @@ func fakeDist(t *testing.T) string {
 		sum := sha256.Sum256(b)
 		sums.WriteString(hex.EncodeToString(sum[:]) + "  " + name + "\n")
 	}
+	// make dist lists the manager image in the same sums file; it is no plugin archive.
+	image := []byte("not a plugin")
+	if err := os.WriteFile(filepath.Join(dir, "netprofile-image.tar"), image, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(image)
+	sums.WriteString(hex.EncodeToString(sum[:]) + "  netprofile-image.tar\n")
 	if err := os.WriteFile(filepath.Join(dir, sumsFile), []byte(sums.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // Package dist_test checks what `make dist` ships, as a user meets it: it builds the archive for this machine's
 // platform (cross-building all five takes many minutes on two cores; hack/krew-manifest's test covers the
 // manifest of all five), checks the archive and its sum, validates the krew manifest with krew's own validator,
-// installs the plugin with krew from a local release URL, and runs it and its completion through kubectl.
+// installs the plugin with krew from a local release URL, and runs it and its completion through kubectl. The
+// manager image is published beside it (for this machine's architecture only, here; test/image checks the
+// image itself): its archive, digest and SBOM are in the same sums file.
 package dist_test
 
 import (
@@ -41,7 +43,7 @@ func TestDist(t *testing.T) {
 	srv := httptest.NewServer(http.StripPrefix("/releases/"+version+"/", http.FileServer(http.Dir(dist))))
 	t.Cleanup(srv.Close)
 	host := runtime.GOOS + "/" + runtime.GOARCH
-	build := exec.Command("make", "dist", "DIST_PLATFORMS="+host, "VERSION="+version, "DIST="+dist, "RELEASE_URL="+srv.URL+"/releases/"+version)
+	build := exec.Command("make", "dist", "DIST_PLATFORMS="+host, "IMAGE_PLATFORMS=linux/"+runtime.GOARCH, "VERSION="+version, "DIST="+dist, "RELEASE_URL="+srv.URL+"/releases/"+version)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("make dist: %v\n%s", err, out)
@@ -54,17 +56,31 @@ func TestDist(t *testing.T) {
 	for _, f := range files {
 		names = append(names, f.Name())
 	}
-	if want := []string{archive, "netprofile.yaml", "sha256sums.txt"}; !slices.Equal(names, want) {
+	image := []string{"netprofile-image.tar", "netprofile-image.tar.digest", "netprofile-image.tar.spdx.json"}
+	if want := append([]string{archive}, append(slices.Clone(image), "netprofile.yaml", "sha256sums.txt")...); !slices.Equal(names, want) {
 		t.Fatalf("dist holds %v, want %v", names, want)
 	}
-	t.Run("the sums file has the archive's SHA-256", func(t *testing.T) {
-		b, err := os.ReadFile(filepath.Join(dist, archive))
-		must(t, err)
-		sum := sha256.Sum256(b)
+	t.Run("the sums file has the SHA-256 of the archive and of the image's files", func(t *testing.T) {
+		var want string
+		for _, f := range append([]string{archive}, image...) {
+			b, err := os.ReadFile(filepath.Join(dist, f))
+			must(t, err)
+			sum := sha256.Sum256(b)
+			want += hex.EncodeToString(sum[:]) + "  " + f + "\n"
+		}
 		sums, err := os.ReadFile(filepath.Join(dist, "sha256sums.txt"))
 		must(t, err)
-		if want := hex.EncodeToString(sum[:]) + "  " + archive + "\n"; string(sums) != want {
+		if string(sums) != want {
 			t.Errorf("sha256sums.txt = %q, want %q", sums, want)
+		}
+	})
+	t.Run("the image's digest file is the digest of its index", func(t *testing.T) {
+		digest, err := os.ReadFile(filepath.Join(dist, "netprofile-image.tar.digest"))
+		must(t, err)
+		var index struct{ Manifests []struct{ Digest string } }
+		must(t, json.Unmarshal([]byte(untarFile(t, filepath.Join(dist, "netprofile-image.tar"), "index.json")), &index))
+		if len(index.Manifests) != 1 || string(digest) != index.Manifests[0].Digest+"\n" {
+			t.Errorf("digest file %q, index.json %+v", digest, index)
 		}
 	})
 	t.Run("the archive holds the plugin, the completion script and the README", func(t *testing.T) {
@@ -164,6 +180,27 @@ func TestDist(t *testing.T) {
 			t.Errorf("kubectl completes\n%s\nthe plugin\n%s", viaKubectl, direct)
 		}
 	})
+}
+
+// untarFile is the content of one file of an (uncompressed) tar archive.
+func untarFile(t *testing.T, archive, name string) string {
+	t.Helper()
+	f, err := os.Open(archive)
+	must(t, err)
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			t.Fatalf("%s holds no %s", archive, name)
+		}
+		must(t, err)
+		if hdr.Name == name {
+			b, err := io.ReadAll(tr)
+			must(t, err)
+			return string(b)
+		}
+	}
 }
 
 type file struct {
