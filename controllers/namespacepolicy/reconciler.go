@@ -77,7 +77,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	verdict := ownership.Decide(current, ownership.ComponentNamespacePolicy, ns.UID)
 	var applied *policy.Applied
 	if verdict == ownership.Owned || verdict == ownership.Orphaned {
-		applied = r.Renderer.AppliedFrom(current.Labels, current.CachedRulesHash)
+		applied = r.Renderer.AppliedFrom(current.Labels, current.CachedRulesHash, current.CachedParts)
 	}
 	cat, err := r.catalogue(ctx)
 	if err != nil {

@@ -46,6 +46,9 @@ type CiliumNetworkPolicy struct {
 	// CachedRulesHash is set only on the manager's cached copy, which keeps a hash of the rules instead of
 	// the rules. It is never encoded, so nothing read from the API server can set it.
 	CachedRulesHash string `json:"-"`
+	// CachedParts, on the cached copy too, are the parts of a namespace policy its rules carry
+	// (policy.Parts): what it was rendered from, once the rules are gone.
+	CachedParts []string `json:"-"`
 }
 
 // CiliumNetworkPolicyList is a list of CiliumNetworkPolicies.

@@ -68,7 +68,7 @@ func TestCeilingFollowsWhatIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	applied := r.AppliedFrom(stood.Policies[0].Labels, policy.RulesHash(stood.Policies[0]))
+	applied := r.AppliedOf(stood.Policies[0])
 	res, err := r.Namespace(namespace("my-app", map[string]string{profileKey: "Standard"}), cat, applied)
 	if err == nil {
 		t.Fatal("want the label refused")

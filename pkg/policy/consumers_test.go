@@ -247,7 +247,7 @@ func TestNamespaceConsumers(t *testing.T) {
 		if err != nil || !hasGrantRule(stood, "postgres") {
 			t.Fatalf("standing policy: %v", err)
 		}
-		applied := r.AppliedFrom(stood.Policies[0].Labels, policy.RulesHash(stood.Policies[0]))
+		applied := r.AppliedOf(stood.Policies[0])
 
 		res, err := r.Namespace(namespace("web", grant), cat, applied)
 		if refusal, ok := errors.AsType[*policy.Refusal](err); !ok || refusal.Reason != conditions.ReasonConsumerNotAllowed {

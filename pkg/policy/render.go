@@ -44,18 +44,52 @@ type Renderer struct {
 	ClusterName string
 }
 
-// Applied is the namespace policy that stands: the selection its labels record and the hash of its rules.
-// Renderer.Namespace trusts the selection only when rendering it gives exactly those rules, so a label
-// forged on the policy cannot make a refused label keep a grant that was never in force.
+// Applied is the namespace policy that stands: the selection its labels record, the hash of its rules and
+// the parts its rules carry (Parts). Renderer.Namespace trusts a part of the selection only when its rules
+// show it, so a label forged on the policy cannot make a refused label keep a grant that was never in force.
 type Applied struct {
 	Selection contract.Selection
 	RulesHash string
+	Parts     []string
 }
 
-// AppliedFrom reads what stands from a generated namespace policy's labels and its rules hash.
-func (r Renderer) AppliedFrom(labels map[string]string, rulesHash string) *Applied {
+// AppliedFrom reads what stands from a generated namespace policy's labels, its rules hash and its parts.
+func (r Renderer) AppliedFrom(labels map[string]string, rulesHash string, parts []string) *Applied {
 	sel, _ := r.Contract.Parse(labels)
-	return &Applied{Selection: sel, RulesHash: rulesHash}
+	return &Applied{Selection: sel, RulesHash: rulesHash, Parts: parts}
+}
+
+// AppliedOf is AppliedFrom for a whole policy as read from the API server (rules and all).
+func (r Renderer) AppliedOf(p *cilium.CiliumNetworkPolicy) *Applied {
+	return r.AppliedFrom(p.Labels, RulesHash(p), Parts(append(api.Rules{p.Spec}, p.Specs...)))
+}
+
+// A profile's rule and each grant's rule carry their part in their description ("netprofile: profile
+// standard: ...", "netprofile: access to postgres"), so what a standing policy was rendered from can be told
+// after the platform has changed the profile or resource since.
+const (
+	profilePartPrefix = "netprofile: profile "
+	accessPartPrefix  = "netprofile: access to "
+)
+
+// Parts names the parts of a namespace policy's rules: "profile/<name>" and "access/<resource>".
+func Parts(rules api.Rules) []string {
+	var out []string
+	for _, rule := range rules {
+		if rule == nil {
+			continue
+		}
+		for prefix, kind := range map[string]string{profilePartPrefix: "profile/", accessPartPrefix: "access/"} {
+			rest, ok := strings.CutPrefix(rule.Description, prefix)
+			if !ok {
+				continue
+			}
+			name, _, _ := strings.Cut(rest, ":")
+			out = append(out, kind+name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // NamespaceResult is what a Namespace's labels render to.
@@ -115,8 +149,10 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 		for _, p := range problems {
 			if g, ok := strings.CutPrefix(p.Key, r.Contract.AccessPrefix()); ok {
 				refusedGrants[g] = true
-			} else {
-				// The profile label itself, or an unknown key under the domain, which may be a misspelt one.
+			} else if p.Key == r.Contract.ProfileKey() || sel.Profile == "" {
+				// The profile label itself, or an unknown key under the domain beside no profile label: it may be
+				// a misspelt profile label. Beside a good profile label it holds nothing up, so a stricter
+				// profile applies.
 				profileRefused = true
 			}
 		}
@@ -164,14 +200,11 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 
 	last := contract.Selection{}
 	if applied != nil {
-		stood, err := r.render(ns.Name, applied.Selection, cat)
-		if err != nil || rulesHash(stood) != applied.RulesHash {
-			// What stands cannot be reproduced (its profile is gone or changed, or its labels were edited): keep it
-			// whole.
+		var ok bool
+		if last, ok = r.stood(ns.Name, applied, cat, profileRefused); !ok {
 			res.KeepApplied = true
 			return res, refusal
 		}
-		last = applied.Selection
 	}
 	eff := contract.Selection{Profile: sel.Profile}
 	if profileRefused {
@@ -205,6 +238,42 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 	res.Effective, res.Policies = eff, cnp
 	r.withCeiling(ns, cat, &res)
 	return res, refusal
+}
+
+// stood is the selection the standing policy was rendered from, for the refused labels to keep their part of
+// it. When rendering the selection its labels record gives exactly its rules, that selection. When not (the
+// platform changed a profile or resource since, say narrowed it during an incident, or the labels were
+// forged), each part counts only if the rules carry it, and a kept part is rendered from today's catalogue,
+// so the platform's change applies to it too. false: what stood cannot be told or rendered any more (a
+// profile that cannot be shown to have stood, or that is gone): the policy stays whole. The profile is looked
+// at only when the profile label is refused (needProfile).
+func (r Renderer) stood(namespace string, applied *Applied, cat Catalogue, needProfile bool) (contract.Selection, bool) {
+	if stood, err := r.render(namespace, applied.Selection, cat); err == nil && rulesHash(stood) == applied.RulesHash {
+		return applied.Selection, true
+	}
+	var sel contract.Selection
+	for _, g := range applied.Selection.Grants {
+		if slices.Contains(applied.Parts, "access/"+g) {
+			sel.Grants = append(sel.Grants, g)
+		}
+	}
+	if needProfile {
+		profileParts := slices.DeleteFunc(slices.Clone(applied.Parts), func(p string) bool { return !strings.HasPrefix(p, "profile/") })
+		switch p := applied.Selection.Profile; {
+		case p != "" && slices.Equal(profileParts, []string{"profile/" + p}):
+			sel.Profile = p
+		case p == "" && len(profileParts) == 0 && len(sel.Grants) > 0:
+			// A policy of grants alone.
+		default:
+			// A profile without rules of its own leaves no part to show, and a claim the rules contradict is
+			// forged: neither is trusted, nor is "nothing" dropped in its place.
+			return contract.Selection{}, false
+		}
+	}
+	if _, err := r.render(namespace, sel, cat); err != nil {
+		return contract.Selection{}, false
+	}
+	return sel, true
 }
 
 // withCeiling adds the ceiling of the effective profile, when it enforces one, computed from every allow rule
@@ -415,7 +484,7 @@ func (r Renderer) ruleFromProfile(p *v1alpha1.NetworkProfile) (*api.Rule, error)
 	}
 	rule := &api.Rule{
 		EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}},
-		Description:      describe("netprofile: profile "+p.Name, p.Spec.Description),
+		Description:      describe(profilePartPrefix+p.Name, p.Spec.Description),
 	}
 	for i := range p.Spec.Ingress {
 		rule.Ingress = append(rule.Ingress, r.ingressRule(&p.Spec.Ingress[i]))
@@ -439,7 +508,7 @@ func (r Renderer) consumerRule(sr *v1alpha1.SharedResource) (*api.Rule, error) {
 	}
 	return &api.Rule{
 		EndpointSelector: api.EndpointSelector{LabelSelector: &slimv1.LabelSelector{}},
-		Description:      describe("netprofile: access to "+sr.Name, sr.Spec.Description),
+		Description:      describe(accessPartPrefix+sr.Name, sr.Spec.Description),
 		Egress:           []api.EgressRule{egress},
 	}, nil
 }

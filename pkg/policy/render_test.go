@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,18 +190,59 @@ func TestNamespaceNarrowsWhileRefusing(t *testing.T) {
 		if err != nil || len(res.Policies) != 1 {
 			t.Fatalf("standing policy: %v", err)
 		}
-		return r.AppliedFrom(res.Policies[0].Labels, policy.RulesHash(res.Policies[0]))
+		return r.AppliedOf(res.Policies[0])
 	}
 	good := standing(map[string]string{profileKey: "standard", access + "kube-api": "true", access + "postgres": "true"})
 	forged := *good
 	forged.Selection.Grants = append(forged.Selection.Grants, "dragonfly")
+	// An isolated namespace's policy whose labels were edited to claim the wider standard profile.
+	forgedProfile := *standing(map[string]string{profileKey: "isolated", access + "postgres": "true"})
+	forgedProfile.Selection.Profile = "standard"
+
+	// The platform narrows during an incident: HTTPS to the world withdrawn from standard, postgres moved to
+	// another port.
+	narrowed := func() policy.Catalogue {
+		n := cat
+		n.Profiles, n.Resources = maps.Clone(cat.Profiles), maps.Clone(cat.Resources)
+		std := n.Profiles["standard"].DeepCopy()
+		std.Spec.Egress = nil
+		n.Profiles["standard"] = std
+		pg := n.Resources["postgres"].DeepCopy()
+		pg.Spec.Ports[0].Port = 5433
+		n.Resources["postgres"] = pg
+		return n
+	}()
+	withoutStandard := cat
+	withoutStandard.Profiles = maps.Clone(cat.Profiles)
+	delete(withoutStandard.Profiles, "standard")
 
 	tests := map[string]struct {
 		labels    map[string]string
 		applied   *policy.Applied
+		catalogue *policy.Catalogue
 		keepAll   bool
 		effective string
 	}{
+		"a narrowed profile applies beside a refused profile label": {
+			labels:  map[string]string{profileKey: "standrd", access + "postgres": "true"},
+			applied: good, catalogue: &narrowed, effective: `profile "standard" with access to postgres`,
+		},
+		"a narrowed resource applies to the grant a refused label keeps": {
+			labels:  map[string]string{profileKey: "standard", access + "kube-api": "true", access + "postgres": "yes"},
+			applied: good, catalogue: &narrowed, effective: `profile "standard" with access to kube-api, postgres`,
+		},
+		"a profile the standing rules do not show is not trusted: the policy stays whole": {
+			labels:  map[string]string{profileKey: "standrd"},
+			applied: &forgedProfile, catalogue: &narrowed, keepAll: true,
+		},
+		"a profile that is gone: the policy stays whole": {
+			labels:  map[string]string{profileKey: "standrd"},
+			applied: good, catalogue: &withoutStandard, keepAll: true,
+		},
+		"an unknown key under the domain does not hold up a stricter profile": {
+			labels:  map[string]string{profileKey: "isolated", "network-policy.homelab/team": "payments"},
+			applied: good, effective: `profile "isolated"`,
+		},
 		"a grant revoked beside a bad value": {
 			labels:  map[string]string{profileKey: "standard", access + "postgres": "true", access + "dragonfly": "yes"},
 			applied: good, effective: `profile "standard" with access to postgres`,
@@ -229,13 +271,17 @@ func TestNamespaceNarrowsWhileRefusing(t *testing.T) {
 			labels:    map[string]string{profileKey: "Standard", access + "postgres": "true"},
 			effective: `no profile with access to postgres`,
 		},
-		"labels forged on the standing policy are not trusted": {
+		"labels forged on the standing policy are not trusted: a grant its rules do not show is not kept": {
 			labels:  map[string]string{profileKey: "standard", access + "dragonfly": "yes"},
-			applied: &forged, keepAll: true,
+			applied: &forged, effective: `profile "standard"`,
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			cat := cat
+			if tc.catalogue != nil {
+				cat = *tc.catalogue
+			}
 			res, err := r.Namespace(namespace("app", tc.labels), cat, tc.applied)
 			if _, ok := errors.AsType[*policy.Refusal](err); !ok {
 				t.Fatalf("want a refusal, got %v", err)

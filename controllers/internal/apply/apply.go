@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cilium/cilium/pkg/policy/api"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -369,6 +370,7 @@ func TransformPolicy(obj any) (any, error) {
 	case *cilium.CiliumNetworkPolicy:
 		if p.CachedRulesHash == "" {
 			p.CachedRulesHash = policy.RulesHash(p)
+			p.CachedParts = policy.Parts(append(api.Rules{p.Spec}, p.Specs...))
 		}
 		reduceMeta(&p.ObjectMeta)
 		p.Spec, p.Specs = nil, nil
