@@ -36,7 +36,7 @@ func TestDockerBuildContext(t *testing.T) {
 	})
 
 	t.Run("what the manager does not need is left out", func(t *testing.T) {
-		for _, p := range []string{".git/HEAD", "bin/manager", "dist/netprofile-image.tar", "demo", "charts/netprofile/values.yaml",
+		for _, p := range []string{".git/HEAD", "bin/manager", "dist/netprofile-image.tar", "demo", "manager", "charts/netprofile/values.yaml",
 			"test/e2e/suite_test.go", "hack/image/main.go", "docs/runbooks/escape-hatch.md", "README.md",
 			"pkg/policy/policy_test.go", "pkg/policy/testdata/golden/x.yaml", "cmd/manager/deps_test.go"} {
 			if !ignore.excluded(p) {
