@@ -1,26 +1,18 @@
 // Package catalogue reads netprofile's catalogue (NetworkProfiles, SharedResources, Baselines) and Namespaces
-// from YAML files, for the offline CLI and the tests; in the cluster the manager reads the same objects from
-// its cache.
+// from YAML files (through pkg/manifest's bounded reader), for the offline CLI and the tests; in the cluster the
+// manager reads the same objects from its cache.
 package catalogue
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
+	"github.com/netprofile/netprofile/pkg/manifest"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -55,103 +47,57 @@ func NewSet() *Set {
 	}
 }
 
-// LoadPaths reads every .yaml, .yml and .json file under the paths (files or directories), in lexical order.
+// LoadPaths reads every .yaml, .yml and .json file under the paths (files or directories), in lexical order,
+// within manifest.DefaultLimits.
 func LoadPaths(paths ...string) (*Set, error) {
+	return Read(manifest.NewReader(manifest.DefaultLimits), nil, paths...)
+}
+
+// Read reads every .yaml, .yml and .json file under the paths through r; "-" is stdin.
+func Read(r *manifest.Reader, stdin io.Reader, paths ...string) (*Set, error) {
+	objs, err := r.ReadPaths(stdin, paths...)
+	if err != nil {
+		return nil, err
+	}
 	s := NewSet()
-	for _, p := range paths {
-		files, err := YAMLFiles(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("failed to read %s: %w", f, err)
-			}
-			if err := s.Add(f, b); err != nil {
-				return nil, err
-			}
-		}
+	if err := s.AddObjects(objs); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// YAMLFiles expands a path into the YAML and JSON files below it, sorted; a file, or "-" (standard input),
-// stands for itself.
-func YAMLFiles(p string) ([]string, error) {
-	if p == "-" {
-		return []string{p}, nil
-	}
-	info, err := os.Stat(p)
+// Add decodes the objects of one file into the set, within manifest.DefaultLimits.
+func (s *Set) Add(source string, data []byte) error {
+	objs, err := manifest.NewReader(manifest.DefaultLimits).Parse(source, data)
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", p, err)
+		return err
 	}
-	if !info.IsDir() {
-		return []string{p}, nil
-	}
-	var files []string
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".yaml", ".yml", ".json":
-			if !d.IsDir() {
-				files = append(files, path)
-			}
-		}
-		return nil
-	})
-	slices.Sort(files)
-	return files, err
+	return s.AddObjects(objs)
 }
 
-// Add decodes the documents of one file into the set. Unknown fields are errors: a typo in a catalogue
-// must not silently drop a rule.
-func (s *Set) Add(source string, data []byte) error {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	line := 1
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", source, err)
-		}
-		where := fmt.Sprintf("%s:%d", source, line)
-		line += bytes.Count(doc, []byte("\n")) + 1 // the reader drops the "---" separator line
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+// AddObjects decodes objects into the set. Unknown fields are errors: a typo in a catalogue must not silently
+// drop a rule.
+func (s *Set) AddObjects(objs []manifest.Object) error {
+	for i := range objs {
+		if objs[i].Node == nil {
 			continue
 		}
-		if err := s.addDocument(where, doc); err != nil {
+		doc, err := objs[i].YAML()
+		if err != nil {
+			return err
+		}
+		if err := s.addDocument(objs[i].Source(), doc); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
+// addDocument decodes one object (the reader has expanded Lists) as the API server would.
 func (s *Set) addDocument(where string, doc []byte) error {
 	var tm metav1.TypeMeta
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
-	}
-	if tm.Kind == "List" {
-		var list struct {
-			Items []any `json:"items"`
-		}
-		if err := yaml.Unmarshal(doc, &list); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-		for _, item := range list.Items {
-			b, err := yaml.Marshal(item)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-			if err := s.addDocument(where, b); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	gv := v1alpha1.GroupVersion.String()
 	switch {
@@ -190,14 +136,4 @@ func decodeInto[T any, PT interface {
 	}
 	into[obj.GetName()] = obj
 	return nil
-}
-
-func stripComments(doc []byte) []byte {
-	var out [][]byte
-	for _, l := range bytes.Split(doc, []byte("\n")) {
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
-			out = append(out, l)
-		}
-	}
-	return bytes.Join(out, []byte("\n"))
 }

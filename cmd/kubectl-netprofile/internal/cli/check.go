@@ -132,7 +132,7 @@ func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.
 	if err != nil {
 		return check.Policies{}, &exitError{code: ExitError, err: err}
 	}
-	cat, err := loadCatalogue(o.catalogue, files)
+	cat, err := g.loadCatalogue(o.catalogue, files)
 	if err != nil {
 		return check.Policies{}, &exitError{code: ExitError, err: err}
 	}

@@ -42,16 +42,16 @@ Forwarded flows and drops for reasons other than policy are counted and left out
 	return cmd
 }
 
-func (o *diagnoseOptions) run(ctx context.Context, g *globals, r io.Reader) error {
+func (o *diagnoseOptions) run(ctx context.Context, g *globals, source string, r io.Reader) error {
 	ctr, err := g.contract(ctx)
 	if err != nil {
 		return err
 	}
-	cat, err := loadCatalogue(o.catalogue, nil)
+	cat, err := g.loadCatalogue(o.catalogue, nil)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	in, err := diagnose.Parse(r)
+	in, err := diagnose.Parse(source, r)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

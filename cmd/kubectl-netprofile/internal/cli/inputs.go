@@ -19,6 +19,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/manifest"
 	"github.com/netprofile/netprofile/pkg/version"
 )
 
@@ -31,22 +32,30 @@ func (g *globals) loadFiles(paths []string) (*catalogue.Set, error) {
 			files = append(files, p)
 			continue
 		}
-		b, err := io.ReadAll(g.stdin)
+		objs, err := g.reader().Read("<stdin>", g.stdin)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read standard input: %w", err)
+			return nil, err
 		}
-		if err := set.Add("<stdin>", b); err != nil {
+		if err := set.AddObjects(objs); err != nil {
 			return nil, err
 		}
 	}
 	if len(files) == 0 {
 		return set, nil
 	}
-	fromFiles, err := catalogue.LoadPaths(files...)
+	fromFiles, err := catalogue.Read(g.reader(), nil, files...)
 	if err != nil {
 		return nil, err
 	}
 	return merge(set, fromFiles), nil
+}
+
+// reader reads every file of the run: its limits hold over all of them.
+func (g *globals) reader() *manifest.Reader {
+	if g.files == nil {
+		g.files = manifest.NewReader(manifest.DefaultLimits)
+	}
+	return g.files
 }
 
 // merge adds b's objects to a; catalogue objects of b replace a's of the same name.
@@ -61,13 +70,13 @@ func merge(a, b *catalogue.Set) *catalogue.Set {
 
 // loadCatalogue reads the catalogue directories, or the shipped catalogue when there are none. Catalogue
 // objects found among the -f files override it by name, so a PR that changes both is rendered as merged.
-func loadCatalogue(paths []string, files *catalogue.Set) (*catalogue.Set, error) {
+func (g *globals) loadCatalogue(paths []string, files *catalogue.Set) (*catalogue.Set, error) {
 	var cat *catalogue.Set
 	var err error
 	if len(paths) == 0 {
 		cat, err = desired.DefaultCatalogue()
 	} else {
-		cat, err = catalogue.LoadPaths(paths...)
+		cat, err = catalogue.Read(g.reader(), g.stdin, paths...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to load the catalogue: %w", err)

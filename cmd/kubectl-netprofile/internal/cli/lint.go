@@ -94,7 +94,7 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 	if err != nil {
 		return err
 	}
-	cat, err := loadCatalogue(o.catalogue, nil)
+	cat, err := g.loadCatalogue(o.catalogue, nil)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

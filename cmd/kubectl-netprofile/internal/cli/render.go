@@ -133,7 +133,7 @@ func (o *renderOptions) compute(ctx context.Context, g *globals) (*desired.Set, 
 	for _, ns := range files.Namespaces {
 		o.rendered = append(o.rendered, ns.Name)
 	}
-	cat, err := loadCatalogue(o.catalogue, files)
+	cat, err := g.loadCatalogue(o.catalogue, files)
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}

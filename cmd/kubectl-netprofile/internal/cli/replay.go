@@ -87,29 +87,29 @@ Exit code 1 when anything would break.`),
 	return cmd
 }
 
-// onFlows runs a command on Hubble's output: the file of the argument, or stdin (no argument, or "-").
-// diagnose, replay and suggest read it the same way.
-func onFlows(g *globals, run func(context.Context, *globals, io.Reader) error) func(*cobra.Command, []string) error {
+// onFlows runs a command on Hubble's output: the file of the argument, or stdin (no argument, or "-"), and
+// the name to give it in errors. diagnose, replay and suggest read it the same way.
+func onFlows(g *globals, run func(context.Context, *globals, string, io.Reader) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 || args[0] == "-" {
-			return run(cmd.Context(), g, g.stdin)
+			return run(cmd.Context(), g, "<stdin>", g.stdin)
 		}
 		f, err := os.Open(args[0])
 		if err != nil {
 			return &exitError{code: ExitError, err: fmt.Errorf("failed to open %s: %w", args[0], err)}
 		}
 		defer f.Close()
-		return run(cmd.Context(), g, f)
+		return run(cmd.Context(), g, args[0], f)
 	}
 }
 
 // load reads and aggregates Hubble's output, and builds the policy set to judge it against.
-func (o *judgedOptions) load(ctx context.Context, g *globals, r io.Reader) (*replay.Flows, *judged, error) {
+func (o *judgedOptions) load(ctx context.Context, g *globals, source string, r io.Reader) (*replay.Flows, *judged, error) {
 	if o.live && len(o.catalogue) > 0 && len(o.files) == 0 {
 		return nil, nil, usageError("--live --catalogue: pass the namespaces to render with the catalogue with -f")
 	}
 	g.live = o.live
-	in, err := diagnose.Parse(r)
+	in, err := diagnose.Parse(source, r)
 	if err != nil {
 		return nil, nil, &exitError{code: ExitError, err: err}
 	}
@@ -120,11 +120,11 @@ func (o *judgedOptions) load(ctx context.Context, g *globals, r io.Reader) (*rep
 	return replay.Aggregate(in), j, nil
 }
 
-func (o *replayOptions) run(ctx context.Context, g *globals, r io.Reader) error {
+func (o *replayOptions) run(ctx context.Context, g *globals, source string, r io.Reader) error {
 	if !o.live && len(o.files) == 0 {
 		return usageError("nothing to judge against: pass --live (the cluster with enforcement on) or -f <namespace.yaml> (the proposed namespaces)")
 	}
-	flows, j, err := o.load(ctx, g, r)
+	flows, j, err := o.load(ctx, g, source, r)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 	if len(o.files) > 0 && len(files.Namespaces) == 0 && len(files.Other) == 0 {
 		return nil, usageError("no Namespace found in %s", strings.Join(o.files, ", "))
 	}
-	cat, err := loadCatalogue(o.catalogue, files)
+	cat, err := g.loadCatalogue(o.catalogue, files)
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}

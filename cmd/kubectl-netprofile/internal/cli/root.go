@@ -20,6 +20,7 @@ import (
 
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/manifest"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
 
@@ -92,6 +93,8 @@ type globals struct {
 	resolved bool
 	// cl is the cluster client, made once.
 	cl client.Client
+	// files reads the user's files (see reader).
+	files *manifest.Reader
 }
 
 // contract is the label contract the command judges labels by (see resolve).

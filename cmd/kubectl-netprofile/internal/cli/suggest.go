@@ -53,7 +53,7 @@ Exit code 1 when some flow is allowed by no profile and grant.`),
 	return cmd
 }
 
-func (o *suggestOptions) run(ctx context.Context, g *globals, r io.Reader) error {
+func (o *suggestOptions) run(ctx context.Context, g *globals, source string, r io.Reader) error {
 	// -n is kubectl's namespace flag; suggest needs it given, and never takes the kubeconfig's default: the
 	// labels are for one namespace the user names, offline as well.
 	namespace := g.namespace()
@@ -63,7 +63,7 @@ func (o *suggestOptions) run(ctx context.Context, g *globals, r io.Reader) error
 	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
 		return usageError("--namespace %q: %s", namespace, strings.Join(errs, "; "))
 	}
-	flows, j, err := o.load(ctx, g, r)
+	flows, j, err := o.load(ctx, g, source, r)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func diagnoseLines(t *testing.T, cat *catalogue.Set, events ...*observerpb.GetFl
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := diagnose.Parse(bytes.NewReader(lines))
+	in, err := diagnose.Parse("flows", bytes.NewReader(lines))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestParse(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			in, err := diagnose.Parse(strings.NewReader(tc.input))
+			in, err := diagnose.Parse("flows", strings.NewReader(tc.input))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
@@ -311,6 +311,53 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseLimits: past a limit, Parse stops with an error naming the input and the limit.
+func TestParseLimits(t *testing.T) {
+	line := `{"flow":{"verdict":"DROPPED"}}` + "\n"
+	small := diagnose.Limits{Bytes: 1 << 10, LineBytes: 64, Flows: 3}
+	cases := map[string]struct {
+		input, want string
+	}{
+		"at the limits":  {input: strings.Repeat(line, 3) + "\n\n"},
+		"too many flows": {input: strings.Repeat(line, 4), want: "flows:4: more than 3 Hubble events"},
+		"too many bytes": {input: strings.Repeat("\n", 1<<10) + line, want: "flows: larger than 1 KiB"},
+		"a line too long": {input: line + `{"flow":{"verdict":"DROPPED","node_name":"` + strings.Repeat("n", 64) + `"}}`,
+			want: "flows: a line longer than 64 bytes"},
+		"nested too deep": {input: strings.Repeat("[", 60) + "\n", want: "flows: failed to parse line 1 as JSON"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := small.Parse("flows", strings.NewReader(tc.input))
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzParse: whatever the bytes, Parse does not panic and keeps no more flows than its limit.
+func FuzzParse(f *testing.F) {
+	lines, err := ht.Lines(ht.EgressDrop(app, postgres, ht.TCP(5432)), ht.Forwarded(app, coredns, ht.UDP(53)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(lines))
+	f.Add(`{"flow":{"verdict":"DROPPED","some_new_field":1},"node_name":"n"}`)
+	f.Add(`{"node_status":{}}` + "\n" + `{"lostEvents":{}}`)
+	f.Add(strings.Repeat("[", 100))
+	f.Add(`{"verdict":"AUDIT","source":{"labels":["k8s:\u001b]8;;x\u0007"]}}`)
+	limits := diagnose.Limits{Bytes: 8 << 10, LineBytes: 4 << 10, Flows: 10}
+	f.Fuzz(func(t *testing.T, input string) {
+		in, err := limits.Parse("flows", strings.NewReader(input))
+		if err != nil {
+			return
+		}
+		if len(in.Flows)+in.NotFlows > limits.Flows {
+			t.Fatalf("%d events, limit %d", len(in.Flows)+in.NotFlows, limits.Flows)
+		}
+	})
 }
 
 // golden returns a realistic capture: every row of the seed's table, repeated drops, and noise to ignore.
@@ -349,7 +396,7 @@ func TestGolden(t *testing.T) {
 	input := golden(t)
 	inputFile := filepath.Join("testdata", "hubble-drops.jsonl")
 	var out bytes.Buffer
-	in, err := diagnose.Parse(bytes.NewReader(input))
+	in, err := diagnose.Parse("flows", bytes.NewReader(input))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 
@@ -20,10 +18,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/netprofile/netprofile/pkg/catalogue"
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/desired"
+	"github.com/netprofile/netprofile/pkg/manifest"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -95,12 +93,15 @@ type Options struct {
 	// Cluster is the local cluster's name, for the cluster entity and the fixes the rules suggest (Cilium's
 	// default cluster-name when empty).
 	Cluster string
+	// Reader reads the files (manifest.DefaultLimits when nil).
+	Reader *manifest.Reader
 }
 
 // Linter collects policies from files, then reports on them together: the platform rules look at all the
 // policies of a namespace at once.
 type Linter struct {
 	opts     Options
+	reader   *manifest.Reader
 	findings []Finding
 	policies []*doc
 	ambient  map[string]bool
@@ -134,7 +135,10 @@ func New(opts Options) *Linter {
 	// The agent fills in the cluster entity's selectors at startup, from its cluster name; without this the
 	// cluster entity selects nothing.
 	check.InitEntities(cmp.Or(opts.Cluster, check.ClusterName))
-	l := &Linter{opts: opts, ambient: map[string]bool{}, namespaces: map[string]map[string]string{}}
+	l := &Linter{opts: opts, reader: opts.Reader, ambient: map[string]bool{}, namespaces: map[string]map[string]string{}}
+	if l.reader == nil {
+		l.reader = manifest.NewReader(manifest.DefaultLimits)
+	}
 	for _, ns := range opts.AmbientNamespaces {
 		l.ambient[ns] = true
 	}
@@ -146,51 +150,30 @@ func (l *Linter) Policies() int { return len(l.policies) }
 
 // AddPaths reads every .yaml, .yml and .json file under the paths; "-" is standard input.
 func (l *Linter) AddPaths(stdin io.Reader, paths ...string) error {
-	for _, p := range paths {
-		if p == "-" {
-			b, err := io.ReadAll(stdin)
-			if err != nil {
-				return fmt.Errorf("failed to read standard input: %w", err)
-			}
-			if err := l.Add("<stdin>", b); err != nil {
-				return err
-			}
-			continue
-		}
-		files, err := catalogue.YAMLFiles(p)
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return fmt.Errorf("failed to read %s: %w", f, err)
-			}
-			if err := l.Add(f, b); err != nil {
-				return err
-			}
-		}
+	objs, err := l.reader.ReadPaths(stdin, paths...)
+	if err != nil {
+		return err
 	}
+	l.addObjects(objs)
 	return nil
 }
 
-// Add lints the documents of one file. Documents of other kinds are skipped, except Namespaces, which say
+// Add lints the objects of one file. Objects of other kinds are skipped, except Namespaces, which say
 // whether a namespace is in the ambient mesh.
 func (l *Linter) Add(file string, data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			return nil
+	objs, err := l.reader.Parse(file, data)
+	if err != nil {
+		return err
+	}
+	l.addObjects(objs)
+	return nil
+}
+
+func (l *Linter) addObjects(objs []manifest.Object) {
+	for i := range objs {
+		if objs[i].Node != nil {
+			l.addDocument(objs[i].File, objs[i].Node)
 		}
-		if err != nil {
-			return fmt.Errorf("failed to parse %s: %w", file, err)
-		}
-		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
-			continue
-		}
-		l.addDocument(file, n.Content[0])
 	}
 }
 
@@ -206,11 +189,6 @@ func (l *Linter) addDocument(file string, root *yaml.Node) {
 		l.namespaces[str(meta, "name")] = labels
 		if labels["istio.io/dataplane-mode"] == "ambient" {
 			l.ambient[str(meta, "name")] = true
-		}
-		return
-	case kind == "List":
-		for _, item := range items(get(root, "items")) {
-			l.addDocument(file, item)
 		}
 		return
 	case apiVersion != ciliumv2.SchemeGroupVersion.String() || (kind != ciliumv2.CNPKindDefinition && kind != ciliumv2.CCNPKindDefinition):

@@ -96,7 +96,7 @@ func BenchmarkReplay100k(b *testing.B) {
 	b.SetBytes(int64(len(lines)))
 	b.ResetTimer()
 	for range b.N {
-		in, err := diagnose.Parse(bytes.NewReader(lines))
+		in, err := diagnose.Parse("flows", bytes.NewReader(lines))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -81,7 +81,7 @@ func parse(t testing.TB, flows ...*flowpb.Flow) *replay.Flows {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := diagnose.Parse(bytes.NewReader(b))
+	in, err := diagnose.Parse("flows", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}

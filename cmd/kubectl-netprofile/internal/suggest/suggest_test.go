@@ -59,7 +59,7 @@ func run(t *testing.T, cat *catalogue.Set, ns string, flows ...*flowpb.Flow) *su
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := diagnose.Parse(bytes.NewReader(b))
+	in, err := diagnose.Parse("flows", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
