@@ -93,8 +93,10 @@ golden: ## Rewrite the golden files of rendered policies.
 	go test ./pkg/policy -update
 
 .PHONY: fuzz
-fuzz: ## Fuzz the renderer for a minute (make test runs the seed corpus).
+fuzz: ## Fuzz the renderer and the plugin's file readers for a minute each (make test runs the seed corpus).
 	go test ./pkg/policy -run '^$$' -fuzz FuzzNamespace -fuzztime 60s
+	go test ./pkg/manifest -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 5s
+	go test ./cmd/kubectl-netprofile/internal/diagnose -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 5s
 
 ##@ Build
 
