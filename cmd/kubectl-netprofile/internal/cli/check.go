@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -143,7 +145,7 @@ func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.
 	set := desired.Compute(desired.Input{Renderer: r, Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All,
 		Now: time.Now(), Thresholds: g.thresholds})
 	for _, p := range set.Problems {
-		fmt.Fprintf(g.stderr, "warning: %s (the check uses no policy for it)\n", p)
+		terminal.Fprintf(g.stderr, "warning: %s (the check uses no policy for it)\n", p)
 	}
 	// Hand-written policies may sit next to the Namespace manifests.
 	cnps, ccnps, err := ciliumPolicies(files.Other)
@@ -214,12 +216,14 @@ func invalid(s ciliumv2.CiliumNetworkPolicyStatus) bool {
 	return false
 }
 
+// writeCheck prints the verdict; the explanations name policies and labels from the files and the cluster.
 func writeCheck(g *globals, r *check.Result) {
 	verdict := "ALLOWED"
 	if !r.Allowed {
 		verdict = "DENIED"
 	}
-	fmt.Fprintf(g.stdout, "%s  %s -> %s on %s\n", verdict, r.From, r.To, r.Port)
-	fmt.Fprintf(g.stdout, "  egress  at %s: %s\n", r.From, r.Egress.Explanation)
-	fmt.Fprintf(g.stdout, "  ingress at %s: %s\n", r.To, r.Ingress.Explanation)
+	out := g.text()
+	terminal.Fprintf(out, "%s  %s -> %s on %s\n", verdict, r.From, r.To, r.Port)
+	terminal.Fprintf(out, "  egress  at %s: %s\n", r.From, r.Egress.Explanation)
+	terminal.Fprintf(out, "  ingress at %s: %s\n", r.To, r.Ingress.Explanation)
 }

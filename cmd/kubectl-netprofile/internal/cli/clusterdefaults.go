@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,7 +57,7 @@ func (g *globals) resolve(ctx context.Context) error {
 		if !platformSet {
 			kept = append(kept, fmt.Sprintf("--%s=%s", flagPlatform, strings.Join(g.platform, ",")))
 		}
-		fmt.Fprintf(g.stderr, "notice: %s; using the plugin's built-in %s\n", missing, strings.Join(kept, " "))
+		terminal.Fprintf(g.stderr, "notice: %s; using the plugin's built-in %s\n", missing, strings.Join(kept, " "))
 		return nil
 	}
 	ctr, settings, err := contract.FromPublished(lc)

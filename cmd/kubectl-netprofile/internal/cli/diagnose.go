@@ -60,7 +60,7 @@ func (o *diagnoseOptions) run(ctx context.Context, g *globals, source string, r 
 		report.Groups = []diagnose.Group{}
 	}
 	if o.output == "text" {
-		return report.WriteText(g.stdout)
+		return report.WriteText(g.text())
 	}
 	return write(g.stdout, o.output, report)
 }

@@ -118,8 +118,9 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 			return err
 		}
 	default:
+		out := g.text()
 		for _, f := range findings {
-			fmt.Fprintln(g.stdout, f)
+			fmt.Fprintln(out, f)
 		}
 		fmt.Fprintf(g.stderr, "%d findings in %d Cilium policies\n", len(findings), l.Policies())
 	}

@@ -641,6 +641,29 @@ func TestLive(t *testing.T) {
 		}
 	})
 
+	// Last: the namespace stays (envtest does not delete namespaces) and would be in the others' way.
+	t.Run("status escapes what a tenant writes in conditions and policy status, and -o json keeps it", func(t *testing.T) {
+		must(t, k8s.Create(ctx, nsObj("hostile", map[string]string{"network-policy.homelab/profile": "standard"})))
+		setConditions(ctx, t, k8s, "hostile", cond(conditions.Ready, corev1.ConditionFalse, hostile, hostile))
+		p := &ciliumv2.CiliumNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "hostile", Name: ownership.NamespacePolicyName}}
+		for _, cnp := range set.CNPs {
+			if cnp.Namespace == "shop" && cnp.Name == ownership.NamespacePolicyName {
+				p.Specs = cnp.Specs
+			}
+		}
+		must(t, k8s.Create(ctx, p, operator(p)))
+		p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: hostile}}
+		must(t, k8s.Status().Update(ctx, p))
+		for _, args := range [][]string{{"status", kc}, {"status", "hostile", kc, "-o", "wide"}, {"status", "hostile", kc, "--no-headers"}} {
+			r := run(t, "", args...)
+			if r.code != cli.ExitFindings || !strings.Contains(r.stdout+r.stderr, `evil\x1b[2J`) {
+				t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+			}
+			terminalSafe(t, "stdout", r.stdout)
+			terminalSafe(t, "stderr", r.stderr)
+		}
+		exact(t, "status -o json", run(t, "", "status", "hostile", kc, "-o", "json").stdout)
+	})
 	t.Run("a kubeconfig that does not exist", func(t *testing.T) {
 		if r := run(t, "", "status", "--kubeconfig=/nonexistent"); r.code != cli.ExitError {
 			t.Errorf("exit %d: %s", r.code, r.stderr)

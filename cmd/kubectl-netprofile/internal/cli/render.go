@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
@@ -101,7 +103,7 @@ func (o *renderOptions) run(ctx context.Context, g *globals) error {
 		return err
 	}
 	for _, p := range set.Problems {
-		fmt.Fprintf(g.stderr, "refused: %s\n", p)
+		terminal.Fprintf(g.stderr, "refused: %s\n", p)
 	}
 	if o.diff {
 		differs, err := o.runDiff(ctx, g, set)
@@ -317,7 +319,7 @@ func (o *renderOptions) runDiff(ctx context.Context, g *globals, set *desired.Se
 			continue
 		}
 		differs = true
-		from, to := "live/"+k.String(), "rendered/"+k.String()
+		from, to := terminal.Escape("live/"+k.String()), terminal.Escape("rendered/"+k.String())
 		switch {
 		case before == "":
 			from += " (absent: the operator creates it)"
@@ -330,7 +332,7 @@ func (o *renderOptions) runDiff(ctx context.Context, g *globals, set *desired.Se
 		if err != nil {
 			return false, fmt.Errorf("failed to diff %s: %w", k, err)
 		}
-		fmt.Fprint(g.stdout, d)
+		fmt.Fprint(g.text(), d)
 	}
 	if !differs {
 		fmt.Fprintln(g.stderr, "no differences: the cluster has exactly the rendered policies")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,7 +139,7 @@ func (o *replayOptions) run(ctx context.Context, g *globals, source string, r io
 		report.Left = append(report.Left, ref.String())
 	}
 	if o.output == "text" {
-		if err := report.WriteText(g.stdout); err != nil {
+		if err := report.WriteText(g.text()); err != nil {
 			return err
 		}
 	} else if err := write(g.stdout, o.output, report); err != nil {
@@ -217,7 +219,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 		j.set.Policies.NamespaceLabels[ns.Name] = ns.Labels
 	}
 	for _, p := range problems {
-		fmt.Fprintf(g.stderr, "warning: refused: %s (judged without its policies)\n", p)
+		terminal.Fprintf(g.stderr, "warning: refused: %s (judged without its policies)\n", p)
 	}
 	return j, nil
 }

@@ -18,6 +18,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/manifest"
@@ -59,14 +60,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
+	// An error may quote a file name or a field: one line, escaped.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "Error:", ee.err)
+			terminal.Fprintf(stderr, "Error: %s\n", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	terminal.Fprintf(stderr, "Error: %s\n", err)
 	return ExitError
 }
 
@@ -96,6 +98,11 @@ type globals struct {
 	// files reads the user's files (see reader).
 	files *manifest.Reader
 }
+
+// text is stdout for a text output (a table, a report, findings): escaped as stderr is, so that a string that
+// missed terminal.Escape cannot reach the terminal as a control sequence. JSON, YAML and SARIF go to stdout
+// as encoded.
+func (g *globals) text() io.Writer { return terminal.NewWriter(g.stdout) }
 
 // contract is the label contract the command judges labels by (see resolve).
 func (g *globals) contract(ctx context.Context) (contract.Contract, error) {
@@ -127,6 +134,8 @@ func (g *globals) renderer(ctx context.Context) (policy.Renderer, error) {
 
 // NewRoot builds the command tree.
 func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	// stderr is only ever text: every warning and notice goes through the escaping writer.
+	stderr = terminal.NewWriter(stderr)
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, config: genericclioptions.NewConfigFlags(true), thresholds: enforcement.DefaultThresholds}
 	root := &cobra.Command{
 		Use:   "kubectl-netprofile",

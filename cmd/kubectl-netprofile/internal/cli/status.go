@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/liggitt/tabwriter"
 	"github.com/spf13/cobra"
@@ -176,6 +178,8 @@ func (o *statusOptions) write(g *globals, rows []status.Row) error {
 	if o.print.isHuman() {
 		return o.table(g, rows)
 	}
+	// The other formats carry conditions and names exactly: JSON and YAML escape as they encode, and a template
+	// prints what the user asked for.
 	pr, err := o.print.printer()
 	if err != nil {
 		return err
@@ -227,15 +231,22 @@ func (o *statusOptions) table(g *globals, rows []status.Row) error {
 		if r.Ready != nil {
 			msg = dash(r.Ready.Message)
 		}
-		t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{r.Namespace, dash(r.Profile), dash(strings.Join(r.Grants, ",")),
-			r.EnforcementText(now), r.ReadyText(), r.PoliciesText(), r.CeilingText(), r.OthersText(), msg, int64(len(r.Problems))}})
+		// Conditions, names and Cilium's messages are anyone's who may write them: escaped, cell by cell, before
+		// the table is laid out.
+		cells := []string{r.Namespace, dash(r.Profile), dash(strings.Join(r.Grants, ",")),
+			r.EnforcementText(now), r.ReadyText(), r.PoliciesText(), r.CeilingText(), r.OthersText(), msg}
+		row := make([]any, 0, len(cells)+1)
+		for _, c := range cells {
+			row = append(row, terminal.Escape(c))
+		}
+		t.Rows = append(t.Rows, metav1.TableRow{Cells: append(row, int64(len(r.Problems)))})
 		for _, p := range r.Problems {
-			problems = append(problems, r.Namespace+": "+p)
+			problems = append(problems, terminal.Escape(r.Namespace+": "+p))
 		}
 	}
 	// The plugin's table has always been padded with two spaces, not kubectl's three: a tab writer of our own
 	// keeps it so (the printer uses the writer it is given).
-	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(g.text(), 0, 4, 2, ' ', 0)
 	pr := printers.NewTablePrinter(printers.PrintOptions{NoHeaders: o.print.noHeaders, Wide: o.print.output == formatWide})
 	if err := pr.PrintObj(t, w); err != nil {
 		return fmt.Errorf("failed to print the table: %w", err)
@@ -244,7 +255,7 @@ func (o *statusOptions) table(g *globals, rows []status.Row) error {
 		return err
 	}
 	if len(problems) > 0 {
-		out := g.stdout
+		out := g.text()
 		if o.print.noHeaders {
 			out = g.stderr
 		}

@@ -94,7 +94,7 @@ func (o *suggestOptions) run(ctx context.Context, g *globals, source string, r i
 		return &exitError{code: ExitError, err: err}
 	}
 	if o.output == "text" {
-		if err := res.WriteText(g.stdout); err != nil {
+		if err := res.WriteText(g.text()); err != nil {
 			return err
 		}
 	} else if err := write(g.stdout, o.output, res); err != nil {

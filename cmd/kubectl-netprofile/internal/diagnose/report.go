@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 )
 
@@ -140,23 +142,23 @@ func (c *Classifier) Diagnose(in *Input) *Report {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if r.Audited == 0 {
-		fmt.Fprintf(&b, "%s dropped by policy, in %s.\n", plural(r.PolicyDrops, "flow"), plural(len(r.Groups), "group"))
+		terminal.Fprintf(&b, "%s dropped by policy, in %s.\n", plural(r.PolicyDrops, "flow"), plural(len(r.Groups), "group"))
 	} else {
-		fmt.Fprintf(&b, "%s dropped by policy and %d audited (AUDIT: let through by Cilium's audit mode, dropped once it enforces), in %s.\n",
+		terminal.Fprintf(&b, "%s dropped by policy and %d audited (AUDIT: let through by Cilium's audit mode, dropped once it enforces), in %s.\n",
 			plural(r.PolicyDrops, "flow"), r.Audited, plural(len(r.Groups), "group"))
 	}
 	if ignored := r.Ignored.describe(); ignored != "" {
-		fmt.Fprintf(&b, "Ignored: %s.\n", ignored)
+		terminal.Fprintf(&b, "Ignored: %s.\n", ignored)
 	}
 	for i, g := range r.Groups {
 		flows := plural(g.Flows, "flow")
 		if g.Audited > 0 {
 			flows += fmt.Sprintf(" (%d audited)", g.Audited)
 		}
-		fmt.Fprintf(&b, "\n[%d] %s %s -> %s on %s: %s (e.g. %s)\n", i+1, g.Direction, g.From, g.To, g.Port,
+		terminal.Fprintf(&b, "\n[%d] %s %s -> %s on %s: %s (e.g. %s)\n", i+1, g.Direction, g.From, g.To, g.Port,
 			flows, strings.Join(g.Examples, ", "))
-		fmt.Fprintf(&b, "    cause: %s\n", g.Cause.Summary)
-		fmt.Fprintf(&b, "    fix:   %s\n", g.Cause.Fix)
+		terminal.Fprintf(&b, "    cause: %s\n", g.Cause.Summary)
+		terminal.Fprintf(&b, "    fix:   %s\n", g.Cause.Fix)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
 	yaml "go.yaml.in/yaml/v3"
@@ -71,8 +73,10 @@ type Finding struct {
 	Hint    string `json:"hint"`
 }
 
+// String is the finding for a terminal: the file name, the object and the messages (which quote the file) are
+// escaped.
 func (f Finding) String() string {
-	return fmt.Sprintf("%s:%d: [%s] %s: %s\n    fix: %s", f.File, f.Line, f.Rule, f.Object, f.Message, f.Hint)
+	return terminal.Sprintf("%s:%d: [%s] %s: %s\n    fix: %s", f.File, f.Line, f.Rule, f.Object, f.Message, f.Hint)
 }
 
 // Options configure the rules that depend on the cluster.

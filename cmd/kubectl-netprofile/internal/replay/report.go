@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
+
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/diagnose"
 )
 
@@ -160,14 +162,14 @@ var headings = map[Outcome]string{
 // flows get one line per group.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Replayed %s (%d distinct) against %s: %s would break, %s would be fixed, %s unchanged.\n",
+	terminal.Fprintf(&b, "Replayed %s (%d distinct) against %s: %s would break, %s would be fixed, %s unchanged.\n",
 		diagnose.Plural(r.Flows, "flow", "flows"), r.Distinct, r.Against, diagnose.Plural(r.WouldBreak, "flow", "flows"),
 		diagnose.Plural(r.WouldFix, "flow", "flows"), diagnose.Plural(r.Unchanged, "flow", "flows"))
 	if len(r.Left) > 0 {
-		fmt.Fprintf(&b, "Left out to judge with enforcement on: %s.\n", strings.Join(r.Left, ", "))
+		terminal.Fprintf(&b, "Left out to judge with enforcement on: %s.\n", strings.Join(r.Left, ", "))
 	}
 	if ignored := r.Ignored.describe(); ignored != "" {
-		fmt.Fprintf(&b, "Ignored: %s.\n", ignored)
+		terminal.Fprintf(&b, "Ignored: %s.\n", ignored)
 	}
 	n := 0
 	for _, outcome := range outcomeOrder {
@@ -177,22 +179,22 @@ func (r *Report) WriteText(w io.Writer) error {
 				continue
 			}
 			if first {
-				fmt.Fprintf(&b, "\n%s\n", headings[outcome])
+				terminal.Fprintf(&b, "\n%s\n", headings[outcome])
 				first = false
 			}
 			n++
 			if outcome == StillAllowed {
-				fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s; egress: %s; ingress: %s\n", n, g.From, g.To, g.Port,
+				terminal.Fprintf(&b, "[%d] %s -> %s on %s: %s; egress: %s; ingress: %s\n", n, g.From, g.To, g.Port,
 					diagnose.Plural(g.Flows, "flow", "flows"), g.Egress.Decision, g.Ingress.Decision)
 				continue
 			}
-			fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", n, g.From, g.To, g.Port, diagnose.Plural(g.Flows, "flow", "flows"),
+			terminal.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", n, g.From, g.To, g.Port, diagnose.Plural(g.Flows, "flow", "flows"),
 				strings.Join(g.Examples, ", "))
 			observed := g.Observed
 			if len(g.ObservedAllowedBy) > 0 {
 				observed += ", allowed by " + strings.Join(g.ObservedAllowedBy, ", ")
 			}
-			fmt.Fprintf(&b, "    observed: %s\n", observed)
+			terminal.Fprintf(&b, "    observed: %s\n", observed)
 			g.WriteJudgement(&b)
 		}
 	}
@@ -203,10 +205,10 @@ func (r *Report) WriteText(w io.Writer) error {
 // WriteJudgement prints, indented under a group's headline, how each side decides its flows and, where they
 // are dropped, diagnose's cause and fix. replay and suggest print groups the same way.
 func (g Group) WriteJudgement(w io.Writer) {
-	fmt.Fprintf(w, "    egress:   %s\n", g.Egress.Decision)
-	fmt.Fprintf(w, "    ingress:  %s\n", g.Ingress.Decision)
+	terminal.Fprintf(w, "    egress:   %s\n", g.Egress.Decision)
+	terminal.Fprintf(w, "    ingress:  %s\n", g.Ingress.Decision)
 	if g.Cause != nil {
-		fmt.Fprintf(w, "    cause:    %s\n", g.Cause.Summary)
-		fmt.Fprintf(w, "    fix:      %s\n", g.Cause.Fix)
+		terminal.Fprintf(w, "    cause:    %s\n", g.Cause.Summary)
+		terminal.Fprintf(w, "    fix:      %s\n", g.Cause.Fix)
 	}
 }

@@ -1,9 +1,10 @@
 package suggest
 
 import (
-	"fmt"
 	"io"
 	"strings"
+
+	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/terminal"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/diagnose"
 )
@@ -12,7 +13,7 @@ import (
 // the flows that need them, the Namespace to put in git, and what nothing allows.
 func (r *Result) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Namespace %s: %d observed flows (%d distinct) with %s at one end.\n", r.Namespace, r.Flows, r.Distinct, r.Namespace)
+	terminal.Fprintf(&b, "Namespace %s: %d observed flows (%d distinct) with %s at one end.\n", r.Namespace, r.Flows, r.Distinct, r.Namespace)
 	grants := make([]string, 0, len(r.Grants))
 	for _, g := range r.Grants {
 		grants = append(grants, g.Resource)
@@ -22,41 +23,41 @@ func (r *Result) WriteText(w io.Writer) error {
 		what += " with grants " + strings.Join(grants, ", ")
 	}
 	if r.AllAllowed() {
-		fmt.Fprintf(&b, "The smallest profile and grants that allow every flow: %s.\n", what)
+		terminal.Fprintf(&b, "The smallest profile and grants that allow every flow: %s.\n", what)
 	} else {
-		fmt.Fprintf(&b, "No profile and grants allow every flow; the smallest that allow the most (%d of %d distinct): %s.\n",
+		terminal.Fprintf(&b, "No profile and grants allow every flow; the smallest that allow the most (%d of %d distinct): %s.\n",
 			r.Profiles[r.profileIndex()].Allowed, r.Distinct, what)
 	}
-	fmt.Fprintf(&b, "\nProfiles, smallest first (a profile another contains comes first, then fewer peers, then fewer ports):\n")
+	terminal.Fprintf(&b, "\nProfiles, smallest first (a profile another contains comes first, then fewer peers, then fewer ports):\n")
 	for _, p := range r.Profiles {
 		mark := ""
 		if p.Name == r.Profile {
 			mark = "  <- suggested"
 		}
-		fmt.Fprintf(&b, "  %-16s %d peers, %5d ports: allows %d of %d distinct flows (with every grant)%s\n",
+		terminal.Fprintf(&b, "  %-16s %d peers, %5d ports: allows %d of %d distinct flows (with every grant)%s\n",
 			p.Name, p.Breadth.Peers, p.Breadth.Ports, p.Allowed, r.Distinct, mark)
 	}
 	if len(r.Grants) > 0 {
-		fmt.Fprintf(&b, "\nGrants:\n")
+		terminal.Fprintf(&b, "\nGrants:\n")
 		for _, g := range r.Grants {
-			fmt.Fprintf(&b, "  %-16s needed by %s (e.g. %s)\n", g.Resource, diagnose.Plural(g.Flows, "flow", "flows"), strings.Join(g.Examples, ", "))
+			terminal.Fprintf(&b, "  %-16s needed by %s (e.g. %s)\n", g.Resource, diagnose.Plural(g.Flows, "flow", "flows"), strings.Join(g.Examples, ", "))
 		}
 	}
 	for _, res := range sortedKeys(r.Unavailable) {
-		fmt.Fprintf(&b, "  %-16s not available to %s: %s\n", res, r.Namespace, r.Unavailable[res])
+		terminal.Fprintf(&b, "  %-16s not available to %s: %s\n", res, r.Namespace, r.Unavailable[res])
 	}
-	fmt.Fprintf(&b, "\nPut in git (keep the namespace's other labels):\n%s", r.YAML())
+	terminal.Fprintf(&b, "\nPut in git (keep the namespace's other labels):\n%s", terminal.Lines(r.YAML()))
 	if len(r.Remove) > 0 {
-		fmt.Fprintf(&b, "Remove %s: no observed flow needs it.\n", strings.Join(r.Remove, ", "))
+		terminal.Fprintf(&b, "Remove %s: no observed flow needs it.\n", strings.Join(r.Remove, ", "))
 	}
 	if r.Enforcement != "" {
-		fmt.Fprintf(&b, "Then remove %s to enforce, once `kubectl netprofile replay --live -f <this namespace.yaml>` shows nothing would break.\n",
+		terminal.Fprintf(&b, "Then remove %s to enforce, once `kubectl netprofile replay --live -f <this namespace.yaml>` shows nothing would break.\n",
 			r.Enforcement)
 	}
 	if !r.AllAllowed() {
-		fmt.Fprintf(&b, "\nNOT ALLOWED BY ANY PROFILE AND GRANT: they need a platform policy or a new profile\n")
+		terminal.Fprintf(&b, "\nNOT ALLOWED BY ANY PROFILE AND GRANT: they need a platform policy or a new profile\n")
 		for i, g := range r.NotAllowed {
-			fmt.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", i+1, g.From, g.To, g.Port, diagnose.Plural(g.Flows, "flow", "flows"), strings.Join(g.Examples, ", "))
+			terminal.Fprintf(&b, "[%d] %s -> %s on %s: %s (e.g. %s)\n", i+1, g.From, g.To, g.Port, diagnose.Plural(g.Flows, "flow", "flows"), strings.Join(g.Examples, ", "))
 			g.WriteJudgement(&b)
 		}
 	}
