@@ -33,7 +33,9 @@ func newLint(g *globals) *cobra.Command {
 Lint CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies (YAML files or directories, '-' for stdin)
 against the seed runbook's anti-patterns and the Cilium behaviours that fail silently. Every finding has a
 file:line, a rule id and a fix. Namespace manifests among the files mark namespaces as ambient
-(istio.io/dataplane-mode: ambient). Exit code 1 when there are findings.
+(istio.io/dataplane-mode: ambient), and are flagged when they carry netprofile's since-annotation (only
+netprofile writes it: a GitOps tool re-applying it is refused on every sync). Exit code 1 when there are
+findings.
 
 Rules (--rules lists them): explicit default-deny, deny rules (they defeat the escape hatch), hard-coded IPs
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe

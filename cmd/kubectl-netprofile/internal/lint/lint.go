@@ -22,6 +22,7 @@ import (
 
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
+	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/manifest"
 	"github.com/netprofile/netprofile/pkg/ownership"
@@ -43,6 +44,7 @@ const (
 	RulePlatformDNSIngress   = "platform-kube-dns-ingress"
 	RuleBeyondLabels         = "beyond-labels"
 	RuleUnscopedCluster      = "cluster-unscoped-peer"
+	RuleSinceAnnotation      = "namespace-since-annotation"
 )
 
 // Rules describes every rule id, for `lint --rules` and the README.
@@ -60,6 +62,7 @@ var Rules = map[string]string{
 	RulePlatformHBONE:        "an ambient platform namespace's policies do not allow HBONE (TCP 15008) in and out",
 	RulePlatformDNSIngress:   "kube-system's policies do not let the cluster's pods reach kube-dns on 53/UDP and 53/TCP (the baselines select kube-dns too)",
 	RuleUnscopedCluster:      "with --clustermesh: a pod peer without io.cilium.k8s.policy.cluster means this cluster's pods with Cilium's policy-default-local-cluster on (1.19 and later) and every cluster's with it off (1.18 and earlier): name the cluster",
+	RuleSinceAnnotation:      "a Namespace manifest carries netprofile's since-annotation (<domain>/enforcement-disabled-since): only netprofile writes that record, so admission refuses every sync that re-applies it, and without admission the file would forge when the escape hatch opened",
 	RuleBeyondLabels:         "a policy in a namespace with a profile (its Namespace manifest among the files) allows flows its labels do not: Cilium's engine names them; the profile's ceiling denies them, or, where it only reports, the policy widens the namespace",
 }
 
@@ -134,6 +137,14 @@ func (d *doc) object() string {
 	return d.kind + " " + d.namespace + "/" + d.name
 }
 
+// contract is the label contract of the rendering the rules judge with (the default one without).
+func (o Options) contract() contract.Contract {
+	if o.Render != nil && o.Render.Renderer.Contract.Domain() != "" {
+		return o.Render.Renderer.Contract
+	}
+	return contract.Default()
+}
+
 // New returns a linter.
 func New(opts Options) *Linter {
 	// The agent fills in the cluster entity's selectors at startup, from its cluster name; without this the
@@ -194,6 +205,7 @@ func (l *Linter) addDocument(file string, root *yaml.Node) {
 		if labels["istio.io/dataplane-mode"] == "ambient" {
 			l.ambient[str(meta, "name")] = true
 		}
+		l.lintNamespace(file, root, meta)
 		return
 	case apiVersion != ciliumv2.SchemeGroupVersion.String() || (kind != ciliumv2.CNPKindDefinition && kind != ciliumv2.CCNPKindDefinition):
 		return
@@ -204,6 +216,22 @@ func (l *Linter) addDocument(file string, root *yaml.Node) {
 	for _, spec := range d.specs() {
 		l.lintRule(d, spec)
 	}
+}
+
+// lintNamespace judges a Namespace manifest. The since-annotation is netprofile's record of when it first saw
+// the escape hatch open: the chart's manager-writes policy refuses anyone else setting, changing or removing
+// it, so a GitOps tool re-applying a manifest that carries it (typically copied from `kubectl get -o yaml`) is
+// refused on every sync, and where that policy is off the file moves the record and the alerts' clock.
+func (l *Linter) lintNamespace(file string, root, meta *yaml.Node) {
+	since := l.opts.contract().SinceAnnotation()
+	key := keyNode(get(meta, "annotations"), since)
+	if key == nil {
+		return
+	}
+	c := l.opts.contract()
+	l.findings = append(l.findings, Finding{File: file, Line: line(key, root), Rule: RuleSinceAnnotation, Object: "Namespace " + str(meta, "name"),
+		Message: fmt.Sprintf("the annotation %s is netprofile's record of when it first saw enforcement disabled: admission refuses anyone else writing it, so every sync that applies this manifest is refused, and without that policy the file would move the record and the alerts' clock", since),
+		Hint:    fmt.Sprintf("remove the annotation from the manifest (netprofile writes it); to end a bypass at a time, set %s, and to end it now, remove %s", c.UntilAnnotation(), c.EnforcementKey())})
 }
 
 func (d *doc) specs() []*yaml.Node {

@@ -149,6 +149,17 @@ func TestLint(t *testing.T) {
 			want: []string{lint.RuleDenyRule},
 		},
 		"peers that name their cluster pass in a mesh": {file: "good/mesh-scoped.yaml", opts: meshOn},
+		"a Namespace manifest that carries netprofile's since-annotation": {
+			file: "bad/namespace-since-annotation.yaml", want: []string{lint.RuleSinceAnnotation},
+		},
+		"the since-annotation of another label domain is someone else's": {
+			file: "bad/namespace-since-annotation.yaml",
+			opts: func(o *lint.Options) {
+				in := *o.Render
+				in.Renderer.Contract = mustContract("example.org")
+				o.Render = &in
+			},
+		},
 		"the ambient list makes the platform template require HBONE": {
 			file: "good/app.yaml",
 			opts: func(o *lint.Options) {
@@ -178,6 +189,14 @@ func TestLint(t *testing.T) {
 }
 
 func meshOn(o *lint.Options) { o.ClusterMesh = true }
+
+func mustContract(domain string) contract.Contract {
+	c, err := contract.New(domain)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
 
 // meshOptions lint testdata/mesh: the examples of the rules that only a ClusterMesh turns on.
 func meshOptions() lint.Options {
