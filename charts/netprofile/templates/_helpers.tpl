@@ -22,6 +22,20 @@ name (a release called "netprofile" gives "netprofile", not "netprofile-netprofi
 {{- end }}
 {{- end }}
 
+{{/*
+netprofile.managerPolicyName names the manager's own CiliumNetworkPolicy: the full name, unless that starts with
+"netprofile-" (a release named netprofile-<x>), a prefix reserved for generated policies, which the
+generated-policies admission policy keeps for netprofile's ServiceAccount and would refuse to Helm.
+*/}}
+{{- define "netprofile.managerPolicyName" -}}
+{{- $name := include "netprofile.fullname" . }}
+{{- if hasPrefix "netprofile-" $name }}
+{{- printf "manager-%s" $name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name }}
+{{- end }}
+{{- end }}
+
 {{- define "netprofile.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
