@@ -2,8 +2,11 @@ package chart
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/test/testenv"
@@ -42,5 +45,50 @@ func TestChartPoliciesAvoidTheReservedPrefix(t *testing.T) {
 		if found != 2 {
 			t.Errorf("release %q: %d Cilium policies, want the manager's and the helm test's", tc.release, found)
 		}
+	}
+}
+
+// Every Namespace policy that walks the labels is skipped when a request leaves them alone, and walks no
+// more than admission.maxNamespaceLabels of them, refusing a change beyond that before anything else.
+func TestNamespaceLabelPoliciesAreBounded(t *testing.T) {
+	objs := mustRender(t, "--set", "admission.grants.enabled=true", "--set", "admission.maxNamespaceLabels=500")
+	var walkers []string
+	for _, o := range objs {
+		if o.GetKind() != "ValidatingAdmissionPolicy" {
+			continue
+		}
+		vars, _, _ := unstructured.NestedSlice(o.Object, "spec", "variables")
+		walks := false
+		for _, v := range vars {
+			if e := v.(map[string]any)["expression"].(string); strings.Contains(e, "variables.labels.filter(") {
+				walks = true
+			}
+		}
+		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "matchConstraints", "resourceRules")
+		resources, _, _ := unstructured.NestedStringSlice(rules[0].(map[string]any), "resources")
+		if !walks || !slices.Equal(resources, []string{"namespaces"}) {
+			continue
+		}
+		walkers = append(walkers, o.GetName())
+		conds, _, _ := unstructured.NestedSlice(o.Object, "spec", "matchConditions")
+		if len(conds) == 0 || !strings.Contains(conds[0].(map[string]any)["expression"].(string), "object.metadata.labels : {}) != (") {
+			t.Errorf("%s walks the labels but is not skipped when they are unchanged: matchConditions %v", o.GetName(), conds)
+		}
+		validations, _, _ := unstructured.NestedSlice(o.Object, "spec", "validations")
+		first := validations[0].(map[string]any)
+		if !strings.HasPrefix(first["expression"].(string), "variables.bounded ||") || !strings.Contains(first["messageExpression"].(string), "at most 500") {
+			t.Errorf("%s: the first validation must be the bound: %v", o.GetName(), first)
+		}
+		for _, v := range validations[1:] {
+			if e := v.(map[string]any)["expression"].(string); !strings.HasPrefix(e, "!variables.bounded ||") {
+				t.Errorf("%s: validation %q walks the labels beyond the bound", o.GetName(), e)
+			}
+		}
+	}
+	if !slices.Equal(walkers, []string{"netprofile-grants", "netprofile-namespace-labels"}) {
+		t.Errorf("policies that walk Namespace labels: %v", walkers)
+	}
+	if _, err := render(t, "--set", "admission.maxNamespaceLabels=10"); err == nil || !strings.Contains(err.Error(), "maxNamespaceLabels") {
+		t.Errorf("a bound too small to judge real namespaces must fail the install: %v", err)
 	}
 }

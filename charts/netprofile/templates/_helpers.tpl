@@ -189,3 +189,42 @@ publishes in the LabelContract, so the chart's seed equals the manager's record 
 {{- $h := div $s 3600 }}{{ $m := div (mod $s 3600) 60 }}{{ $sec := mod $s 60 }}
 {{- if gt $h 0 }}{{ printf "%dh%dm%ds" $h $m $sec }}{{ else if gt $m 0 }}{{ printf "%dm%ds" $m $sec }}{{ else }}{{ printf "%ds" $sec }}{{ end }}
 {{- end }}
+
+{{/*
+netprofile.labelsChanged is a matchCondition: the request changes a Namespace's labels (a create, any). The maps
+are compared in Go, so a request that leaves them alone (an annotation, a finalizer) costs the label policies
+nothing, however many labels the namespace has.
+*/}}
+{{- define "netprofile.labelsChanged" -}}
+(has(object.metadata.labels) ? object.metadata.labels : {}) != (oldObject != null && has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})
+{{- end }}
+
+{{/*
+netprofile.labelBound is the first validation of a policy that walks a Namespace's labels. With CEL's cost
+tracking, which kube-apiserver always turns on, such a walk takes time that grows with the square of the number
+of labels while its cost units grow linearly, so the cost budget never stops it (hack/admissionbench
+BenchmarkLabelWalk: 10 ms for 1000 labels, 170 ms for 4000). Above admission.maxNamespaceLabels nothing is
+walked: a change of the labels is refused (fail closed: unjudged labels never pass), except one that only
+removes labels, the way back under the bound. The policy's other validations start with `!variables.bounded ||`.
+Needs the variables labels and oldLabels.
+*/}}
+{{- define "netprofile.labelBound" -}}
+{{- $max := int .Values.admission.maxNamespaceLabels -}}
+- expression: >-
+    variables.bounded || variables.labels.size() < variables.oldLabels.size() &&
+    variables.labels.all(k, k in variables.oldLabels && variables.oldLabels[k] == variables.labels[k])
+  reason: Invalid
+  messageExpression: >-
+    'namespace ' + object.metadata.name + ' would have ' + string(variables.labels.size()) + ' labels: netprofile judges' +
+    ' the labels of namespaces with at most {{ $max }}, and refuses any other change of them beyond that (removing' +
+    ' labels is allowed); remove the labels this namespace does not need, or ask the platform team to raise' +
+    ' admission.maxNamespaceLabels'
+{{- end }}
+
+{{/*
+netprofile.labelBoundVariable defines variables.bounded for netprofile.labelBound.
+*/}}
+{{- define "netprofile.labelBoundVariable" -}}
+- name: bounded
+  expression: variables.labels.size() <= {{ int .Values.admission.maxNamespaceLabels }}
+{{- end }}
