@@ -48,6 +48,44 @@ func TestChartPoliciesAvoidTheReservedPrefix(t *testing.T) {
 	}
 }
 
+// Wherever a policy judges Namespaces, the subresources the API server also stores a Namespace's metadata
+// through (status, finalize) are judged too, for every user, in every render that has Namespace policies.
+func TestNamespaceSubresourcesAreJudged(t *testing.T) {
+	for _, args := range [][]string{nil, {"--set", "admission.grants.enabled=true", "--set", "admission.escapeHatch.enabled=true"}} {
+		objs := mustRender(t, args...)
+		var judgesNamespaces bool
+		var sub *unstructured.Unstructured
+		for _, o := range objs {
+			if o.GetKind() != "ValidatingAdmissionPolicy" {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "matchConstraints", "resourceRules")
+			for _, r := range rules {
+				resources, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+				if slices.Contains(resources, "namespaces") {
+					judgesNamespaces = true
+				}
+				if slices.Contains(resources, "namespaces/status") && slices.Contains(resources, "namespaces/finalize") {
+					sub = o
+				}
+			}
+		}
+		if !judgesNamespaces {
+			t.Fatalf("%v: no policy judges Namespaces", args)
+		}
+		if sub == nil {
+			t.Fatalf("%v: Namespace policies, but none judges namespaces/status and namespaces/finalize", args)
+		}
+		if _, found, _ := unstructured.NestedFieldNoCopy(sub.Object, "spec", "matchConditions"); found {
+			t.Errorf("%s must judge every user's request: no matchConditions", sub.GetName())
+		}
+		b := find(objs, "ValidatingAdmissionPolicyBinding", sub.GetName())
+		if got, _, _ := unstructured.NestedStringSlice(b.Object, "spec", "validationActions"); !slices.Equal(got, []string{"Deny"}) {
+			t.Errorf("%s: validationActions %v, want [Deny] by default", sub.GetName(), got)
+		}
+	}
+}
+
 // Every Namespace policy that walks the labels is skipped when a request leaves them alone, and walks no
 // more than admission.maxNamespaceLabels of them, refusing a change beyond that before anything else.
 func TestNamespaceLabelPoliciesAreBounded(t *testing.T) {

@@ -719,8 +719,9 @@ func TestAdmissionPolicies(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	defaults := []string{"netprofile-generated-policies", "netprofile-manager-writes", "netprofile-namespace-labels"}
-	all := []string{"netprofile-escape-hatch", "netprofile-generated-policies", "netprofile-grants", "netprofile-manager-writes", "netprofile-namespace-labels"}
+	defaults := []string{"netprofile-generated-policies", "netprofile-manager-writes", "netprofile-namespace-labels", "netprofile-namespace-subresources"}
+	all := []string{"netprofile-escape-hatch", "netprofile-generated-policies", "netprofile-grants", "netprofile-manager-writes", "netprofile-namespace-labels",
+		"netprofile-namespace-subresources"}
 	tests := map[string]struct {
 		args []string
 		want []string

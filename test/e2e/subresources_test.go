@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// A Namespace's labels and annotations, written through namespaces/<n>/status and namespaces/<n>/finalize:
+// the API server stores the metadata sent there, so every write the Namespace policies judge is tried
+// through all three paths, by a tenant whose role covers the subresources, by a user bound to cluster-admin
+// with a RoleBinding in her own namespace (not system:masters), and with netprofile's own ServiceAccount.
+var _ = Describe("Namespace metadata through the status and finalize subresources", Ordered, ContinueOnFailure, func() {
+	const (
+		tenant   = "tenant-sub"    // may get, update and patch namespaces and both subresources
+		rbAdmin  = "rb-admin-rita" // cluster-admin by a RoleBinding in her own namespace
+		platform = "platform-sub"  // a tenant who may also use every SharedResource
+	)
+	var (
+		m                 *manager
+		tenantNS, adminNS string
+	)
+
+	// path is one way of writing a Namespace's metadata.
+	type path string
+	const (
+		main     path = "namespaces"
+		status   path = "namespaces/status"
+		finalize path = "namespaces/finalize"
+	)
+	// write sends labels and annotations (a nil value removes the key) to namespace name through p, as user.
+	write := func(user string, p path, name string, labels, annotations map[string]any) error {
+		cfg := rest.CopyConfig(env.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+		cs, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		switch p {
+		case finalize:
+			// PUT only: the finalize subresource takes no patch. The whole object, as the namespace controller
+			// sends it, with the metadata changed.
+			ns, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if ns.Labels == nil {
+				ns.Labels = map[string]string{}
+			}
+			if ns.Annotations == nil {
+				ns.Annotations = map[string]string{}
+			}
+			for into, from := range map[*map[string]string]map[string]any{&ns.Labels: labels, &ns.Annotations: annotations} {
+				for k, v := range from {
+					if v == nil {
+						delete(*into, k)
+					} else {
+						(*into)[k] = v.(string)
+					}
+				}
+			}
+			_, err = cs.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
+			return err
+		default:
+			// A merge patch's null removes a key, and a null map all of them: send only what is given.
+			meta := map[string]any{}
+			if labels != nil {
+				meta["labels"] = labels
+			}
+			if annotations != nil {
+				meta["annotations"] = annotations
+			}
+			body, err := json.Marshal(map[string]any{"metadata": meta})
+			Expect(err).NotTo(HaveOccurred())
+			var sub []string
+			if p == status {
+				sub = []string{"status"}
+			}
+			_, err = cs.CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{}, sub...)
+			return err
+		}
+	}
+	metadataOf := func(name string) (map[string]string, map[string]string) {
+		GinkgoHelper()
+		ns := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, ns)).To(Succeed())
+		return ns.Labels, ns.Annotations
+	}
+	// subresourceRefusal is what the subresource policy answers: who, which path, what changed and what to do.
+	subresourceRefusal := func(user string, p path, name, changed string) OmegaMatcher {
+		return MatchError(And(
+			ContainSubstring(fmt.Sprintf("%s may not change the metadata of namespace %s through namespaces/%s/%s", user, name, name, map[path]string{status: "status", finalize: "finalize"}[p])),
+			ContainSubstring(changed),
+			ContainSubstring("kubectl label namespace "+name)))
+	}
+
+	BeforeAll(func() {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: "database"}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
+			createNamespace("database", nil)
+		}
+		bindClusterRole("tenant-namespaces-and-subresources", []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"namespaces", "namespaces/status", "namespaces/finalize"},
+			Verbs: []string{"get", "list", "watch", "create", "update", "patch"},
+		}}, tenant, platform)
+		bindExisting(release+"-sharedresource-user", platform)
+		tenantNS = createNamespace(appName("sub-tenant"), map[string]string{profileKey: "standard"}).Name
+		adminNS = createNamespace(appName("sub-admin"), map[string]string{profileKey: "standard"}).Name
+		bindInNamespace(adminNS, "cluster-admin", rbAdmin)
+		// The grant and escape-hatch policies too, so that the main resource refuses every write below.
+		enableOptional("templates/admission-grants.yaml", "admission.grants.enabled=true")
+		enableOptional("templates/admission-escape-hatch.yaml", "admission.escapeHatch.enabled=true", "admission.escapeHatch.requireUntil=true")
+		Eventually(probe(impersonate(tenant), map[string]string{accessKey + "postgres": "true"})).Should(MatchError(ContainSubstring("may not grant")))
+		Eventually(probe(impersonate(tenant), map[string]string{enforcementKey: "disabled"})).Should(MatchError(ContainSubstring("disable-enforcement")))
+		// The RoleBinding is in force for the namespace and its subresources.
+		Eventually(func() error { return write(rbAdmin, main, adminNS, map[string]any{"team": "rita"}, nil) }).Should(Succeed())
+		m = startManager("subresources")
+		DeferCleanup(func() {
+			if CurrentSpecReport().Failed() {
+				AddReportEntry("manager log", m.log.String())
+			}
+			m.stop()
+		})
+	})
+
+	It("refuses every judged label and annotation write through all three paths, saying what to do", func() {
+		type attempt struct {
+			what        string
+			labels      map[string]any
+			annotations map[string]any
+			// onMain is what the Namespace policies say when the write goes to the Namespace itself.
+			onMain  string
+			changed string
+		}
+		attempts := []attempt{
+			{"a grant without the verb use", map[string]any{accessKey + "postgres": "true"}, nil,
+				`may not grant access to SharedResource postgres: granting needs the verb "use"`, "labels " + accessKey + "postgres"},
+			{"the escape hatch without the verb or an end", map[string]any{enforcementKey: "disabled"}, nil,
+				`needs the verb "disable-enforcement" on namespaces/`, "labels " + enforcementKey},
+			{"a profile that does not exist", map[string]any{profileKey: "Gold"}, nil,
+				`NetworkProfile names are lower case: did you mean "gold"?`, "labels " + profileKey},
+			{"netprofile's since-annotation", nil, map[string]any{sinceKey: "2020-01-01T00:00:00Z"},
+				"is written only by netprofile", "annotations " + sinceKey},
+		}
+		for _, user := range []struct{ name, ns string }{{tenant, tenantNS}, {rbAdmin, adminNS}} {
+			for _, a := range attempts {
+				By(user.name + ": " + a.what)
+				before, beforeAnn := metadataOf(user.ns)
+				Expect(write(user.name, main, user.ns, a.labels, a.annotations)).To(MatchError(ContainSubstring(a.onMain)), "%s, on the Namespace", a.what)
+				for _, p := range []path{status, finalize} {
+					Expect(write(user.name, p, user.ns, a.labels, a.annotations)).To(subresourceRefusal(user.name, p, user.ns, a.changed), "%s, through %s", a.what, p)
+				}
+				after, afterAnn := metadataOf(user.ns)
+				Expect(after).To(Equal(before), "no path changed the labels")
+				Expect(afterAnn).To(Equal(beforeAnn), "no path changed the annotations")
+			}
+		}
+
+		By("netprofile's ServiceAccount: the same writes, and kube-system's Pod Security")
+		saAttempts := append(attempts[:3:3], attempt{"kube-system's Pod Security", map[string]any{"pod-security.kubernetes.io/enforce": "privileged"}, nil,
+			"", "labels pod-security.kubernetes.io/enforce"})
+		for _, a := range saAttempts {
+			name := tenantNS
+			if a.what == "kube-system's Pod Security" {
+				name = metav1.NamespaceSystem
+			}
+			before, _ := metadataOf(name)
+			// Two policies refuse these on the Namespace; the API server reports whichever it evaluated first.
+			onMain := ContainSubstring("netprofile may change a Namespace only to publish the annotation " + sinceKey)
+			if a.onMain != "" {
+				onMain = Or(onMain, ContainSubstring(a.onMain))
+			}
+			Expect(write(serviceAccount, main, name, a.labels, a.annotations)).To(MatchError(onMain), "%s, on the Namespace", a.what)
+			Expect(write(serviceAccount, status, name, a.labels, a.annotations)).To(subresourceRefusal(serviceAccount, status, name, a.changed), "%s, through status", a.what)
+			Expect(write(serviceAccount, finalize, name, a.labels, a.annotations)).To(Satisfy(apierrors.IsForbidden), "%s: RBAC gives it no finalize", a.what)
+			after, _ := metadataOf(name)
+			Expect(after).To(Equal(before))
+		}
+		// The since-annotation is the ServiceAccount's to publish, on the Namespace only.
+		Expect(write(serviceAccount, status, tenantNS, nil, map[string]any{sinceKey: "2020-01-01T00:00:00Z"})).
+			To(subresourceRefusal(serviceAccount, status, tenantNS, "annotations "+sinceKey))
+
+		By("finalizers and owner references are the Namespace's too")
+		cfg := rest.CopyConfig(env.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: serviceAccount}
+		cs, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		for _, meta := range []map[string]any{
+			{"finalizers": []string{"example.com/hold"}},
+			{"ownerReferences": []map[string]any{{"apiVersion": "v1", "kind": "ConfigMap", "name": "gone", "uid": "00000000-0000-0000-0000-000000000000"}}},
+		} {
+			body, err := json.Marshal(map[string]any{"metadata": meta})
+			Expect(err).NotTo(HaveOccurred())
+			_, err = cs.CoreV1().Namespaces().Patch(ctx, metav1.NamespaceSystem, types.MergePatchType, body, metav1.PatchOptions{}, "status")
+			Expect(err).To(MatchError(ContainSubstring("may not change the metadata of namespace kube-system through namespaces/kube-system/status (finalizers or owner references)")), "%v", meta)
+		}
+	})
+
+	It("keeps what the paths are for: the Namespace itself, netprofile's status, namespace deletion, platform users", func() {
+		By("a label the policies allow is refused through status, and set on the Namespace as the message says")
+		psa := map[string]any{"pod-security.kubernetes.io/enforce": "baseline"}
+		Expect(write(tenant, status, tenantNS, psa, nil)).To(subresourceRefusal(tenant, status, tenantNS, "labels pod-security.kubernetes.io/enforce"))
+		Expect(write(tenant, main, tenantNS, psa, nil)).To(Succeed())
+		Expect(write(rbAdmin, main, adminNS, psa, map[string]any{"team": "rita"})).To(Succeed())
+
+		By("a platform user grants on the Namespace, not through status")
+		Expect(write(platform, status, tenantNS, map[string]any{accessKey + "postgres": "true"}, nil)).
+			To(subresourceRefusal(platform, status, tenantNS, "labels "+accessKey+"postgres"))
+		Expect(write(platform, main, tenantNS, map[string]any{accessKey + "postgres": "true"}, nil)).To(Succeed())
+
+		By("netprofile writes its conditions through status")
+		Eventually(condition(tenantNS, conditions.Ready)).Should(And(HaveField("Status", corev1.ConditionTrue),
+			HaveField("Message", ContainSubstring("with access to postgres"))))
+		Expect(write(tenant, status, tenantNS, nil, nil)).To(Succeed(), "a status write that changes no metadata passes")
+
+		By("the namespace controller deletes a namespace with netprofile's policies (status and finalize writes)")
+		ns := createNamespace(appName("sub-delete"), map[string]string{profileKey: "standard", "team": "x"})
+		waitPolicy(ns.Name, ownership.NamespacePolicyName)
+		Expect(k8s.Delete(ctx, ns)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: ns.Name}, &corev1.Namespace{}))
+		}).WithTimeout(2*time.Minute).Should(BeTrue(), func() string { return "kube-controller-manager:\n" + env.ControllerManagerLog() })
+	})
+})
