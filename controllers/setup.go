@@ -30,6 +30,7 @@ import (
 	"github.com/netprofile/netprofile/controllers/internal/nsstatus"
 	"github.com/netprofile/netprofile/controllers/labelcontract"
 	"github.com/netprofile/netprofile/controllers/namespacepolicy"
+	"github.com/netprofile/netprofile/controllers/nsdeletion"
 	"github.com/netprofile/netprofile/controllers/profile"
 	"github.com/netprofile/netprofile/controllers/sharedresource"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
@@ -166,6 +167,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentBaseline, baseline.ControllerName),
 			Renderer: renderer, Status: status(baseline.ControllerName)}},
 		{profile.ControllerName, &profile.Reconciler{Client: mgr.GetClient(), Renderer: renderer, Status: status(profile.ControllerName)}},
+		{nsdeletion.ControllerName, &nsdeletion.Reconciler{Client: mgr.GetClient(), Recorder: recorder(nsdeletion.ControllerName), Clock: opts.Clock}},
 		{labelcontract.ControllerName, &labelcontract.Reconciler{Client: mgr.GetClient(), Contract: opts.Contract, Clock: opts.Clock,
 			Settings: contract.Settings{PlatformNamespaces: opts.PlatformNamespaces, WarningAfter: opts.Enforcement.WarningAfter,
 				CriticalAfter: opts.Enforcement.CriticalAfter, MaxDisabled: opts.Enforcement.MaxDisabled, ClusterName: opts.ClusterName}}},

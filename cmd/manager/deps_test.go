@@ -24,6 +24,7 @@ var managerPackages = []string{
 	"controllers/internal/predicates",
 	"controllers/labelcontract",
 	"controllers/namespacepolicy",
+	"controllers/nsdeletion",
 	"controllers/profile",
 	"controllers/sharedresource",
 	"pkg/ciliumpolicy",

@@ -165,7 +165,7 @@ var reasonRE = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
 // Validate checks what metav1.Condition's schema would check, since nothing checks Namespace conditions.
 func Validate(c corev1.NamespaceCondition) error {
 	switch {
-	case c.Type != Ready && c.Type != EnforcementDisabled && c.Type != Audit && c.Type != Ceiling:
+	case c.Type != Ready && c.Type != EnforcementDisabled && c.Type != Audit && c.Type != Ceiling && c.Type != DeletionBlocked:
 		return fmt.Errorf("condition type %q is not one of netprofile's", c.Type)
 	case c.Status != corev1.ConditionTrue && c.Status != corev1.ConditionFalse && c.Status != corev1.ConditionUnknown:
 		return fmt.Errorf("condition %s: status %q is not True, False or Unknown", c.Type, c.Status)

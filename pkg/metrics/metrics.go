@@ -39,6 +39,9 @@ const (
 	BuildInfoName     = "netprofile_build_info"
 )
 
+// DeletionBlockedSinceName is the gauge of terminating namespaces held up by netprofile's admission.
+const DeletionBlockedSinceName = "netprofile_namespace_deletion_blocked_since_timestamp_seconds"
+
 var (
 	disabledSinceDesc = prometheus.NewDesc(DisabledSinceName,
 		"Unix time since which network policy enforcement has been disabled in the namespace (escape hatch). Present only while disabled.",
@@ -65,6 +68,9 @@ var (
 	beyondCeilingDesc = prometheus.NewDesc(BeyondCeilingName,
 		"Policies in a profiled namespace that netprofile did not generate and its ceiling does not hold (the profile only reports its ceiling, or the ceiling is partial), by the NetworkPolicyCeiling condition's reason. Present only for such namespaces: count() is the namespaces, sum() the policies.",
 		[]string{"namespace", "reason"}, nil)
+	deletionBlockedSinceDesc = prometheus.NewDesc(DeletionBlockedSinceName,
+		"Unix time since which the namespace has been terminating (its deletionTimestamp) while the namespace controller may not delete the Cilium policies netprofile's admission keeps (the NetworkPolicyDeletionBlocked condition). Present only while that holds.",
+		[]string{"namespace"}, nil)
 	baselineSinceDesc = prometheus.NewDesc(BaselineSinceName,
 		"Unix time since which the Baseline's Ready condition has not been True (its lastTransitionTime), with the condition's reason. Present only while not Ready.",
 		[]string{"baseline", "reason"}, nil)
@@ -95,7 +101,7 @@ type Collector struct {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc,
-		notReadySinceDesc, baselineSinceDesc, beyondCeilingDesc, scrapeErrorsDesc} {
+		notReadySinceDesc, baselineSinceDesc, beyondCeilingDesc, deletionBlockedSinceDesc, scrapeErrorsDesc} {
 		ch <- d
 	}
 }
@@ -136,6 +142,9 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 			if cond.Type == conditions.Ready && cond.Status != corev1.ConditionTrue {
 				ch <- prometheus.MustNewConstMetric(notReadySinceDesc, prometheus.GaugeValue, sinceValue(cond.LastTransitionTime, now), ns.Name, cond.Reason)
 			}
+			if cond.Type == conditions.DeletionBlocked && cond.Status == corev1.ConditionTrue && ns.DeletionTimestamp != nil {
+				ch <- prometheus.MustNewConstMetric(deletionBlockedSinceDesc, prometheus.GaugeValue, sinceValue(*ns.DeletionTimestamp, now), ns.Name)
+			}
 			if cond.Type == conditions.Ceiling && cond.Status == corev1.ConditionFalse &&
 				(cond.Reason == conditions.ReasonCeilingNotEnforced || cond.Reason == conditions.ReasonCeilingPartial) {
 				others, err := ownership.OtherPolicies(ctx, c.Reader, ns.Name)
@@ -172,7 +181,7 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1]+keys[i][2] < keys[j][0]+keys[j][1]+keys[j][2] })
 	for _, k := range keys {
 		if t := corev1.NamespaceConditionType(k[0]); t == conditions.Ready || t == conditions.EnforcementDisabled || t == conditions.Audit ||
-			t == conditions.Ceiling {
+			t == conditions.Ceiling || t == conditions.DeletionBlocked {
 			ch <- prometheus.MustNewConstMetric(conditionsDesc, prometheus.GaugeValue, conds[k], k[0], k[1], k[2])
 		}
 	}

@@ -130,3 +130,23 @@ func TestNamespaceLabelPoliciesAreBounded(t *testing.T) {
 		t.Errorf("a bound too small to judge real namespaces must fail the install: %v", err)
 	}
 }
+
+// Namespace deletion hangs when nobody but netprofile may delete its policies: an empty
+// admission.systemDeleters fails the install, and the default names the users kube-controller-manager
+// deletes as, with --use-service-account-credentials (kubeadm, k3s, ...) and without (its own default).
+func TestSystemDeleters(t *testing.T) {
+	for _, bad := range [][]string{{"--set", "admission.systemDeleters=null"}, {"--set-json", "admission.systemDeleters=[]"}} {
+		if _, err := render(t, bad...); err == nil || !strings.Contains(err.Error(), "systemDeleters") {
+			t.Errorf("%v: no user allowed to empty a namespace must fail the install: %v", bad, err)
+		}
+	}
+	p := find(mustRender(t), "ValidatingAdmissionPolicy", "netprofile-generated-policies")
+	rules, _, _ := unstructured.NestedSlice(p.Object, "spec", "validations")
+	expr := rules[0].(map[string]any)["expression"].(string)
+	for _, user := range []string{"system:serviceaccount:kube-system:namespace-controller", "system:serviceaccount:kube-system:generic-garbage-collector",
+		"system:kube-controller-manager"} {
+		if !strings.Contains(expr, `"`+user+`"`) {
+			t.Errorf("the generated-policies policy does not let %s delete: %s", user, expr)
+		}
+	}
+}
