@@ -263,7 +263,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 		})
 
 		It("A4: removes top-level specs added beside a provider half's spec", func() {
-			provider := newNamespace("adv-provider", nil)
+			provider := newNamespace("adv-provider", platformMark)
 			sr := advResource("adv-db-"+rand.String(5), provider.Name, 5432)
 			name := ownership.ProviderPolicyName(sr.Name)
 			Eventually(advResourceReady(sr.Name)).Should(advHaveReady(metav1.ConditionTrue, conditions.ReasonProviderApplied))
@@ -351,7 +351,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 				return advCNP, ns.Name, allowAll, ns.UID
 			}, ownership.ComponentEnforcement),
 			Entry("provider half", func() (schema.GroupVersionKind, string, string, types.UID) {
-				provider := newNamespace("adv-b8-provider", nil)
+				provider := newNamespace("adv-b8-provider", platformMark)
 				sr := advResource("adv-b8-"+rand.String(5), provider.Name, 5432)
 				Eventually(advResourceReady(sr.Name)).Should(advHaveReady(metav1.ConditionTrue, conditions.ReasonProviderApplied))
 				return advCNP, provider.Name, ownership.ProviderPolicyName(sr.Name), provider.UID
@@ -387,7 +387,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 		})
 
 		It("B7b: never deletes a provider-half copy without an owner reference outside the provider namespace", func() {
-			provider := newNamespace("adv-pin-provider", nil)
+			provider := newNamespace("adv-pin-provider", platformMark)
 			elsewhere := newNamespace("adv-pin-elsewhere", nil)
 			sr := advResource("adv-pin-"+rand.String(5), provider.Name, 5432)
 			Eventually(advResourceReady(sr.Name)).Should(advHaveReady(metav1.ConditionTrue, conditions.ReasonProviderApplied))
@@ -447,7 +447,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 		})
 
 		It("D11: provider half", func() {
-			provider := newNamespace("adv-heal-provider", nil)
+			provider := newNamespace("adv-heal-provider", platformMark)
 			name := "adv-heal-" + rand.String(5)
 			theirs := handWritten(provider.Name, ownership.ProviderPolicyName(name))
 			advResource(name, provider.Name, 5432)
@@ -481,7 +481,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 
 	Describe("conditions that do not lie", func() {
 		It("E13: a consumer is not Ready while its resource's provider half clashes", func() {
-			provider := newNamespace("adv-np-provider", nil)
+			provider := newNamespace("adv-np-provider", platformMark)
 			name := "adv-np-" + rand.String(5)
 			theirs := handWritten(provider.Name, ownership.ProviderPolicyName(name))
 			advResource(name, provider.Name, 5432)
@@ -496,7 +496,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 		})
 
 		It("E14: a SharedResource and its consumers report the provider half Cilium marked invalid", func() {
-			provider := newNamespace("adv-inv-provider", nil)
+			provider := newNamespace("adv-inv-provider", platformMark)
 			name := "adv-inv-" + rand.String(5)
 			advResource(name, provider.Name, 5432)
 			consumer := newNamespace("adv-inv-consumer", map[string]string{profileKey: "isolated", accessKey + name: "true"})

@@ -19,6 +19,7 @@ import (
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/test/testenv"
 )
 
 func consumers(matchLabels map[string]string, exprs ...metav1.LabelSelectorRequirement) *v1alpha1.Consumers {
@@ -33,9 +34,10 @@ func manyLabels(n int) map[string]string {
 	return m
 }
 
-// ensureNamespace creates a fixed-name namespace (a provider such as database) unless a spec already did.
+// ensureNamespace creates a fixed-name namespace (a provider such as database), marked as the platform's,
+// unless a spec already did.
 func ensureNamespace(name string) {
-	err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	err := k8s.Create(ctx, testenv.PlatformNamespace(name))
 	if !apierrors.IsAlreadyExists(err) {
 		Expect(err).NotTo(HaveOccurred())
 	}

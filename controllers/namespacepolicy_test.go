@@ -240,8 +240,10 @@ var _ = Describe("Namespace policies", func() {
 		})
 
 		It("refuses a profile on a platform namespace", func() {
-			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "monitoring", Labels: map[string]string{profileKey: "standard"}}}
-			Expect(k8s.Create(ctx, ns)).To(Succeed())
+			ensureNamespace("monitoring")
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"}}
+			setLabels(ns.Name, map[string]string{profileKey: "standard"})
+			DeferCleanup(setLabels, ns.Name, map[string]string(nil), profileKey)
 			Eventually(readyCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionFalse, "PlatformNamespace"), HaveField("Message", ContainSubstring("hand-crafted"))))
 			Eventually(events(ns.Name)).Should(ContainElement(ContainSubstring("Warning PlatformNamespace")))
 			Consistently(cnpGone(ns.Name, nsPolicy)).Should(BeTrue())

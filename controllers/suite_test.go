@@ -80,13 +80,20 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(env.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	// The default catalogue, exactly as shipped.
+	// The default catalogue, exactly as shipped, and the namespaces of the peers its profiles and baselines
+	// name, marked as the README installs them (providers are created by the specs that need them).
 	_, err = testenv.CreateCatalogue(ctx, k8s)
 	Expect(err).NotTo(HaveOccurred())
+	for _, name := range []string{"istio-gateway", "monitoring"} {
+		Expect(k8s.Create(ctx, testenv.PlatformNamespace(name))).To(Succeed())
+	}
 
 	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	startManager()
 })
+
+// platformMark is the label a namespace the catalogue names carries, as the README installs it.
+var platformMark = map[string]string{contract.Default().PlatformKey(): contract.PlatformMarked}
 
 // startManager runs the manager in the background; stopManager stops it (specs use the pair to restart).
 func startManager() { startManagerWithResync(syncPeriod) }

@@ -17,6 +17,10 @@ type LabelContractKeys struct {
 	Since string `json:"since"`
 	// Until is the annotation a user sets to end a bypass at a time (RFC 3339).
 	Until string `json:"until"`
+	// Platform is the Namespace label that marks a namespace as the platform's (value "true"): the catalogue
+	// trusts a namespace by this mark, not by its name.
+	// +optional
+	Platform string `json:"platform,omitempty"`
 }
 
 // LabelContractEnforcement is what the escape hatch accepts.
@@ -57,6 +61,12 @@ type LabelContract struct {
 	// PlatformNamespaces refuse profiles and grants (--platform-namespaces).
 	// +listType=set
 	PlatformNamespaces []string `json:"platformNamespaces"`
+	// CatalogueNamespaces are the namespaces the catalogue names (providers, and the peers of profiles and
+	// baselines): netprofile trusts them only when they carry the platform label, and admission lets only
+	// the platform create them.
+	// +listType=set
+	// +optional
+	CatalogueNamespaces []string `json:"catalogueNamespaces,omitempty"`
 	// ClusterName is the Cilium cluster every pod peer of the rendered policies names (--cluster-name).
 	// +optional
 	ClusterName string `json:"clusterName,omitempty"`

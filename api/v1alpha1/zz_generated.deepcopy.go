@@ -215,6 +215,11 @@ func (in *LabelContract) DeepCopyInto(out *LabelContract) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.CatalogueNamespaces != nil {
+		in, out := &in.CatalogueNamespaces, &out.CatalogueNamespaces
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Profiles != nil {
 		in, out := &in.Profiles, &out.Profiles
 		*out = make([]string, len(*in))

@@ -7,18 +7,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/apply"
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
+	"github.com/netprofile/netprofile/controllers/internal/nsmap"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
@@ -111,7 +116,31 @@ func (r *Reconciler) reconcilePolicy(ctx context.Context, b *v1alpha1.Baseline, 
 	if invalid := apply.Rejected(current); invalid != "" {
 		return false, conditions.ReasonRejectedByAgent, invalid, nil
 	}
-	return true, conditions.ReasonBaselineApplied, fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name), nil
+	msg := fmt.Sprintf("CiliumClusterwideNetworkPolicy %s is applied", desired.Name)
+	unmarked, err := nsmap.Unmarked(ctx, r.Client, r.Renderer, policy.CatalogueNamespaces(policy.Catalogue{Baselines: map[string]*v1alpha1.Baseline{b.Name: b}}))
+	if err != nil {
+		return false, conditions.ReasonBaselineApplied, msg, err
+	}
+	if len(unmarked) > 0 {
+		return false, conditions.ReasonNamespacesNotMarked, conditions.UnmarkedPeersMessage(r.Renderer.Contract, msg, unmarked), nil
+	}
+	return true, conditions.ReasonBaselineApplied, msg, nil
+}
+
+// naming maps a namespace to the Baselines whose peers name it.
+func (r *Reconciler) naming(ctx context.Context, ns client.Object) []reconcile.Request {
+	list := &v1alpha1.BaselineList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		b := &list.Items[i]
+		if slices.Contains(policy.CatalogueNamespaces(policy.Catalogue{Baselines: map[string]*v1alpha1.Baseline{b.Name: b}}), ns.GetName()) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: b.Name}})
+		}
+	}
+	return out
 }
 
 // SetupWithManager registers the reconciler: Baseline spec changes, resyncs, and every change of a policy at
@@ -123,5 +152,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		For(&v1alpha1.Baseline{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicates.Resync{}))).
 		Watches(&cilium.CiliumClusterwideNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentBaseline),
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentBaseline})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.naming), builder.WithPredicates(nsmap.MarkChanged(r.Renderer.Contract.PlatformKey()))).
 		Complete(r)
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 // ControllerName names the controller in logs and metrics.
@@ -55,16 +56,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err := r.Client.List(ctx, resources); err != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to list SharedResources: %w", err)
 	}
+	baselines := &v1alpha1.BaselineList{}
+	if err := r.Client.List(ctx, baselines); err != nil {
+		return ctrl.Result{}, fmt.Errorf("failed to list Baselines: %w", err)
+	}
 	// A label may name what exists and is not going away: the same as the renderer accepts.
 	var profileNames, resourceNames []string
+	cat := policy.Catalogue{Profiles: map[string]*v1alpha1.NetworkProfile{}, Resources: map[string]*v1alpha1.SharedResource{},
+		Baselines: map[string]*v1alpha1.Baseline{}}
 	for i := range profiles.Items {
-		if profiles.Items[i].DeletionTimestamp.IsZero() {
-			profileNames = append(profileNames, profiles.Items[i].Name)
+		if p := &profiles.Items[i]; p.DeletionTimestamp.IsZero() {
+			profileNames = append(profileNames, p.Name)
+			cat.Profiles[p.Name] = p
 		}
 	}
 	for i := range resources.Items {
-		if resources.Items[i].DeletionTimestamp.IsZero() {
-			resourceNames = append(resourceNames, resources.Items[i].Name)
+		if sr := &resources.Items[i]; sr.DeletionTimestamp.IsZero() {
+			resourceNames = append(resourceNames, sr.Name)
+			cat.Resources[sr.Name] = sr
+		}
+	}
+	for i := range baselines.Items {
+		if b := &baselines.Items[i]; b.DeletionTimestamp.IsZero() {
+			cat.Baselines[b.Name] = b
 		}
 	}
 
@@ -80,7 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	now := r.Clock.Now()
 	until := contract.UntilLatest(published, now, r.Settings.MaxDisabled)
-	desired := r.Contract.Publish(r.Settings, profileNames, resourceNames, until)
+	desired := r.Contract.Publish(r.Settings, profileNames, resourceNames, policy.CatalogueNamespaces(cat), until)
 	result := ctrl.Result{}
 	if until != nil {
 		result.RequeueAfter = until.Sub(now.Add(r.Settings.MaxDisabled)) + contract.UntilRefresh(r.Settings.MaxDisabled)
@@ -125,8 +139,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		For(&v1alpha1.LabelContract{}, builder.WithPredicates(ours)).
-		Watches(&v1alpha1.NetworkProfile{}, one, builder.WithPredicates(existence)).
-		Watches(&v1alpha1.SharedResource{}, one, builder.WithPredicates(existence)).
+		// The names come and go with the objects; the catalogue's namespaces change with their specs too.
+		Watches(&v1alpha1.NetworkProfile{}, one, builder.WithPredicates(predicate.Or[client.Object](existence, predicate.GenerationChangedPredicate{}))).
+		Watches(&v1alpha1.SharedResource{}, one, builder.WithPredicates(predicate.Or[client.Object](existence, predicate.GenerationChangedPredicate{}))).
+		Watches(&v1alpha1.Baseline{}, one, builder.WithPredicates(predicate.Or[client.Object](existence, predicate.GenerationChangedPredicate{}))).
 		// Once at start, for an empty catalogue with no LabelContract yet (nothing else would enqueue it).
 		WatchesRawSource(source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 			q.Add(key)

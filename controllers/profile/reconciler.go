@@ -6,6 +6,7 @@ package profile
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -14,7 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/crstatus"
@@ -55,6 +58,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	ok, reason, msg := true, conditions.ReasonValid, fmt.Sprintf("renders to policies Cilium accepts; used by %d namespaces", count)
 	if renderErr != nil {
 		ok, reason, msg = false, conditions.ReasonInvalid, renderErr.Error()+"; namespaces using it keep their last good policies"
+	} else {
+		unmarked, err := nsmap.Unmarked(ctx, r.Client, r.Renderer, policy.CatalogueNamespaces(policy.Catalogue{Profiles: map[string]*v1alpha1.NetworkProfile{p.Name: p}}))
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if len(unmarked) > 0 {
+			ok, reason, msg = false, conditions.ReasonNamespacesNotMarked, conditions.UnmarkedPeersMessage(r.Renderer.Contract, msg, unmarked)
+		}
 	}
 	p.Status.ObservedGeneration = p.Generation
 	p.Status.Namespaces = count
@@ -84,5 +95,22 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			}
 			return nil
 		})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.naming), builder.WithPredicates(nsmap.MarkChanged(r.Renderer.Contract.PlatformKey()))).
 		Complete(r)
+}
+
+// naming maps a namespace to the profiles whose peers name it.
+func (r *Reconciler) naming(ctx context.Context, ns client.Object) []reconcile.Request {
+	list := &v1alpha1.NetworkProfileList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		p := &list.Items[i]
+		if slices.Contains(policy.CatalogueNamespaces(policy.Catalogue{Profiles: map[string]*v1alpha1.NetworkProfile{p.Name: p}}), ns.GetName()) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: p.Name}})
+		}
+	}
+	return out
 }

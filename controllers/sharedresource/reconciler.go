@@ -101,7 +101,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	admitted, refused := split(sr, labelled)
 	ok, reason, msg, applied, applyErr := r.reconcileProvider(ctx, sr, existing, admitted, refused)
 	var pruneErr error
-	if applyErr == nil && (ok || reason == conditions.ReasonRejectedByAgent) {
+	// A provider namespace that lost its mark (or was squatted) keeps no provider half.
+	if applyErr == nil && (ok || reason == conditions.ReasonRejectedByAgent || reason == conditions.ReasonProviderNamespaceNotMarked) {
 		pruneErr = r.prune(ctx, existing, applied)
 	}
 	sr.Status.ObservedGeneration = sr.Generation
@@ -152,6 +153,10 @@ func (r *Reconciler) reconcileProvider(ctx context.Context, sr *v1alpha1.SharedR
 			return false, conditions.ReasonProviderNamespaceMissing, fmt.Sprintf("provider namespace %s does not exist; the provider policy is applied when it appears", desired.Namespace), nil, nil
 		}
 		return false, conditions.ReasonApplyFailed, err.Error(), nil, err
+	}
+	if !r.Renderer.Marked(providerNS.Name, providerNS.Labels) {
+		return false, conditions.ReasonProviderNamespaceNotMarked, conditions.NotMarkedMessage(r.Renderer.Contract, "provider namespace", providerNS.Name,
+			"no provider policy is written into it and no consumer's egress reaches it"), nil, nil
 	}
 	if _, err := r.Applier.Apply(ctx, desired, providerNS); err != nil {
 		if apply.IsClash(err) {
@@ -256,7 +261,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentProvider})).
 		Watches(&corev1.Namespace{}, nsmap.LabelsHandler(func(l map[string]string) []string { return grants(prefix, l) })).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.providedIn), builder.WithPredicates(predicate.Funcs{
-			UpdateFunc: func(event.UpdateEvent) bool { return false },
+			// A provider namespace that appears or goes, or gains or loses the platform mark.
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				key := r.Renderer.Contract.PlatformKey()
+				return e.ObjectOld.GetLabels()[key] != e.ObjectNew.GetLabels()[key]
+			},
 		})).
 		Complete(r)
 }

@@ -110,7 +110,7 @@ func (h *harness) setup(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 	for _, ns := range []string{"database", "cache", "garage"} {
-		if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		if err := h.c.Create(ctx, testenv.PlatformNamespace(ns)); err != nil {
 			return err
 		}
 	}

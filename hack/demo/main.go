@@ -41,8 +41,9 @@ var samples = []struct {
 	{"typo", map[string]string{"network-policy.homelab/profile": "Standard"}},
 }
 
-// providerNamespaces are where the default SharedResources live.
-var providerNamespaces = []string{"database", "cache", "garage"}
+// platformNamespaces are the namespaces the default catalogue names: where the SharedResources live, the
+// gateways the profiles let in and the Prometheus the baselines let scrape.
+var platformNamespaces = []string{"database", "cache", "garage", "istio-gateway", "monitoring"}
 
 func main() {
 	manager := flag.String("manager", "bin/manager", "the manager binary to run")
@@ -105,13 +106,14 @@ func run(manager string, once bool) (retErr error) {
 	fmt.Printf("  logs: %s\n  metrics: http://127.0.0.1:8080/metrics\n", logPath)
 
 	step("Creating sample namespaces")
-	// The default SharedResources' provider namespaces: platform namespaces with hand-written policies, where
-	// netprofile adds only the provider halves. Without them a grant is reported not in effect.
-	for _, name := range providerNamespaces {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+	// The namespaces the catalogue names, marked as the platform's as the README's installation does: the
+	// catalogue trusts a namespace by its mark, not its name. Without a provider namespace a grant is reported
+	// not in effect.
+	for _, name := range platformNamespaces {
+		if err := c.Create(ctx, testenv.PlatformNamespace(name)); err != nil {
 			return err
 		}
-		fmt.Printf("  %-12s (provider namespace)\n", name)
+		fmt.Printf("  %-14s (platform namespace, marked)\n", name)
 	}
 	for _, s := range samples {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.name, Labels: s.labels}}

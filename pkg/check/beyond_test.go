@@ -26,9 +26,10 @@ func TestBeyondLabels(t *testing.T) {
 	tenantCNPs, tenantKNPs := tenantAllowAll(t)
 	for _, mode := range []v1alpha1.CeilingMode{v1alpha1.CeilingEnforce, v1alpha1.CeilingReport} {
 		t.Run(string(mode), func(t *testing.T) {
-			set := desired.Compute(desired.Input{Renderer: r, Catalogue: withCeiling(cat, mode), Scope: desired.All, Now: time.Now(),
-				Thresholds: enforcement.DefaultThresholds, Namespaces: []*corev1.Namespace{namespace(subject, labels)}})
-			b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: map[string]map[string]string{subject: labels}},
+			in := desired.Input{Renderer: r, Catalogue: withCeiling(cat, mode), Scope: desired.All, Now: time.Now(),
+				Thresholds: enforcement.DefaultThresholds, Namespaces: []*corev1.Namespace{namespace(subject, labels)}}
+			set := desired.Compute(in)
+			b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: in.NamespaceLabels()},
 				tenantCNPs, tenantKNPs, subject)
 			if err != nil {
 				t.Fatal(err)

@@ -181,7 +181,7 @@ func TestCeilingHoldsAgainstTenantPolicies(t *testing.T) {
 						if len(set.Problems) > 0 {
 							t.Fatalf("rendering: %v", set.Problems)
 						}
-						return set, map[string]map[string]string{subject: l}
+						return set, in.NamespaceLabels()
 					}
 					in := &desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds}
 					set, nsLabels := compute(in, nil)
@@ -264,14 +264,15 @@ func TestCeilingWithCIDRsAndNames(t *testing.T) {
 	cat.Profiles["partner"].Name = "partner"
 	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
 	labels := map[string]string{profileKey: "partner"}
-	set := desired.Compute(desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
-		Namespaces: []*corev1.Namespace{namespace(subject, labels)}})
+	in := desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
+		Namespaces: []*corev1.Namespace{namespace(subject, labels)}}
+	set := desired.Compute(in)
 	if len(set.Problems) > 0 {
 		t.Fatal(set.Problems)
 	}
 	tenantCNPs, tenantKNPs := tenantAllowAll(t)
 	e, err := check.New(check.Policies{CNPs: append(slices.Clone(set.CNPs), tenantCNPs...), CCNPs: set.CCNPs, KNPs: tenantKNPs,
-		NamespaceLabels: map[string]map[string]string{subject: labels}})
+		NamespaceLabels: in.NamespaceLabels()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,15 +59,13 @@ func engineParsedAs(t *testing.T, anyCluster bool, handWritten []*ciliumv2.Ciliu
 		t.Fatal(err)
 	}
 	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName}
-	set := desired.Compute(desired.Input{Renderer: r, Namespaces: namespaces, Catalogue: cat, Scope: desired.All,
-		Now: time.Now(), Thresholds: enforcement.DefaultThresholds})
+	in := desired.Input{Renderer: r, Namespaces: namespaces, Catalogue: cat, Scope: desired.All,
+		Now: time.Now(), Thresholds: enforcement.DefaultThresholds}
+	set := desired.Compute(in)
 	if len(set.Problems) > 0 {
 		t.Fatalf("rendering the shipped catalogue: %v", set.Problems)
 	}
-	nsLabels := map[string]map[string]string{}
-	for _, ns := range namespaces {
-		nsLabels[ns.Name] = ns.Labels
-	}
+	nsLabels := in.NamespaceLabels()
 	e, err := check.New(check.Policies{CNPs: append(set.CNPs, handWritten...), CCNPs: set.CCNPs, NamespaceLabels: nsLabels,
 		Cluster: policy.DefaultClusterName, AnyClusterByDefault: anyCluster})
 	if err != nil {

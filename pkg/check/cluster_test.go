@@ -30,12 +30,13 @@ func TestPeersNameTheirCluster(t *testing.T) {
 	r := policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: local}
 	shopLabels := map[string]string{profileKey: "standard", postgresAccess: "true"}
 	nss := []*corev1.Namespace{namespace("shop", shopLabels), namespace("web", map[string]string{profileKey: "standard"})}
-	set := desired.Compute(desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
-		Namespaces: nss})
+	in := desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
+		Namespaces: nss}
+	set := desired.Compute(in)
 	if len(set.Problems) > 0 {
 		t.Fatal(set.Problems)
 	}
-	nsLabels := map[string]map[string]string{"shop": shopLabels, "web": nss[1].Labels}
+	nsLabels := in.NamespaceLabels()
 	ep := func(cluster, s string) check.Endpoint {
 		e, err := check.ParseEndpoint(s)
 		if err != nil {

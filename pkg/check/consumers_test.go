@@ -40,11 +40,13 @@ func compute(cat *catalogue.Set, scope desired.Scope, namespaces []*corev1.Names
 
 func engineOf(t *testing.T, cnps []*ciliumv2.CiliumNetworkPolicy, ccnps []*ciliumv2.CiliumClusterwideNetworkPolicy, namespaces []*corev1.Namespace) *check.Engine {
 	t.Helper()
-	nsLabels := map[string]map[string]string{}
-	for _, ns := range namespaces {
-		nsLabels[ns.Name] = ns.Labels
+	// The catalogue's namespaces are installed as the README says: marked as the platform's.
+	cat, err := desired.DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
 	}
-	e, err := check.New(check.Policies{CNPs: cnps, CCNPs: ccnps, NamespaceLabels: nsLabels})
+	in := desired.Input{Renderer: policy.Renderer{Contract: contract.Default()}, Catalogue: cat, Namespaces: namespaces}
+	e, err := check.New(check.Policies{CNPs: cnps, CCNPs: ccnps, NamespaceLabels: in.NamespaceLabels()})
 	if err != nil {
 		t.Fatal(err)
 	}

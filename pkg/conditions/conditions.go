@@ -98,8 +98,14 @@ const (
 	ReasonProviderApplied          = "ProviderPolicyApplied"
 	ReasonEntityProvider           = "EntityProvider"
 	ReasonProviderNamespaceMissing = "ProviderNamespaceMissing"
-	ReasonBaselineApplied          = "Applied"
-	ReasonBaselineDisabled         = "Disabled"
+	// ReasonProviderNamespaceNotMarked: the provider namespace does not carry the platform label, so it may be
+	// anyone's; no provider half is written into it, and consumers' egress does not reach it.
+	ReasonProviderNamespaceNotMarked = "ProviderNamespaceNotMarked"
+	// ReasonNamespacesNotMarked: peers of the object name namespaces that do not carry the platform label (or
+	// do not exist); those peers select nothing until a platform admin marks them.
+	ReasonNamespacesNotMarked = "NamespacesNotMarked"
+	ReasonBaselineApplied     = "Applied"
+	ReasonBaselineDisabled    = "Disabled"
 )
 
 // Reasons of Events that are not condition transitions.
@@ -334,4 +340,18 @@ func bounded(names []string) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
+}
+
+// NotMarkedMessage says that a namespace the catalogue names does not carry the platform label, what
+// netprofile does about it (consequence), and how the platform marks it.
+func NotMarkedMessage(c contract.Contract, what, namespace, consequence string) string {
+	return fmt.Sprintf("%s %s is not marked as the platform's (label %s=%s), so it may be anyone's: %s; if it is the platform's, a platform admin marks it: kubectl label namespace %s %s=%s",
+		what, namespace, c.PlatformKey(), contract.PlatformMarked, consequence, namespace, c.PlatformKey(), contract.PlatformMarked)
+}
+
+// UnmarkedPeersMessage says which namespaces an object's peers name without the platform mark, appended to
+// what the object otherwise reports.
+func UnmarkedPeersMessage(c contract.Contract, ok string, unmarked []string) string {
+	return fmt.Sprintf("%s; but its peers in %s select nothing: a namespace the catalogue names counts only with the platform label (a platform admin runs kubectl label namespace <name> %s=%s)",
+		ok, strings.Join(unmarked, ", "), c.PlatformKey(), contract.PlatformMarked)
 }

@@ -24,6 +24,8 @@ const (
 	// EnforcementAudit puts a namespace in audit mode: its policies are in place, nothing is dropped, and
 	// Hubble shows what enforcement would drop.
 	EnforcementAudit = "audit"
+	// PlatformMarked is the only value of the platform label: the namespace is the platform's.
+	PlatformMarked = "true"
 )
 
 // Contract names the keys under one label domain.
@@ -56,6 +58,11 @@ func (c Contract) ProfileKey() string { return c.domain + "/profile" }
 
 // EnforcementKey is the Namespace label of the escape hatch.
 func (c Contract) EnforcementKey() string { return c.domain + "/enforcement" }
+
+// PlatformKey marks a Namespace as the platform's (value PlatformMarked). The catalogue's peers and provider
+// halves trust a namespace by this mark, never by its name alone: a name can be taken by whoever creates
+// the namespace first, the mark only by those admission lets set it.
+func (c Contract) PlatformKey() string { return c.domain + "/platform" }
 
 // AccessPrefix is the prefix of access labels; the rest of the key names a SharedResource.
 func (c Contract) AccessPrefix() string { return "access." + c.domain + "/" }
@@ -119,9 +126,14 @@ func (c Contract) Parse(labels map[string]string) (Selection, []Problem) {
 			sel.Grants = append(sel.Grants, resource)
 		case key == c.EnforcementKey():
 			// The escape hatch has its own reconciler and its own parsing (pkg/enforcement).
+		case key == c.PlatformKey():
+			if value != PlatformMarked {
+				problems = append(problems, Problem{Key: key, Value: value,
+					Hint: fmt.Sprintf("the only value that marks a namespace as the platform's is %q; remove the label otherwise", PlatformMarked)})
+			}
 		case strings.HasPrefix(key, c.domain+"/"):
 			problems = append(problems, Problem{Key: key, Value: value,
-				Hint: fmt.Sprintf("netprofile defines only %s and %s under %s/", c.ProfileKey(), c.EnforcementKey(), c.domain)})
+				Hint: fmt.Sprintf("netprofile defines only %s, %s and %s under %s/", c.ProfileKey(), c.EnforcementKey(), c.PlatformKey(), c.domain)})
 		}
 	}
 	return sel, problems

@@ -24,20 +24,22 @@ type Settings struct {
 }
 
 // Publish returns the LabelContract netprofile publishes for c: what the admission policies and the plugin
-// judge labels by. profiles and resources are the names a label may use; untilLatest is UntilLatest's.
-func (c Contract) Publish(s Settings, profiles, resources []string, untilLatest *time.Time) *v1alpha1.LabelContract {
+// judge labels by. profiles and resources are the names a label may use, catalogueNamespaces the namespaces
+// the catalogue names (trusted only when marked); untilLatest is UntilLatest's.
+func (c Contract) Publish(s Settings, profiles, resources, catalogueNamespaces []string, untilLatest *time.Time) *v1alpha1.LabelContract {
 	lc := &v1alpha1.LabelContract{
 		TypeMeta:    metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "LabelContract"},
 		ObjectMeta:  metav1.ObjectMeta{Name: c.domain},
 		LabelDomain: c.domain,
 		Keys: v1alpha1.LabelContractKeys{
 			Profile: c.ProfileKey(), AccessPrefix: c.AccessPrefix(), Enforcement: c.EnforcementKey(),
-			Since: c.SinceAnnotation(), Until: c.UntilAnnotation(),
+			Since: c.SinceAnnotation(), Until: c.UntilAnnotation(), Platform: c.PlatformKey(),
 		},
-		PlatformNamespaces: sortedSet(s.PlatformNamespaces),
-		ClusterName:        s.ClusterName,
-		Profiles:           sortedSet(profiles),
-		SharedResources:    sortedSet(resources),
+		PlatformNamespaces:  sortedSet(s.PlatformNamespaces),
+		CatalogueNamespaces: sortedSet(catalogueNamespaces),
+		ClusterName:         s.ClusterName,
+		Profiles:            sortedSet(profiles),
+		SharedResources:     sortedSet(resources),
 		Enforcement: v1alpha1.LabelContractEnforcement{
 			Values:        slices.Clone(EnforcementValues),
 			WarningAfter:  metav1.Duration{Duration: s.WarningAfter},

@@ -11,13 +11,17 @@ func TestPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	lc := c.Publish(Settings{PlatformNamespaces: []string{"b", "a", "b"}, MaxDisabled: time.Hour},
-		[]string{"standard", "internal"}, nil, nil)
+		[]string{"standard", "internal"}, nil, []string{"database", "cache", "database"}, nil)
 	if lc.Name != "np.example.com" || lc.Keys.Profile != "np.example.com/profile" || lc.Keys.AccessPrefix != "access.np.example.com/" ||
-		lc.Keys.Since != c.SinceAnnotation() || lc.Keys.Until != c.UntilAnnotation() || lc.Keys.Enforcement != c.EnforcementKey() {
+		lc.Keys.Since != c.SinceAnnotation() || lc.Keys.Until != c.UntilAnnotation() || lc.Keys.Enforcement != c.EnforcementKey() ||
+		lc.Keys.Platform != "np.example.com/platform" {
 		t.Errorf("keys %+v of %s do not follow the contract", lc.Keys, lc.Name)
 	}
 	if got := lc.PlatformNamespaces; len(got) != 2 || got[0] != "a" || got[1] != "b" {
 		t.Errorf("platform namespaces %v, want sorted set [a b]", got)
+	}
+	if got := lc.CatalogueNamespaces; len(got) != 2 || got[0] != "cache" || got[1] != "database" {
+		t.Errorf("catalogue namespaces %v, want sorted set [cache database]", got)
 	}
 	if got := lc.Profiles; len(got) != 2 || got[0] != "internal" {
 		t.Errorf("profiles %v, want sorted", got)

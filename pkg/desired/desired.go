@@ -18,6 +18,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/catalogue"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
+	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/policy"
 )
@@ -183,4 +184,23 @@ func (s *Set) problem(object string, err error) {
 		return
 	}
 	s.Problems = append(s.Problems, Problem{Object: object, Reason: "RenderFailed", Message: err.Error()})
+}
+
+// NamespaceLabels are the labels each namespace is judged with offline: the given namespaces' own, and for
+// every other namespace the catalogue names, the platform mark, as the README's installation sets it. A
+// check against the cluster reads every namespace's real labels instead, so an unmarked or squatted
+// catalogue namespace shows there as what it is.
+func (in Input) NamespaceLabels() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	if in.Catalogue != nil {
+		for _, name := range policy.CatalogueNamespaces(in.Catalogue.Catalogue()) {
+			if policy.NeedsMark(name) {
+				out[name] = map[string]string{in.Renderer.Contract.PlatformKey(): contract.PlatformMarked}
+			}
+		}
+	}
+	for _, ns := range in.Namespaces {
+		out[ns.Name] = ns.Labels
+	}
+	return out
 }

@@ -36,6 +36,10 @@ func (r Renderer) Admission(ns, old *corev1.Namespace, profiles, resources []str
 		msgs = append(msgs, conditions.InvalidEnforcementMessage(r.Contract.EnforcementKey(), v))
 	}
 	delete(changed, r.Contract.EnforcementKey())
+	// The platform mark is what a platform namespace carries; who may set it is admission-platform-namespaces'.
+	if changed[r.Contract.PlatformKey()] == contract.PlatformMarked {
+		delete(changed, r.Contract.PlatformKey())
+	}
 	if len(changed) > 0 && r.PlatformNamespaces[ns.Name] {
 		return append(msgs, r.platformMessage(ns.Name))
 	}

@@ -544,11 +544,15 @@ func (r Renderer) egressRule(rule *v1alpha1.Rule) api.EgressRule {
 }
 
 // endpoints selects pods in a namespace. The namespace is always explicit, so the selector means the same in
-// a namespaced and in a clusterwide policy.
+// a namespaced and in a clusterwide policy. Unless the namespace is built in, its pods count only while it
+// carries the platform mark: whoever creates a namespace of that name first gets nothing by it.
 func (r Renderer) endpoints(namespace string, matchLabels map[string]string) api.EndpointSelector {
-	m := make(map[string]string, len(matchLabels)+1)
+	m := make(map[string]string, len(matchLabels)+2)
 	maps.Copy(m, matchLabels)
 	m[ciliumio.PodNamespaceLabel] = namespace
+	if NeedsMark(namespace) {
+		m[ciliumio.PodNamespaceMetaLabelsPrefix+r.Contract.PlatformKey()] = contract.PlatformMarked
+	}
 	return r.pods(m)
 }
 

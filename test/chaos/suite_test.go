@@ -120,9 +120,10 @@ var _ = BeforeSuite(func() {
 	By("installing the default catalogue and the provider namespaces")
 	set, err = testenv.CreateCatalogue(ctx, k8s)
 	Expect(err).NotTo(HaveOccurred())
-	for _, name := range []string{"database", "cache", "garage", leaseNamespace} {
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	for _, name := range []string{"database", "cache", "garage"} {
+		Expect(k8s.Create(ctx, testenv.PlatformNamespace(name))).To(Succeed())
 	}
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseNamespace}})).To(Succeed())
 
 	By(fmt.Sprintf("creating %d labelled namespaces and converging them", namespaceCount))
 	for i := range namespaceCount {

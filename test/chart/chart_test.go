@@ -719,9 +719,10 @@ func TestAdmissionPolicies(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	defaults := []string{"netprofile-generated-policies", "netprofile-manager-writes", "netprofile-namespace-labels", "netprofile-namespace-subresources"}
+	defaults := []string{"netprofile-generated-policies", "netprofile-manager-writes", "netprofile-namespace-labels", "netprofile-namespace-subresources",
+		"netprofile-platform-namespaces"}
 	all := []string{"netprofile-escape-hatch", "netprofile-generated-policies", "netprofile-grants", "netprofile-manager-writes", "netprofile-namespace-labels",
-		"netprofile-namespace-subresources"}
+		"netprofile-namespace-subresources", "netprofile-platform-namespaces"}
 	tests := map[string]struct {
 		args []string
 		want []string
@@ -816,16 +817,28 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 				t.Fatal(err)
 			}
 			var profiles, resources []string
+			cat := policy.Catalogue{Profiles: map[string]*v1alpha1.NetworkProfile{}, Resources: map[string]*v1alpha1.SharedResource{},
+				Baselines: map[string]*v1alpha1.Baseline{}}
 			for _, o := range objs {
 				switch o.GetKind() {
 				case "NetworkProfile":
 					profiles = append(profiles, o.GetName())
+					p := &v1alpha1.NetworkProfile{}
+					into(t, o, p)
+					cat.Profiles[p.Name] = p
 				case "SharedResource":
 					resources = append(resources, o.GetName())
+					sr := &v1alpha1.SharedResource{}
+					into(t, o, sr)
+					cat.Resources[sr.Name] = sr
+				case "Baseline":
+					b := &v1alpha1.Baseline{}
+					into(t, o, b)
+					cat.Baselines[b.Name] = b
 				}
 			}
 			want := c.Publish(contract.Settings{PlatformNamespaces: platform, ClusterName: clusterName, WarningAfter: thresholds.WarningAfter,
-				CriticalAfter: thresholds.CriticalAfter, MaxDisabled: thresholds.MaxDisabled}, profiles, resources, nil)
+				CriticalAfter: thresholds.CriticalAfter, MaxDisabled: thresholds.MaxDisabled}, profiles, resources, policy.CatalogueNamespaces(cat), nil)
 			u := find(objs, "LabelContract", domain)
 			if u == nil {
 				t.Fatalf("no LabelContract named %s", domain)

@@ -26,6 +26,7 @@ import (
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
+	"github.com/netprofile/netprofile/test/testenv"
 )
 
 // The chart's ValidatingAdmissionPolicies on the real kube-apiserver (RBAC authorization on), every request
@@ -56,7 +57,7 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 	BeforeAll(func() {
 		for _, name := range []string{"database", "monitoring"} {
 			if err := k8s.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
-				createNamespace(name, nil)
+				createPlatformNamespace(name)
 			}
 		}
 		deployment := deploymentPlatform()
@@ -192,6 +193,41 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 		Expect(patchAnnotations(asMallory, ns.Name, map[string]string{sinceKey: ""})).
 			To(MatchError(ContainSubstring("may not set, change or remove it")))
 		Expect(patchAnnotations(asTenant, ns.Name, map[string]string{"team": "a"})).To(Succeed(), "other annotations are the tenant's")
+	})
+
+	It("lets only the platform vouch for a namespace the catalogue trusts", func() {
+		lc, err := labelContract()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lc.CatalogueNamespaces).To(ContainElement("garage"), "the default catalogue's S3 provider")
+		markKey := contract.Default().PlatformKey()
+		mark := map[string]string{markKey: contract.PlatformMarked}
+
+		By("a tenant who may create namespaces cannot take a name the catalogue trusts")
+		Expect(asTenant.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "garage"}})).
+			To(MatchError(ContainSubstring("may not create namespace garage: the catalogue or the platform namespaces name it")))
+		Expect(asTenant.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appName("fake-s3"), Labels: mark}})).
+			To(MatchError(ContainSubstring(`needs the verb "mark-platform" on namespaces`)))
+
+		By("nor mark its own namespace, even as cluster-admin by a RoleBinding in it, nor may netprofile's token")
+		own := createNamespace(appName("squat"), nil)
+		rbAdmin := "rb-admin-" + own.Name
+		bindInNamespace(own.Name, "cluster-admin", rbAdmin)
+		for _, c := range []client.Client{asTenant, impersonate(rbAdmin)} {
+			Expect(patchLabels(c, own.Name, mark)).To(MatchError(ContainSubstring(
+				"may not set or remove the label " + markKey + " on namespace " + own.Name)))
+		}
+		Expect(patchLabels(asSA, own.Name, mark)).To(HaveOccurred())
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
+		Expect(own.Labels).NotTo(HaveKey(markKey))
+
+		By("the platform team, bound to the chart's ClusterRole, creates and marks it")
+		bindExisting(release+"-platform-namespaces", platform)
+		Expect(asPlatf.Create(ctx, testenv.PlatformNamespace("garage"))).To(Succeed())
+		Expect(patchLabels(asPlatf, own.Name, mark)).To(Succeed())
+		By("and a tenant cannot take the mark off")
+		Expect(patchLabels(asTenant, "garage", nil, markKey)).To(MatchError(ContainSubstring("may not set or remove the label")))
+		Expect(asMallory.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appName("admin"), Labels: mark}})).
+			To(Succeed(), "cluster-admin bound cluster-wide has every verb")
 	})
 
 	Context("with grant authorization on", Ordered, func() {

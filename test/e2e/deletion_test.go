@@ -25,7 +25,7 @@ var _ = Describe("Namespace deletion through netprofile's admission", Ordered, C
 
 	BeforeAll(func() {
 		if err := k8s.Get(ctx, client.ObjectKey{Name: "monitoring"}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
-			createNamespace("monitoring", nil) // where the e2e values' Prometheus ServiceAccount lives
+			createPlatformNamespace("monitoring") // where the e2e values' Prometheus ServiceAccount lives
 		}
 		m = startManager("deletion")
 		DeferCleanup(func() {

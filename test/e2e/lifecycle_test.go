@@ -93,9 +93,8 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 
 	It("uninstalls: the catalogue and the baselines' policies go; namespace policies and the CRDs stay", func() {
 		m := startManagerIn(e2, deploymentArgs(), "lifecycle")
-		for _, name := range []string{"database", "shop"} {
-			Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-		}
+		Expect(c.Create(ctx, testenv.PlatformNamespace("database"))).To(Succeed())
+		Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})).To(Succeed())
 		Expect(c.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{profileKey: "standard", accessKey + "postgres": "true"}}},
 			client.Merge)).To(Succeed())
 		policy := func(ns, name string) func() error {

@@ -111,7 +111,7 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 
 	BeforeAll(func() {
 		if err := k8s.Get(ctx, client.ObjectKey{Name: "database"}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
-			createNamespace("database", nil)
+			createPlatformNamespace("database")
 		}
 		bindClusterRole("tenant-namespaces-and-subresources", []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"namespaces", "namespaces/status", "namespaces/finalize"},

@@ -229,6 +229,14 @@ func createNamespace(name string, labels map[string]string) *corev1.Namespace {
 	return ns
 }
 
+// createPlatformNamespace creates a namespace as the platform team does: with the mark the catalogue trusts.
+func createPlatformNamespace(name string) *corev1.Namespace {
+	GinkgoHelper()
+	ns := testenv.PlatformNamespace(name)
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns
+}
+
 // manager is one bin/manager process.
 type manager struct {
 	proc    *testenv.Manager

@@ -40,7 +40,7 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 	BeforeAll(func() {
 		for _, name := range []string{"database", "monitoring"} {
 			if err := k8s.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
-				createNamespace(name, nil)
+				createPlatformNamespace(name)
 			}
 		}
 		m = startManager("workflows")
@@ -174,7 +174,7 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 	})
 
 	It("refuses a profile on a platform namespace, including netprofile's own", func() {
-		createNamespace("cache", nil)
+		createPlatformNamespace("cache")
 		By("admission refuses it at the door")
 		for _, name := range []string{"cache", releaseNamespace} {
 			Expect(patchLabels(k8s, name, map[string]string{profileKey: "standard"})).

@@ -224,7 +224,7 @@ var _ = Describe("SharedResources", func() {
 	})
 
 	It("a provider half that clashes with a hand-written policy is stalled until the clash goes", func() {
-		provider := newNamespace("gitops-provider", nil)
+		provider := newNamespace("gitops-provider", testenv.PlatformNamespace("").Labels)
 		name := "gitops-" + rand.String(5)
 		theirs := clashing(provider, ownership.ProviderPolicyName(name))
 		sr := &v1alpha1.SharedResource{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.SharedResourceSpec{

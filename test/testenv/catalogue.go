@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/contract"
 )
 
 // CreateCatalogue creates the default catalogue exactly as shipped (config/samples: profiles, shared resources,
@@ -33,4 +36,11 @@ func CreateCatalogue(ctx context.Context, c client.Client) (*catalogue.Set, erro
 		}
 	}
 	return set, nil
+}
+
+// PlatformNamespace is a namespace as the README installs the catalogue's namespaces: marked as the
+// platform's with the default contract's platform label, so the catalogue trusts it.
+func PlatformNamespace(name string) *corev1.Namespace {
+	c := contract.Default()
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{c.PlatformKey(): contract.PlatformMarked}}}
 }

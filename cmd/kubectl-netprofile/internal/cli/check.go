@@ -142,8 +142,9 @@ func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.
 	if err != nil {
 		return check.Policies{}, err
 	}
-	set := desired.Compute(desired.Input{Renderer: r, Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All,
-		Now: time.Now(), Thresholds: g.thresholds})
+	in := desired.Input{Renderer: r, Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All,
+		Now: time.Now(), Thresholds: g.thresholds}
+	set := desired.Compute(in)
 	for _, p := range set.Problems {
 		terminal.Fprintf(g.stderr, "warning: %s (the check uses no policy for it)\n", p)
 	}
@@ -152,11 +153,7 @@ func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.
 	if err != nil {
 		return check.Policies{}, &exitError{code: ExitError, err: err}
 	}
-	pols := check.Policies{CNPs: append(set.CNPs, cnps...), CCNPs: append(set.CCNPs, ccnps...), NamespaceLabels: map[string]map[string]string{}}
-	for _, ns := range files.Namespaces {
-		pols.NamespaceLabels[ns.Name] = ns.Labels
-	}
-	return pols, nil
+	return check.Policies{CNPs: append(set.CNPs, cnps...), CCNPs: append(set.CCNPs, ccnps...), NamespaceLabels: in.NamespaceLabels()}, nil
 }
 
 func (o *checkOptions) livePolicies(ctx context.Context, g *globals) (check.Policies, error) {

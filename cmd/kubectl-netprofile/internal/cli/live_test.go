@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,7 +89,7 @@ func TestLive(t *testing.T) {
 		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName},
 		Namespaces: files.Namespaces, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
 	})
-	for _, ns := range append(files.Namespaces, nsObj("database", nil), nsObj("cache", nil), nsObj("garage", nil), nsObj("typo", map[string]string{"network-policy.homelab/profile": "Standard"}), nsObj("unrelated", map[string]string{"team": "a"})) {
+	for _, ns := range append(files.Namespaces, nsObj("database", maps.Clone(ht.Platform)), nsObj("cache", maps.Clone(ht.Platform)), nsObj("garage", maps.Clone(ht.Platform)), nsObj("typo", map[string]string{"network-policy.homelab/profile": "Standard"}), nsObj("unrelated", map[string]string{"team": "a"})) {
 		must(t, k8s.Create(ctx, ns.DeepCopy()))
 	}
 	// Written as the operator writes them: under its components' field managers (pkg/ownership).
@@ -524,7 +525,7 @@ func TestLive(t *testing.T) {
 		resources = append(resources, name)
 	}
 	published := contract.Default().Publish(contract.Settings{PlatformNamespaces: []string{"kube-system", "infra"},
-		WarningAfter: 5 * time.Minute, CriticalAfter: 24 * time.Hour}, profiles, resources, nil)
+		WarningAfter: 5 * time.Minute, CriticalAfter: 24 * time.Hour}, profiles, resources, nil, nil)
 	must(t, k8s.Create(ctx, published))
 	t.Run("live commands take the platform namespaces from the LabelContract", func(t *testing.T) {
 		r := run(t, infra, "render", "-f", "-", "--diff", kc)
@@ -562,7 +563,7 @@ func TestLive(t *testing.T) {
 	must(t, k8s.Create(ctx, nsObj("custom", map[string]string{"np.example.org/profile": "standard"})))
 	custom, err := contract.New("np.example.org")
 	must(t, err)
-	must(t, k8s.Create(ctx, custom.Publish(contract.Settings{PlatformNamespaces: []string{"kube-system"}}, profiles, resources, nil)))
+	must(t, k8s.Create(ctx, custom.Publish(contract.Settings{PlatformNamespaces: []string{"kube-system"}}, profiles, resources, nil, nil)))
 	listed := func(t *testing.T, args ...string) bool {
 		t.Helper()
 		r := run(t, "", append([]string{"status", kc}, args...)...)
@@ -589,7 +590,7 @@ func TestLive(t *testing.T) {
 	})
 	other, err := contract.New("other.example.org")
 	must(t, err)
-	must(t, k8s.Create(ctx, other.Publish(contract.Settings{}, nil, nil, nil)))
+	must(t, k8s.Create(ctx, other.Publish(contract.Settings{}, nil, nil, nil, nil)))
 	t.Run("several LabelContracts and none for the default domain: the user chooses", func(t *testing.T) {
 		r := run(t, "", "status", kc)
 		if r.code != cli.ExitError || !strings.Contains(r.stderr, "choose one with --label-domain") ||
@@ -692,9 +693,10 @@ func liveCapture(t *testing.T) string {
 		NSLabels: ns("shop", map[string]string{"network-policy.homelab/profile": "standard", "access.network-policy.homelab/postgres": "true"})}
 	plain := ht.Pod{Namespace: "plain", Name: "x-7d9f8-p1p1p", IP: "10.0.5.5", Labels: map[string]string{"app": "x"}}
 	gateway := ht.Pod{Namespace: "istio-gateway", Name: "internal-istio-7f9c4-q1w2e", IP: "10.0.6.2",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}}
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}, NSLabels: ns("istio-gateway", ht.Platform)}
 	dns := ht.Pod{Namespace: "kube-system", Name: "coredns-6f6b679f8f-abcde", IP: "10.0.0.10", Labels: map[string]string{"k8s-app": "kube-dns"}}
-	db := ht.Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.7.5", Labels: map[string]string{"cnpg.io/cluster": "postgres"}}
+	db := ht.Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.7.5", Labels: map[string]string{"cnpg.io/cluster": "postgres"},
+		NSLabels: ns("database", ht.Platform)}
 	flows := slices.Concat(
 		ht.Times(3, func() *flowpb.Flow {
 			return ht.AllowedBy(ht.Forwarded(hatch, ht.World("140.82.112.3", "api.github.com."), ht.TCP(443)), true,

@@ -13,9 +13,9 @@ var (
 	coredns             = ht.CoreDNS
 	postgres            = ht.Postgres
 	dragonflyInDatabase = ht.Pod{Namespace: "database", Name: "dragonfly-0-d1e2f3", IP: "10.0.3.6",
-		Labels: map[string]string{"app": "dragonfly"}}
+		Labels: map[string]string{"app": "dragonfly"}, NSLabels: ht.Platform}
 	dragonflyInCache = ht.Pod{Namespace: "cache", Name: "dragonfly-0-a9b8c7", IP: "10.0.4.6",
-		Labels: map[string]string{"app": "dragonfly"}}
+		Labels: map[string]string{"app": "dragonfly"}, NSLabels: ht.Platform}
 	internalGateway = ht.InternalGateway
 	externalGateway = ht.ExternalGateway
 	prometheus      = ht.Prometheus

@@ -45,20 +45,24 @@ type Pod struct {
 	Cluster string
 }
 
+// Platform is the label that marks a namespace as the platform's (the default contract's), which the
+// catalogue's namespaces carry once installed.
+var Platform = map[string]string{"network-policy.homelab/platform": "true"}
+
 // The platform side of the shipped catalogue as Hubble reports its pods: the gateways the profiles admit,
-// kube-dns, the postgres provider and the Prometheus that scrapes. The tests of diagnose, replay and suggest
-// share them.
+// kube-dns, the postgres provider and the Prometheus that scrapes, in marked namespaces (kube-system needs no
+// mark). The tests of diagnose, replay and suggest share them.
 var (
 	InternalGateway = Pod{Namespace: "istio-gateway", Name: "internal-istio-7f9c4-q1w2e", IP: "10.0.5.2",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}}
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "internal"}, NSLabels: Platform}
 	ExternalGateway = Pod{Namespace: "istio-gateway", Name: "external-istio-7f9c4-r3t4y", IP: "10.0.5.3",
-		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "external"}}
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "external"}, NSLabels: Platform}
 	CoreDNS = Pod{Namespace: "kube-system", Name: "coredns-6f6b679f8f-abcde", IP: "10.0.0.10",
 		Labels: map[string]string{"k8s-app": "kube-dns"}}
 	Postgres = Pod{Namespace: "database", Name: "postgres-1-0a1b2c", IP: "10.0.3.5",
-		Labels: map[string]string{"cnpg.io/cluster": "postgres"}}
+		Labels: map[string]string{"cnpg.io/cluster": "postgres"}, NSLabels: Platform}
 	Prometheus = Pod{Namespace: "monitoring", Name: "prometheus-k8s-0-p0p0p0", IP: "10.0.6.9",
-		Labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
+		Labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, NSLabels: Platform}
 )
 
 func (p Pod) addr() string    { return p.IP }

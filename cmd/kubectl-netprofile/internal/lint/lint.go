@@ -376,7 +376,7 @@ func beyondLabels(in desired.Input, labels map[string]string, cnp *ciliumv2.Cili
 	}
 	in.Namespaces = []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: cnp.Namespace, Labels: labels}}}
 	set := desired.Compute(in)
-	b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: map[string]map[string]string{cnp.Namespace: labels},
+	b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: in.NamespaceLabels(),
 		Cluster: in.Renderer.ClusterName},
 		[]*ciliumv2.CiliumNetworkPolicy{cnp}, nil, cnp.Namespace)
 	if err != nil {
