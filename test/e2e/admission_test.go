@@ -232,7 +232,7 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 
 	Context("with grant authorization on", Ordered, func() {
 		BeforeAll(func() {
-			enableOptional("templates/admission-grants.yaml", "admission.grants.enabled=true")
+			enableOptional("templates/admission-grants.yaml", probe(asTenant, map[string]string{accessKey + "postgres": "true"}), "admission.grants.enabled=true")
 			Eventually(probe(asTenant, map[string]string{accessKey + "postgres": "true"})).Should(MatchError(ContainSubstring("may not grant")))
 		})
 
@@ -253,7 +253,7 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 		)
 		var asEditor, asWriter client.Client
 		BeforeAll(func() {
-			enableOptional("templates/admission-tenant-policies.yaml", "admission.tenantPolicies.enabled=true",
+			enableOptional("templates/admission-tenant-policies.yaml", nil, "admission.tenantPolicies.enabled=true",
 				"admission.tenantPolicies.validationActions={Deny}")
 			asEditor, asWriter = impersonate(editor), impersonate(writer)
 		})
@@ -314,7 +314,8 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 
 	Context("with break-glass authorization on", Ordered, func() {
 		BeforeAll(func() {
-			enableOptional("templates/admission-escape-hatch.yaml", "admission.escapeHatch.enabled=true", "admission.escapeHatch.requireUntil=true")
+			enableOptional("templates/admission-escape-hatch.yaml", probe(asTenant, map[string]string{enforcementKey: "disabled"}),
+				"admission.escapeHatch.enabled=true", "admission.escapeHatch.requireUntil=true")
 			Eventually(probe(asTenant, map[string]string{enforcementKey: "disabled"})).Should(MatchError(ContainSubstring("disable-enforcement")))
 		})
 
@@ -452,8 +453,10 @@ func setActions(binding string, actions ...string) {
 }
 
 // enableOptional applies one opt-in policy of the chart, rendered with the values that turn it on, and
-// removes it after the container.
-func enableOptional(template string, set ...string) {
+// removes it after the container. kube-apiserver loads and drops policies a second or two after the write, so
+// refused, a request the policy refuses (nil for none that other specs would send), is polled until the
+// policy is in force, and after the removal until it is not: the next container must not meet it.
+func enableOptional(template string, refused func() error, set ...string) {
 	GinkgoHelper()
 	args := []string{"-f", filepath.Join("testdata", "values.yaml"), "--show-only", template}
 	for _, s := range set {
@@ -466,7 +469,13 @@ func enableOptional(template string, set ...string) {
 		for _, o := range objs {
 			Expect(client.IgnoreNotFound(k8s.Delete(ctx, o))).To(Succeed())
 		}
+		if refused != nil {
+			Eventually(refused).Should(Succeed(), "%s still refuses after its removal", template)
+		}
 	})
+	if refused != nil {
+		Eventually(refused).Should(HaveOccurred(), "%s is not in force", template)
+	}
 }
 
 // probe is a dry-run create of a namespace with labels by c: what admission answers, nothing stored. Specs

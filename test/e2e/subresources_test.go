@@ -122,8 +122,10 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 		adminNS = createNamespace(appName("sub-admin"), map[string]string{profileKey: "standard"}).Name
 		bindInNamespace(adminNS, "cluster-admin", rbAdmin)
 		// The grant and escape-hatch policies too, so that the main resource refuses every write below.
-		enableOptional("templates/admission-grants.yaml", "admission.grants.enabled=true")
-		enableOptional("templates/admission-escape-hatch.yaml", "admission.escapeHatch.enabled=true", "admission.escapeHatch.requireUntil=true")
+		enableOptional("templates/admission-grants.yaml", probe(impersonate(tenant), map[string]string{accessKey + "postgres": "true"}),
+			"admission.grants.enabled=true")
+		enableOptional("templates/admission-escape-hatch.yaml", probe(impersonate(tenant), map[string]string{enforcementKey: "disabled"}),
+			"admission.escapeHatch.enabled=true", "admission.escapeHatch.requireUntil=true")
 		Eventually(probe(impersonate(tenant), map[string]string{accessKey + "postgres": "true"})).Should(MatchError(ContainSubstring("may not grant")))
 		Eventually(probe(impersonate(tenant), map[string]string{enforcementKey: "disabled"})).Should(MatchError(ContainSubstring("disable-enforcement")))
 		// The RoleBinding is in force for the namespace and its subresources.
