@@ -7,19 +7,25 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/netprofile/netprofile/hack/image/imagebuild"
 )
 
-// BuildManager builds cmd/manager into out (a path; tests running in parallel packages each use their own).
+// BuildManager builds cmd/manager into out (a path; tests running in parallel packages each use their own)
+// for this machine, exactly as make image builds the manager in the image: the binary users run is the one the
+// suites run, and the image test's build of it reuses this build's compiled packages.
 func BuildManager(out string) error {
-	build := exec.Command("go", "build", "-o", out, "./cmd/manager")
-	build.Dir = RepoRoot()
-	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/manager: %w\n%s", err, b)
-	}
-	return nil
+	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	m := imagebuild.Metadata{Version: "v0.0.0-test", Revision: "test", Source: "https://github.com/netprofile/netprofile",
+		Repository: "ghcr.io/netprofile/netprofile", Created: time.Unix(0, 0).UTC()}
+	_, err := imagebuild.BuildManager(RepoRoot(), p, m, out)
+	return err
 }
 
 // Manager is one bin/manager process started by a test, with its output collected.
