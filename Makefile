@@ -7,6 +7,10 @@ SHELL := /usr/bin/env bash -o pipefail
 .DEFAULT_GOAL := help
 
 export NETPROFILE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/netprofile
+# Every go command builds as the release does (static, no local paths): the test binaries, vet, the suites'
+# manager and the image's then share one set of compiled packages, which a cold machine compiles once.
+export CGO_ENABLED ?= 0
+export GOFLAGS ?= -trimpath
 TOOLS := hack/tools.sh
 CONTROLLER_GEN = $(shell $(TOOLS) controller-gen)
 HELM = $(shell $(TOOLS) helm)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -68,9 +67,23 @@ func (s *SyncBuffer) String() string {
 
 // RepoRoot is the checkout's top directory.
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	// Up from the working directory (go test runs in the package's), not from this file's compiled path:
+	// builds with -trimpath, as make test's, record no absolute path.
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module "+module+"\n") {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			panic("no netprofile module above " + dir)
+		}
+	}
 }
+
+const module = "github.com/netprofile/netprofile"
 
 // Assets returns the envtest binary directory: $KUBEBUILDER_ASSETS, or what hack/tools.sh builds (a no-op
 // when the cache is warm).
