@@ -28,9 +28,10 @@ type Set struct {
 
 // Document is one YAML document and where it was.
 type Document struct {
-	Source string // file:line
-	Kind   string
-	Raw    []byte
+	Source     string // file:line
+	APIVersion string
+	Kind       string
+	Raw        []byte
 }
 
 // Catalogue returns the profiles, resources and baselines in the form the renderer takes.
@@ -115,7 +116,7 @@ func (s *Set) addDocument(where string, doc []byte) error {
 		s.Namespaces = append(s.Namespaces, ns)
 		return nil
 	default:
-		s.Other = append(s.Other, Document{Source: where, Kind: tm.Kind, Raw: doc})
+		s.Other = append(s.Other, Document{Source: where, APIVersion: tm.APIVersion, Kind: tm.Kind, Raw: doc})
 		return nil
 	}
 }

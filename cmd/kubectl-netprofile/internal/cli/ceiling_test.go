@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -231,7 +232,7 @@ func TestRenderedCeilingHoldsAgainstTenantPolicies(t *testing.T) {
 		pols check.Policies
 	}
 	tenants := make([]tenantSet, 0, len(tenantPolicies)+1)
-	var tenantCNPFiles []string
+	var tenantFiles []string
 	for i, tp := range tenantPolicies {
 		docs := make([]string, len(profiled))
 		for j, ns := range profiled {
@@ -242,9 +243,7 @@ func TestRenderedCeilingHoldsAgainstTenantPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 		tenants = append(tenants, tenantSet{tp.name, loadPolicies(t, file)})
-		if strings.HasSuffix(tp.name, "CiliumNetworkPolicy") {
-			tenantCNPFiles = append(tenantCNPFiles, file)
-		}
+		tenantFiles = append(tenantFiles, file)
 	}
 
 	platform := loadPolicies(t, kubeSystem, istioGateway, monitoring)
@@ -280,57 +279,90 @@ func TestRenderedCeilingHoldsAgainstTenantPolicies(t *testing.T) {
 	}
 
 	tenants = append(tenants, tenantSet{"three policies", union(tenants[0].pols, tenants[1].pols, tenants[2].pols)})
-	var openedByCNP []int // forbidden flows the allow-all CiliumNetworkPolicy opens without the ceilings
+	openedBy := make([][]int, len(tenants)) // forbidden flows each tenant set opens without the ceilings
 	for i, v := range tenants {
 		for j, got := range judge(t, union(rendered, platform, v.pols), nsLabels, matrix) {
 			if got != held[j] {
 				t.Errorf("with the tenants' %s: %s is %+v, by the labels %+v", v.name, matrix[j], got, held[j])
 			}
 		}
-		opened := 0
 		for j, got := range judge(t, union(unheld, platform, v.pols), nsLabels, matrix) {
 			if got.allowed() && !held[j].allowed() {
-				opened++
-				if i == 0 {
-					openedByCNP = append(openedByCNP, j)
-				}
+				openedBy[i] = append(openedBy[i], j)
 			}
 		}
-		if opened == 0 {
+		if len(openedBy[i]) == 0 {
 			t.Errorf("without the ceilings the tenants' %s open no forbidden flow: they do not test the ceiling", v.name)
 		}
-		t.Logf("tenants' %s: %d forbidden flows opened without the ceilings, 0 with them", v.name, opened)
+		t.Logf("tenants' %s: %d forbidden flows opened without the ceilings, 0 with them", v.name, len(openedBy[i]))
 	}
 	t.Logf("%d flows (%d namespaces, %d profiled), %d forbidden by the labels", len(matrix), len(apps), len(profiled), forbidden)
 
-	// The command itself, on one flow of each kind (what talks to what): a forbidden flow a tenant would open is
-	// denied by the ceiling, and an allowed one stays allowed. check's --policies takes Cilium's kinds only, so it
-	// gets the tenants' CiliumNetworkPolicies; the NetworkPolicy is judged above, in-process.
-	policies := strings.Join(append([]string{kubeSystem, istioGateway, monitoring}, tenantCNPFiles...), ",")
-	var sample []int
-	seen := map[string]bool{}
-	for _, idx := range [][]int{openedByCNP, allowedIndexes(held)} {
-		for _, i := range idx {
-			if k := flowKind(matrix[i], held[i]); !seen[k] {
-				seen[k] = true
-				sample = append(sample, i)
+	// The command itself, on one flow of each kind (what talks to what), with each tenant policy as --policies
+	// reads it from a file: a forbidden flow a tenant would open is denied by the ceiling, an allowed one stays
+	// allowed, and the tenant's policy is among those that select the profiled end, so the file was read.
+	for i, tp := range tenantPolicies {
+		policies := strings.Join([]string{kubeSystem, istioGateway, monitoring, tenantFiles[i]}, ",")
+		var sample []int
+		seen := map[string]bool{}
+		for _, idx := range [][]int{openedBy[i], allowedIndexes(held)} {
+			for _, j := range idx {
+				if k := flowKind(matrix[j], held[j]); !seen[k] {
+					seen[k] = true
+					sample = append(sample, j)
+				}
 			}
 		}
-	}
-	for _, i := range sample {
-		f := matrix[i]
-		got := run(t, "", "check", "-f", homelab, "--policies", policies, "--from", f.from, "--to", f.to, "--port", f.port)
-		want := cli.ExitFindings
-		if held[i].allowed() {
-			want = cli.ExitOK
+		tenant := tenants[i].pols
+		for _, j := range sample {
+			f := matrix[j]
+			got := run(t, "", "check", "-f", homelab, "--policies", policies, "--from", f.from, "--to", f.to, "--port", f.port, "-o", "json")
+			want := cli.ExitFindings
+			if held[j].allowed() {
+				want = cli.ExitOK
+			}
+			if got.code != want {
+				t.Errorf("check with the tenants' %s, %s: exit %d, want %d\n%s%s", tp.name, f, got.code, want, got.stdout, got.stderr)
+				continue
+			}
+			var res check.Result
+			if err := json.Unmarshal([]byte(got.stdout), &res); err != nil {
+				t.Fatalf("check -o json: %v\n%s", err, got.stdout)
+			}
+			if want == cli.ExitFindings && !res.Egress.Ceiling && !res.Ingress.Ceiling {
+				t.Errorf("check with the tenants' %s, %s: denied, but not by the ceiling:\n%s", tp.name, f, got.stdout)
+			}
+			for _, side := range []struct {
+				ep      check.Endpoint
+				dir     check.Direction
+				ingress bool
+			}{{res.From, res.Egress, false}, {res.To, res.Ingress, true}} {
+				if ref, ok := selects(tenant, side.ep, side.ingress); ok && !slices.Contains(side.dir.SelectedBy, ref) {
+					t.Errorf("check with the tenants' %s, %s: %s is not selected by %s: the file was not read\n%s", tp.name, f, side.ep, ref, got.stdout)
+				}
+			}
 		}
-		if got.code != want {
-			t.Errorf("check %s: exit %d, want %d\n%s%s", f, got.code, want, got.stdout, got.stderr)
-		} else if want == cli.ExitFindings && !strings.Contains(got.stdout, "(the ceiling, CiliumNetworkPolicy ") {
-			t.Errorf("check %s: denied, but not by the ceiling:\n%s", f, got.stdout)
+		t.Logf("check with the tenants' %s agrees on %d flows, one of each kind", tp.name, len(sample))
+	}
+}
+
+// selects is the tenant policy that selects ep in the direction, when ep is a pod of its namespace: every
+// tenant policy selects all pods of its namespace, in the directions it has rules for.
+func selects(tenant check.Policies, ep check.Endpoint, ingress bool) (check.PolicyRef, bool) {
+	if !ep.IsPod() {
+		return check.PolicyRef{}, false
+	}
+	for _, p := range tenant.CNPs {
+		if p.Namespace == ep.Namespace && (ingress && len(p.Spec.Ingress) > 0 || !ingress && len(p.Spec.Egress) > 0) {
+			return check.PolicyRef{Kind: ciliumv2.CNPKindDefinition, Namespace: p.Namespace, Name: p.Name}, true
 		}
 	}
-	t.Logf("check agrees on %d flows, one of each kind", len(sample))
+	for _, p := range tenant.KNPs {
+		if p.Namespace == ep.Namespace && (ingress && len(p.Spec.Ingress) > 0 || !ingress && len(p.Spec.Egress) > 0) {
+			return check.PolicyRef{Kind: "NetworkPolicy", Namespace: p.Namespace, Name: p.Name}, true
+		}
+	}
+	return check.PolicyRef{}, false
 }
 
 func allowedIndexes(vs []verdict) []int {

@@ -39,6 +39,9 @@ The policy set is, offline, what the operator renders for the -f Namespace manif
 (every namespace's policy, the provider halves and the baselines) plus the hand-written policies of
 --policies; with --live, the cluster's policies (those Cilium marked invalid are left out, as the agent does)
 plus --policies, so a proposed policy can be tried against the cluster. Namespaces not in -f have no labels.
+Hand-written policies, from --policies or beside the manifests of -f, are every kind Cilium enforces:
+CiliumNetworkPolicies, CiliumClusterwideNetworkPolicies and networking.k8s.io/v1 NetworkPolicies (which a
+namespace's own users may write), each decoded strictly and refused when the API server or Cilium would.
 
 Endpoints: <namespace>, <namespace>/<label>=<value>[,...], an entity (world, host, remote-node,
 kube-apiserver, health, ingress, init, unmanaged) or cidr:<prefix>. Exit code 1 when the flow is denied.`),
@@ -61,7 +64,7 @@ kube-apiserver, health, ingress, init, unmanaged) or cidr:<prefix>. Exit code 1 
 	f.StringVar(&o.port, "port", "", "destination port and protocol, such as 443/TCP or 53/UDP")
 	f.StringSliceVarP(&o.files, "filename", "f", nil, "Namespace manifests whose rendered policies to use (files or directories)")
 	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue (default: the shipped catalogue)")
-	f.StringSliceVar(&o.extra, "policies", nil, "hand-written CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies to add (files or directories)")
+	f.StringSliceVar(&o.extra, "policies", nil, "hand-written policies to add: CiliumNetworkPolicies, CiliumClusterwideNetworkPolicies and NetworkPolicies (files or directories)")
 	f.BoolVar(&o.live, "live", false, "use the cluster's policies and namespace labels (kubeconfig) instead of rendering")
 	outputFlag(cmd, &o.output, "text", "text", "json", "yaml")
 	for _, name := range []string{"from", "to", "port"} {
@@ -100,11 +103,11 @@ func (o *checkOptions) run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	cnps, ccnps, err := ciliumPolicies(extra.Other)
+	hand, err := handWritten(extra.Other)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	pols.CNPs, pols.CCNPs = append(pols.CNPs, cnps...), append(pols.CCNPs, ccnps...)
+	pols = withPolicies(pols, hand)
 	for _, ns := range extra.Namespaces {
 		pols.NamespaceLabels[ns.Name] = ns.Labels
 	}
@@ -149,11 +152,11 @@ func (o *checkOptions) renderedPolicies(ctx context.Context, g *globals) (check.
 		terminal.Fprintf(g.stderr, "warning: %s (the check uses no policy for it)\n", p)
 	}
 	// Hand-written policies may sit next to the Namespace manifests.
-	cnps, ccnps, err := ciliumPolicies(files.Other)
+	hand, err := handWritten(files.Other)
 	if err != nil {
 		return check.Policies{}, &exitError{code: ExitError, err: err}
 	}
-	return check.Policies{CNPs: append(set.CNPs, cnps...), CCNPs: append(set.CCNPs, ccnps...), NamespaceLabels: in.NamespaceLabels()}, nil
+	return withPolicies(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: in.NamespaceLabels()}, hand), nil
 }
 
 func (o *checkOptions) livePolicies(ctx context.Context, g *globals) (check.Policies, error) {

@@ -28,6 +28,7 @@ const (
 	istioGateway  = "testdata/platform/istio-gateway.yaml"
 	hubbleCapture = "../diagnose/testdata/hubble-drops.jsonl"
 	hubbleReport  = "../diagnose/testdata/hubble-drops.txt"
+	tenantNetpols = "testdata/tenant/allow-all-networkpolicies.yaml"
 	badPolicies   = "../lint/testdata/bad"
 	goodPolicies  = "../lint/testdata/good"
 )
@@ -430,8 +431,10 @@ func TestDiagnose(t *testing.T) {
 func TestCheck(t *testing.T) {
 	cases := map[string]struct {
 		from, to, port string
-		code           int
-		says           string
+		// files and policies replace -f apps and --policies kube-system when given.
+		files, policies []string
+		code            int
+		says            string
 	}{
 		"isolated reaches kube-dns:53/UDP": {from: "batch/app=job", to: "kube-system/k8s-app=kube-dns", port: "53/UDP",
 			says: "allowed by CiliumClusterwideNetworkPolicy netprofile-baseline-dns"},
@@ -445,10 +448,22 @@ func TestCheck(t *testing.T) {
 		"two profiled namespaces cannot reach each other": {from: "shop/app=api", to: "batch/app=job", port: "8080/TCP", code: cli.ExitFindings},
 		"the escape hatch opens the namespace": {from: "hatch/app=x", to: "world", port: "443/TCP",
 			says: "allowed by CiliumNetworkPolicy hatch/netprofile-enforcement-disabled"},
+		// Cilium enforces a NetworkPolicy from a file as it does one in the cluster (--live).
+		"an allow-all NetworkPolicy opens a namespace without a profile": {from: "plain/app=web", to: "world", port: "443/TCP",
+			files: []string{homelab}, policies: []string{"testdata/platform/", tenantNetpols},
+			says: "allowed by NetworkPolicy plain/tenant-allow-all"},
+		"a NetworkPolicy beside the Namespace manifests is read too": {from: "plain/app=web", to: "world", port: "443/TCP",
+			files: []string{homelab, tenantNetpols}, policies: []string{"testdata/platform/"},
+			says: "allowed by NetworkPolicy plain/tenant-allow-all"},
+		"the ceiling holds a profiled namespace's allow-all NetworkPolicy": {from: "batch/app=job", to: "world", port: "443/TCP",
+			policies: []string{kubeSystem, tenantNetpols}, code: cli.ExitFindings,
+			says: "denied: the namespace's labels do not allow it (the ceiling, CiliumNetworkPolicy batch/netprofile-ceiling, holds every other policy to them)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := run(t, "", "check", "-f", apps, "--policies", kubeSystem, "--from", tc.from, "--to", tc.to, "--port", tc.port)
+			files, policies := cmpOr(tc.files, []string{apps}), cmpOr(tc.policies, []string{kubeSystem})
+			r := run(t, "", "check", "-f", strings.Join(files, ","), "--policies", strings.Join(policies, ","),
+				"--from", tc.from, "--to", tc.to, "--port", tc.port)
 			if r.code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
 			}
@@ -478,6 +493,9 @@ func TestCheck(t *testing.T) {
 		"a missing flag":               {"check", "--from", "a", "--to", "world"},
 		"--live with -f":               {"check", "--live", "-f", apps, "--from", "a", "--to", "world", "--port", "443"},
 		"a policy Cilium would reject": {"check", "--policies", filepath.Join(badPolicies, "cilium-rejects.yaml"), "--from", "a", "--to", "world", "--port", "443"},
+		"a NetworkPolicy with a typo":  {"check", "--policies", "testdata/tenant/networkpolicy-typo.yaml", "--from", "plain/app=web", "--to", "world", "--port", "443"},
+		"a NetworkPolicy with a typo beside the manifests": {"check", "-f", homelab + ",testdata/tenant/networkpolicy-typo.yaml",
+			"--from", "plain/app=web", "--to", "world", "--port", "443"},
 	}
 	for name, args := range errs {
 		t.Run(name, func(t *testing.T) {
@@ -584,4 +602,14 @@ func TestVersion(t *testing.T) {
 	if r := run(t, "", "version", "-o", "yaml"); !strings.Contains(r.stdout, "version: dev\n") {
 		t.Errorf("-o yaml: %q", r.stdout)
 	}
+}
+
+// cmpOr is cmp.Or for slices: the first non-empty one.
+func cmpOr[T any](s ...[]T) []T {
+	for _, v := range s {
+		if len(v) > 0 {
+			return v
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/manifest"
@@ -89,37 +91,58 @@ func (g *globals) loadCatalogue(paths []string, files *catalogue.Set) (*catalogu
 	return cat, nil
 }
 
-// ciliumPolicies decodes the Cilium policies among the documents, validated as the API server and the agent
-// would: a policy Cilium would not enforce must not take part in a what-if.
-func ciliumPolicies(docs []catalogue.Document) ([]*ciliumv2.CiliumNetworkPolicy, []*ciliumv2.CiliumClusterwideNetworkPolicy, error) {
-	var cnps []*ciliumv2.CiliumNetworkPolicy
-	var ccnps []*ciliumv2.CiliumClusterwideNetworkPolicy
+// handWritten decodes the policies among the documents that Cilium enforces: its own kinds, and Kubernetes
+// NetworkPolicies, which a namespace's own users may write with the edit role. Each is validated as the API
+// server and the agent would: a policy Cilium would not enforce must not take part in a what-if, and one
+// that is left out silently answers for a different cluster. Documents of other kinds are not policies.
+func handWritten(docs []catalogue.Document) (check.Policies, error) {
+	var pols check.Policies
 	for _, d := range docs {
-		var obj any
-		switch d.Kind {
-		case ciliumv2.CNPKindDefinition:
+		switch {
+		case d.Kind == ciliumv2.CNPKindDefinition:
 			cnp := &ciliumv2.CiliumNetworkPolicy{}
 			if err := yaml.UnmarshalStrict(d.Raw, cnp); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", d.Source, err)
+				return pols, fmt.Errorf("%s: %w", d.Source, err)
 			}
 			if cnp.Namespace == "" {
 				cnp.Namespace = "default" // as kubectl apply without -n
 			}
-			cnps, obj = append(cnps, cnp), cnp
-		case ciliumv2.CCNPKindDefinition:
+			if err := compat.Validate(cnp); err != nil {
+				return pols, fmt.Errorf("%s: %w (run kubectl netprofile lint on it)", d.Source, err)
+			}
+			pols.CNPs = append(pols.CNPs, cnp)
+		case d.Kind == ciliumv2.CCNPKindDefinition:
 			ccnp := &ciliumv2.CiliumClusterwideNetworkPolicy{}
 			if err := yaml.UnmarshalStrict(d.Raw, ccnp); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", d.Source, err)
+				return pols, fmt.Errorf("%s: %w", d.Source, err)
 			}
-			ccnps, obj = append(ccnps, ccnp), ccnp
-		default:
-			continue
-		}
-		if err := compat.Validate(obj); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w (run kubectl netprofile lint on it)", d.Source, err)
+			if err := compat.Validate(ccnp); err != nil {
+				return pols, fmt.Errorf("%s: %w (run kubectl netprofile lint on it)", d.Source, err)
+			}
+			pols.CCNPs = append(pols.CCNPs, ccnp)
+		case d.APIVersion == networkingv1.SchemeGroupVersion.String() && d.Kind == "NetworkPolicy":
+			knp := &networkingv1.NetworkPolicy{}
+			if err := yaml.UnmarshalStrict(d.Raw, knp); err != nil {
+				return pols, fmt.Errorf("%s: %w", d.Source, err)
+			}
+			if knp.Namespace == "" {
+				knp.Namespace = "default"
+			}
+			if err := check.ValidateNetworkPolicy(knp); err != nil {
+				return pols, fmt.Errorf("%s: NetworkPolicy %s/%s: %w", d.Source, knp.Namespace, knp.Name, err)
+			}
+			pols.KNPs = append(pols.KNPs, knp)
 		}
 	}
-	return cnps, ccnps, nil
+	return pols, nil
+}
+
+// withPolicies adds extra's policies to pols: files and the cluster give the engine one set, whatever the kind.
+func withPolicies(pols, extra check.Policies) check.Policies {
+	pols.CNPs = append(slices.Clone(pols.CNPs), extra.CNPs...)
+	pols.CCNPs = append(slices.Clone(pols.CCNPs), extra.CCNPs...)
+	pols.KNPs = append(slices.Clone(pols.KNPs), extra.KNPs...)
+	return pols
 }
 
 // client connects to the cluster as kubectl would with the same flags (--kubeconfig, --context, --as, ...:

@@ -34,7 +34,7 @@ func (o *judgedOptions) flags(cmd *cobra.Command, files string) {
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.files, "filename", "f", nil, files)
 	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue (default: the shipped catalogue)")
-	f.StringSliceVar(&o.extra, "policies", nil, "hand-written CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies to add (files or directories)")
+	f.StringSliceVar(&o.extra, "policies", nil, "hand-written policies to add: CiliumNetworkPolicies, CiliumClusterwideNetworkPolicies and NetworkPolicies (files or directories)")
 	f.BoolVar(&o.live, "live", false, "judge against the cluster (kubeconfig) as it would be with enforcement on")
 	outputFlag(cmd, &o.output, "text", "text", "json", "yaml")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
@@ -59,7 +59,8 @@ engine, as check does (egress at the source, ingress at the destination), agains
   --live -f <ns>   the same with these Namespace manifests applied (their policies re-rendered)
   -f <ns>          offline: what the operator renders for the manifests with the catalogue (--catalogue or
                    the shipped one; catalogue objects among the files override it), with enforcement on,
-                   plus the hand-written policies of --policies and of the files
+                   plus the hand-written policies of --policies and of the files (Cilium's kinds
+                   and networking.k8s.io/v1 NetworkPolicies, as Cilium enforces both)
 
 Offline, only the namespaces of the manifests and of the hand-written policies are judged: for a pod in any
 other namespace (the gateways, kube-dns, the database, apps not in -f) the verdict Hubble observed on its
@@ -183,7 +184,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}
-	cnps, ccnps, err := ciliumPolicies(append(slices.Clone(files.Other), extra.Other...))
+	hand, err := handWritten(append(slices.Clone(files.Other), extra.Other...))
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
 	}
@@ -203,7 +204,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 			problems = rendered.Problems
 			pols = applyNamespaces(pols, files, rendered, problems)
 		}
-		pols.CNPs, pols.CCNPs = append(pols.CNPs, cnps...), append(pols.CCNPs, ccnps...)
+		pols = withPolicies(pols, hand)
 		pols = withLiftedCeilings(pols, in, files)
 		pols.Cluster = r.ClusterName
 		j.set.Policies, j.left = replay.EnforcementOn(pols)
@@ -212,7 +213,7 @@ func (o *judgedOptions) judged(ctx context.Context, g *globals) (*judged, error)
 			j.against += " and " + namespaceList(files) + " as in " + strings.Join(o.files, ", ")
 		}
 	} else {
-		j.set, problems, j.left = replay.Proposed(in, cnps, ccnps)
+		j.set, problems, j.left = replay.Proposed(in, hand)
 		j.against = namespaceList(files) + " as rendered, with enforcement on"
 	}
 	for _, ns := range extra.Namespaces {

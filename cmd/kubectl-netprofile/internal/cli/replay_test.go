@@ -91,6 +91,30 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// TestReplayNetworkPolicies: offline, replay judges a NetworkPolicy from --policies as Cilium enforces it,
+// beside the rendered policies, and judges its namespace even when no manifest names it.
+func TestReplayNetworkPolicies(t *testing.T) {
+	const shopNetpol = "testdata/tenant/shop-allow-all-networkpolicy.yaml"
+	unprofiled := "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+	without := run(t, unprofiled, "replay", shopCapture, "-f", "-")
+	if without.code != cli.ExitFindings || !strings.Contains(without.stdout, ": 16 flows would break") {
+		t.Fatalf("shop without a profile nor policies: exit %d\n%s%s", without.code, without.stdout, without.stderr)
+	}
+	with := run(t, unprofiled, "replay", shopCapture, "-f", "-", "--policies", shopNetpol)
+	if with.code != cli.ExitOK || !strings.Contains(with.stdout, ": 0 flows would break, 6 flows would be fixed") ||
+		!strings.Contains(with.stdout, "egress:   allowed by NetworkPolicy shop/tenant-allow-all") {
+		t.Errorf("with the tenant's allow-all NetworkPolicy: exit %d\n%s%s", with.code, with.stdout, with.stderr)
+	}
+	elsewhere := run(t, "", "replay", shopCapture, "-f", dashAudit, "--policies", shopNetpol)
+	if !strings.Contains(elsewhere.stdout, "ingress: allowed by NetworkPolicy shop/tenant-allow-all") {
+		t.Errorf("shop is not judged for its NetworkPolicy: exit %d\n%s%s", elsewhere.code, elsewhere.stdout, elsewhere.stderr)
+	}
+	typo := run(t, unprofiled, "replay", shopCapture, "-f", "-", "--policies", "testdata/tenant/networkpolicy-typo.yaml")
+	if typo.code != cli.ExitError || !strings.Contains(typo.stderr, `unknown field "podSelectr"`) {
+		t.Errorf("a NetworkPolicy with a typo: exit %d, stderr %q", typo.code, typo.stderr)
+	}
+}
+
 func TestSuggest(t *testing.T) {
 	dash := run(t, "", "suggest", "--namespace", "dash", auditCapture)
 	if dash.code != 0 {

@@ -200,21 +200,24 @@ func refs(rs []check.PolicyRef) string {
 
 // Proposed is the policy set offline: what the operator renders for the namespaces with the catalogue of in
 // (each namespace's policy, the provider halves, the baselines: in.Scope), with enforcement on, plus
-// hand-written policies. It judges the namespaces of the manifests and the namespaces of the hand-written
-// policies; every other namespace keeps its observed verdicts. It returns the refusals of the rendering and
-// the allow-alls it left out.
-func Proposed(in desired.Input, cnps []*ciliumv2.CiliumNetworkPolicy, ccnps []*ciliumv2.CiliumClusterwideNetworkPolicy) (Set, []desired.Problem, []check.PolicyRef) {
+// hand-written policies (hand: Cilium's kinds and NetworkPolicies). It judges the namespaces of the manifests
+// and the namespaces of the hand-written namespaced policies; every other namespace keeps its observed
+// verdicts. It returns the refusals of the rendering and the allow-alls it left out.
+func Proposed(in desired.Input, hand check.Policies) (Set, []desired.Problem, []check.PolicyRef) {
 	rendered := desired.Compute(in)
 	// With enforcement on, the ceilings the escape hatch and audit mode lift are back.
 	enforcing := append(slices.Clone(rendered.CNPs), rendered.Lifted...)
-	pols := check.Policies{CNPs: append(enforcing, cnps...), CCNPs: append(slices.Clone(rendered.CCNPs), ccnps...), Cluster: in.Renderer.ClusterName,
-		NamespaceLabels: map[string]map[string]string{}}
+	pols := check.Policies{CNPs: append(enforcing, hand.CNPs...), CCNPs: append(slices.Clone(rendered.CCNPs), hand.CCNPs...),
+		KNPs: slices.Clone(hand.KNPs), Cluster: in.Renderer.ClusterName, NamespaceLabels: map[string]map[string]string{}}
 	set := Set{Namespaces: map[string]bool{}}
 	for _, ns := range in.Namespaces {
 		pols.NamespaceLabels[ns.Name] = ns.Labels
 		set.Namespaces[ns.Name] = true
 	}
-	for _, p := range cnps {
+	for _, p := range hand.CNPs {
+		set.Namespaces[p.Namespace] = true
+	}
+	for _, p := range hand.KNPs {
 		set.Namespaces[p.Namespace] = true
 	}
 	var removed []check.PolicyRef

@@ -70,7 +70,7 @@ func proposed(t testing.TB, namespaces ...*corev1.Namespace) replay.Set {
 	set, _, _ := replay.Proposed(desired.Input{
 		Renderer:   policy.Renderer{Contract: contract.Default(), PlatformNamespaces: policy.PlatformSet(policy.DefaultPlatformNamespaces), ClusterName: policy.DefaultClusterName},
 		Namespaces: namespaces, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: enforcement.DefaultThresholds,
-	}, nil, nil)
+	}, check.Policies{})
 	return set
 }
 

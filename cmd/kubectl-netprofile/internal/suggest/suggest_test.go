@@ -17,6 +17,7 @@ import (
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/replay"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/suggest"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/enforcement"
@@ -64,7 +65,7 @@ func run(t *testing.T, cat *catalogue.Set, ns string, flows ...*flowpb.Flow) *su
 		t.Fatal(err)
 	}
 	base, problems, _ := replay.Proposed(desired.Input{Renderer: renderer(), Catalogue: cat, Scope: desired.All,
-		Now: time.Now(), Thresholds: enforcement.DefaultThresholds}, nil, nil)
+		Now: time.Now(), Thresholds: enforcement.DefaultThresholds}, check.Policies{})
 	if len(problems) > 0 {
 		t.Fatal(problems)
 	}
