@@ -28,22 +28,23 @@ func newLint(g *globals) *cobra.Command {
 	o := &lintOptions{}
 	cmd := &cobra.Command{
 		Use:   "lint <file or directory>...",
-		Short: "Check hand-written CiliumNetworkPolicies against the runbook's rules and Cilium's traps",
+		Short: "Check hand-written Cilium policies and NetworkPolicies against the runbook's rules and Cilium's traps",
 		Long: strings.TrimSpace(`
 Lint CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies (YAML files or directories, '-' for stdin)
 against the seed runbook's anti-patterns and the Cilium behaviours that fail silently. Every finding has a
 file:line, a rule id and a fix. Namespace manifests among the files mark namespaces as ambient
 (istio.io/dataplane-mode: ambient), and are flagged when they carry netprofile's since-annotation (only
-netprofile writes it: a GitOps tool re-applying it is refused on every sync). Exit code 1 when there are
-findings.
+netprofile writes it: a GitOps tool re-applying it is refused on every sync). networking.k8s.io/v1
+NetworkPolicies among the files, which Cilium enforces too, are decoded strictly, refused where the API server
+or Cilium would refuse them, and judged by beyond-labels. Exit code 1 when there are findings.
 
 Rules (--rules lists them): explicit default-deny, deny rules (they defeat the escape hatch), hard-coded IPs
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe
 ingress excepted), empty sections, {} peers in clusterwide policies, lowercase protocols, Cilium's own schema
-and Parse/Sanitize errors, and for platform namespaces (--platform-namespaces) the required Prometheus scrape
-ingress, HBONE when ambient, and in kube-system DNS ingress to kube-dns from the cluster. With --clustermesh,
-pod peers that name no cluster (io.cilium.k8s.policy.cluster), whose meaning depends on the agent's
-policy-default-local-cluster.
+and Parse/Sanitize errors, NetworkPolicies the API server or Cilium refuses, and for platform namespaces
+(--platform-namespaces) the required Prometheus scrape ingress, HBONE when ambient, and in kube-system DNS
+ingress to kube-dns from the cluster. With --clustermesh, pod peers that name no cluster
+(io.cilium.k8s.policy.cluster), whose meaning depends on the agent's policy-default-local-cluster.
 
 -o sarif prints a SARIF 2.1.0 log for code scanning (GitHub's upload-sarif, GitLab, Azure DevOps): the rules
 with their help, each finding at its file and line.`),
@@ -124,10 +125,10 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 		for _, f := range findings {
 			fmt.Fprintln(out, f)
 		}
-		fmt.Fprintf(g.stderr, "%d findings in %d Cilium policies\n", len(findings), l.Policies())
+		fmt.Fprintf(g.stderr, "%d findings in %d policies\n", len(findings), l.Policies())
 	}
 	if l.Policies() == 0 {
-		fmt.Fprintln(g.stderr, "warning: no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found")
+		fmt.Fprintln(g.stderr, "warning: no CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy found")
 	}
 	if len(findings) > 0 {
 		return errFindings

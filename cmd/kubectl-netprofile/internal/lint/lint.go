@@ -18,6 +18,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/pkg/check"
@@ -45,11 +46,13 @@ const (
 	RuleBeyondLabels         = "beyond-labels"
 	RuleUnscopedCluster      = "cluster-unscoped-peer"
 	RuleSinceAnnotation      = "namespace-since-annotation"
+	RuleNetworkPolicyInvalid = "networkpolicy-invalid"
 )
 
 // Rules describes every rule id, for `lint --rules` and the README.
 var Rules = map[string]string{
-	RuleDecode:               "the document does not decode as a Cilium policy (wrong type, unknown field)",
+	RuleDecode:               "the document does not decode as a Cilium policy or a NetworkPolicy (wrong type, unknown field)",
+	RuleNetworkPolicyInvalid: "the API server refuses the NetworkPolicy, or Cilium's parser rejects it: it cannot take effect as written",
 	RuleCiliumRejects:        "Cilium's CRD schema or its Parse/Sanitize rejects the policy: an invalid CNP is stored but never enforced",
 	RuleDefaultDeny:          "an explicit default-deny (deny to all, or `ingress: [{}]`): default-deny baselines already deny implicitly, and a namespace netprofile manages is default-deny through its own policy",
 	RuleDenyRule:             "a deny rule: in Cilium deny beats allow, so the escape hatch's allow-all cannot lift it",
@@ -128,6 +131,8 @@ type doc struct {
 	rules api.Rules
 	// cnp is the decoded CiliumNetworkPolicy, when it is one Cilium accepts.
 	cnp *ciliumv2.CiliumNetworkPolicy
+	// knp is the decoded NetworkPolicy, when the API server and Cilium accept it.
+	knp *networkingv1.NetworkPolicy
 }
 
 func (d *doc) object() string {
@@ -160,7 +165,7 @@ func New(opts Options) *Linter {
 	return l
 }
 
-// Policies is how many Cilium policies were read.
+// Policies is how many policies were read: Cilium's kinds and NetworkPolicies.
 func (l *Linter) Policies() int { return len(l.policies) }
 
 // AddPaths reads every .yaml, .yml and .json file under the paths; "-" is standard input.
@@ -173,8 +178,8 @@ func (l *Linter) AddPaths(stdin io.Reader, paths ...string) error {
 	return nil
 }
 
-// Add lints the objects of one file. Objects of other kinds are skipped, except Namespaces, which say
-// whether a namespace is in the ambient mesh.
+// Add lints the documents of one file. Documents of other kinds are skipped, except Namespaces, which say
+// whether a namespace is in the ambient mesh and give beyond-labels its labels.
 func (l *Linter) Add(file string, data []byte) error {
 	objs, err := l.reader.Parse(file, data)
 	if err != nil {
@@ -206,6 +211,13 @@ func (l *Linter) addDocument(file string, root *yaml.Node) {
 			l.ambient[str(meta, "name")] = true
 		}
 		l.lintNamespace(file, root, meta)
+		return
+	case apiVersion == networkingv1.SchemeGroupVersion.String() && kind == networkPolicyKind:
+		// Cilium enforces a namespace's NetworkPolicies beside its own kinds. The Cilium rules do not apply to
+		// them; beyond-labels does, since the edit role lets a namespace's own users write them.
+		d := &doc{file: file, root: root, kind: kind, name: str(meta, "name"), namespace: str(meta, "namespace")}
+		l.policies = append(l.policies, d)
+		l.decodeNetworkPolicy(d)
 		return
 	case apiVersion != ciliumv2.SchemeGroupVersion.String() || (kind != ciliumv2.CNPKindDefinition && kind != ciliumv2.CCNPKindDefinition):
 		return
@@ -305,16 +317,47 @@ func (l *Linter) decodeAndValidate(d *doc) {
 
 var discard = slog.New(slog.DiscardHandler)
 
-// beyondFindings judges each valid CiliumNetworkPolicy of a namespace whose manifest is among the files
-// against the namespace's labels (Options.Beyond).
+const networkPolicyKind = "NetworkPolicy"
+
+// decodeNetworkPolicy decodes a NetworkPolicy strictly and refuses what the API server or Cilium would.
+func (l *Linter) decodeNetworkPolicy(d *doc) {
+	var m any
+	if err := d.root.Decode(&m); err != nil {
+		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
+		return
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
+		return
+	}
+	knp := &networkingv1.NetworkPolicy{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(knp); err != nil {
+		l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the NetworkPolicy reference")
+		return
+	}
+	if knp.Namespace == "" {
+		knp.Namespace = "default" // as kubectl apply without -n
+	}
+	if err := check.ValidateNetworkPolicy(knp); err != nil {
+		l.add(d, d.root, RuleNetworkPolicyInvalid, strings.ReplaceAll(err.Error(), "\n", "; "), "fix the fields named above")
+		return
+	}
+	d.knp = knp
+}
+
+// beyondFindings judges each valid CiliumNetworkPolicy and NetworkPolicy of a namespace whose manifest is
+// among the files against the namespace's labels (Options.Beyond).
 func (l *Linter) beyondFindings() []Finding {
 	var out []Finding
 	for _, d := range l.policies {
 		labels, ok := l.namespaces[d.namespace]
-		if l.opts.Render == nil || d.cnp == nil || !ok {
+		if l.opts.Render == nil || (d.cnp == nil && d.knp == nil) || !ok {
 			continue
 		}
-		msg, hint, err := beyondLabels(*l.opts.Render, labels, d.cnp)
+		msg, hint, err := beyondLabels(*l.opts.Render, labels, d.cnp, d.knp)
 		switch {
 		case err != nil:
 			out = append(out, Finding{File: d.file, Line: line(d.root, d.root), Rule: RuleBeyondLabels, Object: d.object(),
@@ -366,28 +409,36 @@ func (l *Linter) Findings() []Finding {
 	return slices.Compact(out)
 }
 
-// beyondLabels judges a tenant's policy with Cilium's engine against what netprofile renders for its
-// namespace's labels: the flows it opens past them, or the flows the namespace's ceiling holds. It returns a
-// finding's message and fix, or "" when the policy stays within the labels or the namespace has no profile.
-func beyondLabels(in desired.Input, labels map[string]string, cnp *ciliumv2.CiliumNetworkPolicy) (string, string, error) {
+// beyondLabels judges a tenant's policy (a CiliumNetworkPolicy or a NetworkPolicy) with Cilium's engine against
+// what netprofile renders for its namespace's labels: the flows it opens past them, or the flows the
+// namespace's ceiling holds. It returns a finding's message and fix, or "" when the policy stays within the
+// labels or the namespace has no profile.
+func beyondLabels(in desired.Input, labels map[string]string, cnp *ciliumv2.CiliumNetworkPolicy, knp *networkingv1.NetworkPolicy) (string, string, error) {
 	profile := labels[in.Renderer.Contract.ProfileKey()]
 	if profile == "" {
 		return "", "", nil
 	}
-	in.Namespaces = []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: cnp.Namespace, Labels: labels}}}
+	var cnps []*ciliumv2.CiliumNetworkPolicy
+	var knps []*networkingv1.NetworkPolicy
+	var namespace string
+	if cnp != nil {
+		cnps, namespace = append(cnps, cnp), cnp.Namespace
+	} else {
+		knps, namespace = append(knps, knp), knp.Namespace
+	}
+	in.Namespaces = []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: labels}}}
 	set := desired.Compute(in)
 	b, err := check.BeyondLabels(check.Policies{CNPs: set.CNPs, CCNPs: set.CCNPs, NamespaceLabels: in.NamespaceLabels(),
-		Cluster: in.Renderer.ClusterName},
-		[]*ciliumv2.CiliumNetworkPolicy{cnp}, nil, cnp.Namespace)
+		Cluster: in.Renderer.ClusterName}, cnps, knps, namespace)
 	if err != nil {
 		return "", "", err
 	}
 	switch {
 	case len(b.Opened) > 0:
-		return fmt.Sprintf("allows %s past the labels of namespace %s (profile %s): %s", flowCount(len(b.Opened)), cnp.Namespace, profile, firstFlows(b.Opened)),
+		return fmt.Sprintf("allows %s past the labels of namespace %s (profile %s): %s", flowCount(len(b.Opened)), namespace, profile, firstFlows(b.Opened)),
 			fmt.Sprintf("NetworkProfile %s only reports its ceiling (spec.ceiling: Report): ask for the access with labels (a profile or an access grant), or set spec.ceiling: Enforce", profile), nil
 	case len(b.Held) > 0:
-		return fmt.Sprintf("would allow %s past the labels of namespace %s (profile %s), but the namespace's ceiling (%s) denies them: %s", flowCount(len(b.Held)), cnp.Namespace, profile, ownership.CeilingPolicyName, firstFlows(b.Held)),
+		return fmt.Sprintf("would allow %s past the labels of namespace %s (profile %s), but the namespace's ceiling (%s) denies them: %s", flowCount(len(b.Held)), namespace, profile, ownership.CeilingPolicyName, firstFlows(b.Held)),
 			"those rules have no effect: ask for the access with labels (a profile or an access grant), and keep the policy to narrowing", nil
 	}
 	return "", "", nil

@@ -63,6 +63,8 @@ func TestLint(t *testing.T) {
 		file string
 		opts func(*lint.Options)
 		want []string
+		// says is in some finding's message, when given.
+		says string
 	}{
 		"the seed's platform template, filled in, is clean":              {file: "good/platform-database.yaml"},
 		"HBONE through the cluster entity satisfies the platform rule":   {file: "good/platform-entities.yaml"},
@@ -77,16 +79,19 @@ func TestLint(t *testing.T) {
 		},
 		"... and where the profile only reports its ceiling, it widens the namespace": {
 			file: "bad/beyond-labels.yaml", want: []string{lint.RuleBeyondLabels},
-			opts: func(o *lint.Options) {
-				in := *o.Render
-				cat := *in.Catalogue
-				cat.Profiles = maps.Clone(cat.Profiles)
-				std := cat.Profiles["standard"].DeepCopy()
-				std.Spec.Ceiling = v1alpha1.CeilingReport
-				cat.Profiles["standard"] = std
-				in.Catalogue = &cat
-				o.Render = &in
-			},
+			opts: reportCeiling("standard"),
+		},
+		"a team's NetworkPolicy beside a profile is judged against the labels; the ceiling holds it": {
+			file: "bad/beyond-labels-networkpolicy.yaml", want: []string{lint.RuleBeyondLabels},
+			says: "past the labels of namespace reports (profile internal), but the namespace's ceiling (netprofile-ceiling) denies them",
+		},
+		"... and where the profile only reports its ceiling, the NetworkPolicy widens the namespace": {
+			file: "bad/beyond-labels-networkpolicy.yaml", want: []string{lint.RuleBeyondLabels}, opts: reportCeiling("internal"),
+			says: "past the labels of namespace reports (profile internal): ",
+		},
+		"a NetworkPolicy that only narrows stays within the labels": {file: "good/networkpolicy-narrow.yaml"},
+		"a NetworkPolicy the API server refuses or prunes is not judged": {
+			file: "bad/networkpolicy-invalid.yaml", want: []string{lint.RuleDecode, lint.RuleNetworkPolicyInvalid},
 		},
 		"without the Namespace manifest there are no labels to judge against": {file: "good/app.yaml"},
 		"pod IPs, public ranges and 0.0.0.0/0 are hard-coded; link-local and external ranges are not": {
@@ -184,6 +189,9 @@ func TestLint(t *testing.T) {
 					t.Errorf("finding without line, object, message or hint: %+v", f)
 				}
 			}
+			if tc.says != "" && !slices.ContainsFunc(got, func(f lint.Finding) bool { return strings.Contains(f.Message, tc.says) }) {
+				t.Errorf("no finding says %q:\n%s", tc.says, render(got))
+			}
 		})
 	}
 }
@@ -196,6 +204,20 @@ func mustContract(domain string) contract.Contract {
 		panic(err)
 	}
 	return c
+}
+
+// reportCeiling makes the shipped profile only report its ceiling.
+func reportCeiling(profile string) func(*lint.Options) {
+	return func(o *lint.Options) {
+		in := *o.Render
+		cat := *in.Catalogue
+		cat.Profiles = maps.Clone(cat.Profiles)
+		p := cat.Profiles[profile].DeepCopy()
+		p.Spec.Ceiling = v1alpha1.CeilingReport
+		cat.Profiles[profile] = p
+		in.Catalogue = &cat
+		o.Render = &in
+	}
 }
 
 // meshOptions lint testdata/mesh: the examples of the rules that only a ClusterMesh turns on.
