@@ -202,7 +202,7 @@ func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current 
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", r.Contract.SinceAnnotation(), err))
 		}
 	}
-	if _, bypassed := enforcement.Record(ns); restored || bypassed && len(errs) == 0 {
+	if p := enforcement.Published(ns); restored || p != nil && p.Mode == enforcement.Disabled && len(errs) == 0 {
 		then := "network policy enforcement restored"
 		if auditing {
 			then = "escape hatch closed, the namespace is in audit mode"

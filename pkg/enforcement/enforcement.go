@@ -1,6 +1,8 @@
-// Package enforcement is the single definition of the escape hatch: whether a Namespace has network policy
-// enforcement disabled, since when, until when, which alerting phase it is in, and the condition that says
-// so. The enforcement reconciler, the metrics collector and the kubectl plugin all decide through Evaluate.
+// Package enforcement is the single definition of the escape hatch and of audit mode, the two ways a
+// Namespace's enforcement is bypassed (an allow-all beside its policies): whether a bypass is asked for, since
+// when, until when, which alerting phase it is in, the conditions that say so, and netprofile's own record of
+// it. The enforcement reconciler, the namespace reconciler (the ceiling a bypass lifts), the metrics collector
+// and the kubectl plugin all decide through Decide (the plugin through Evaluate, from what netprofile publishes).
 package enforcement
 
 import (
@@ -27,7 +29,8 @@ const (
 	// Invalid: any other value; enforcement stays on and the value is reported.
 	Invalid
 	// Audit: the label is exactly "audit": the namespace's policies stay in place and an allow-all beside them
-	// forwards what they would drop. Planned, not an escape hatch: no alerts, no maximum duration.
+	// forwards what they would drop. Planned rather than an emergency, but in the datapath the same bypass as
+	// the escape hatch: one clock with it, the same maximum, its own alert.
 	Audit
 )
 
@@ -52,12 +55,20 @@ const (
 type Thresholds struct {
 	WarningAfter  time.Duration
 	CriticalAfter time.Duration
-	// MaxDisabled ends every bypass after this long; 0 means no limit.
+	// MaxDisabled ends every bypass, escape hatch or audit, this long after it started; 0 means no limit.
 	MaxDisabled time.Duration
+	// SameBypassWithin: a bypass asked for again within this long of its label's removal is the same bypass,
+	// with its start, its alerts and its end (removing the label and putting it back resets no clock).
+	SameBypassWithin time.Duration
+	// BypassWindow is how far back the record keeps a namespace's openings, for the time it was bypassed
+	// within it (Record.BypassedWithin, the NetworkPolicyEnforcementBypassedOften alert).
+	BypassWindow time.Duration
 }
 
-// DefaultThresholds are the seed's: warning after 5 minutes, critical after 24 hours, no expiry.
-var DefaultThresholds = Thresholds{WarningAfter: 5 * time.Minute, CriticalAfter: 24 * time.Hour}
+// DefaultThresholds are the seed's (warning after 5 minutes, critical after 24 hours, no expiry); a bypass
+// asked for again within an hour continues, and openings are counted over a week.
+var DefaultThresholds = Thresholds{WarningAfter: 5 * time.Minute, CriticalAfter: 24 * time.Hour,
+	SameBypassWithin: time.Hour, BypassWindow: 7 * 24 * time.Hour}
 
 // State is the escape hatch state of a Namespace at a moment.
 type State struct {
@@ -67,11 +78,14 @@ type State struct {
 	// Open: a bypass is in force (the allow-all must stand). A bypass that netprofile recorded stays open
 	// under an invalid label value: bad input never removes working access, and the alerts keep running.
 	Open bool
-	// Since is when netprofile first saw the bypass: its own record (Recorded), or now for a bypass seen for
-	// the first time. Never later than now. Zero when no bypass is open or expired.
+	// Since is when netprofile first saw the bypass (escape hatch or audit: switching between the two, or
+	// asking again within Thresholds.SameBypassWithin, continues it): its own record (Recorded), or now for a
+	// bypass seen for the first time. Never later than now. Zero when no bypass is asked for.
 	Since time.Time
-	// Recorded: Since comes from netprofile's record on the Namespace's condition, not from this moment.
+	// Recorded: Since comes from netprofile's record, not from this moment.
 	Recorded bool
+	// Resumed: the label came back within Thresholds.SameBypassWithin of its removal; the bypass continues.
+	Resumed bool
 	// Annotation is the since-annotation's value as found; the controller rewrites it when it differs from
 	// Since (it is a published copy of the record, never read as a fact).
 	Annotation string
@@ -108,24 +122,20 @@ func (s State) StampWanted() bool {
 // Format is how times are written in annotations and messages.
 func Format(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// Record returns netprofile's own record of when it first saw the bypass of ns: the transition time of the
-// EnforcementDisabled condition while that condition describes a bypass (open, kept open under an invalid
-// value, or expired). The condition lives in the Namespace's status, which whoever may label a namespace
-// usually may not write, and netprofile writes its transition time as the start of the bypass.
-func Record(ns *corev1.Namespace) (time.Time, bool) {
-	c := conditions.Find(ns.Status.Conditions, conditions.EnforcementDisabled)
-	if c == nil || c.LastTransitionTime.IsZero() {
-		return time.Time{}, false
-	}
-	if c.Status == corev1.ConditionTrue || c.Status == corev1.ConditionFalse && c.Reason == conditions.ReasonDisableExpired {
-		return c.LastTransitionTime.Time, true
-	}
-	return time.Time{}, false
+// Evaluate decides the state of ns at now from what netprofile publishes on the Namespace (Published): the
+// view of clients that cannot read netprofile's own record, such as the kubectl plugin. The since-annotation
+// is never read as a fact: a value set by hand, later or earlier, neither extends a bypass nor silences its
+// alerts.
+func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresholds) State {
+	return Decide(c, ns, Published(ns), now, t)
 }
 
-// Evaluate decides the escape hatch state of ns at now. The since-annotation is never read as a fact: a
-// value set by hand, later or earlier, neither extends a bypass nor silences its alerts.
-func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresholds) State {
+// Decide decides the state of ns at now from rec, netprofile's record of its bypasses (see Trusted; nil:
+// none). A bypass asked for while the record says the same one is going on (the label never left, or came
+// back within t.SameBypassWithin) keeps the record's start; any other starts now. An escape hatch stays
+// open under a label value netprofile does not understand (bad input never removes working access, and the
+// alerts keep running); an audit ends (fail closed). The maximum and the until-annotation end either.
+func Decide(c contract.Contract, ns *corev1.Namespace, rec *Record, now time.Time, t Thresholds) State {
 	value, ok := ns.Labels[c.EnforcementKey()]
 	st := State{Value: value, Annotation: ns.Annotations[c.SinceAnnotation()]}
 	switch {
@@ -135,20 +145,23 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 		st.Label = Disabled
 	case value == contract.EnforcementAudit:
 		st.Label = Audit
-		return evaluateAudit(c, ns, now, st)
 	default:
 		st.Label = Invalid
 	}
-	record, recorded := Record(ns)
+	rec = rec.of(ns.UID)
+	going := rec != nil && (rec.Closed.IsZero() || !now.After(rec.Closed.Add(t.SameBypassWithin)))
 	switch {
-	case st.Label == Disabled && recorded:
-		st.Open, st.Since, st.Recorded = true, record, true
-	case st.Label == Disabled:
-		// Seen for the first time: whatever the annotation says, the bypass starts now (to the second, as
-		// the record and the annotation store it).
-		st.Open, st.Since = true, now.Truncate(time.Second)
-	case st.Label == Invalid && recorded:
-		st.Open, st.Since, st.Recorded = true, record, true
+	case st.Label == Disabled || st.Label == Audit:
+		st.Open = st.Label == Disabled
+		if going {
+			st.Since, st.Recorded, st.Resumed = rec.Since, true, !rec.Closed.IsZero()
+		} else {
+			// Seen for the first time: whatever the annotation says, the bypass starts now (to the second, as
+			// the record and the annotation store it).
+			st.Since = now.Truncate(time.Second)
+		}
+	case st.Label == Invalid && rec != nil && rec.Closed.IsZero() && rec.Mode == Disabled:
+		st.Open, st.Since, st.Recorded = true, rec.Since, true
 	default:
 		return st
 	}
@@ -168,6 +181,9 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 	case !st.Until.IsZero() && !now.Before(st.Until):
 		st.Phase = PhaseExpired
 		return st
+	case st.Label == Audit:
+		// An audit has no alerting phases of its own on the condition: its alert reads the since-gauge.
+		st.Phase = PhaseDisabled
 	case !now.Before(crit):
 		st.Phase = PhaseCritical
 	case !now.Before(warn):
@@ -177,27 +193,6 @@ func Evaluate(c contract.Contract, ns *corev1.Namespace, now time.Time, t Thresh
 	}
 	if !st.Until.IsZero() && (st.Next.IsZero() || st.Until.Before(st.Next)) {
 		st.Next = st.Until
-	}
-	return st
-}
-
-// evaluateAudit fills in an audit: since when (netprofile's record on the Audit condition, else now) and the
-// end the until-annotation sets. A bypass recorded before is closed: audit forwards everything too, so
-// moving from the escape hatch to audit removes no access.
-func evaluateAudit(c contract.Contract, ns *corev1.Namespace, now time.Time, st State) State {
-	st.Since = now.Truncate(time.Second)
-	if cond := conditions.Find(ns.Status.Conditions, conditions.Audit); cond != nil && !cond.LastTransitionTime.IsZero() &&
-		(cond.Status == corev1.ConditionTrue || cond.Reason == conditions.ReasonAuditExpired) && !cond.LastTransitionTime.After(now) {
-		st.Since, st.Recorded = cond.LastTransitionTime.Time, true
-	}
-	st = withUntil(c, ns, st)
-	switch {
-	case !st.Until.IsZero() && !now.Before(st.Until):
-		st.Phase = PhaseExpired
-	case !st.Until.IsZero():
-		st.Phase, st.Next = PhaseDisabled, st.Until
-	default:
-		st.Phase = PhaseDisabled
 	}
 	return st
 }
@@ -226,12 +221,12 @@ func AuditCondition(c contract.Contract, st State) *corev1.NamespaceCondition {
 	cond := &corev1.NamespaceCondition{Type: conditions.Audit, LastTransitionTime: metav1.NewTime(st.Since)}
 	if st.Phase == PhaseExpired {
 		cond.Status, cond.Reason = corev1.ConditionFalse, conditions.ReasonAuditExpired
-		cond.Message = fmt.Sprintf("the audit that started %s ended at %s: the namespace's policies are enforced although label %s=%s is still set; remove the label",
+		cond.Message = fmt.Sprintf("the audit (a bypass since %s) ended at %s: the namespace's policies are enforced although label %s=%s is still set; remove the label",
 			Format(st.Since), Format(st.Until), c.EnforcementKey(), contract.EnforcementAudit)
 	} else {
 		cond.Status, cond.Reason = corev1.ConditionTrue, conditions.ReasonAuditMode
-		cond.Message = fmt.Sprintf("audit mode since %s by label %s=%s: the namespace's policies are in place but nothing is dropped; CiliumNetworkPolicy %s forwards what they would drop, so Hubble shows it (judge it with `kubectl netprofile replay`); remove the label to enforce",
-			Format(st.Since), c.EnforcementKey(), contract.EnforcementAudit, ownership.AuditPolicyName)
+		cond.Message = fmt.Sprintf("audit mode by label %s=%s, nothing dropped since %s: the namespace's policies are in place and CiliumNetworkPolicy %s forwards what they would drop, so Hubble shows it (judge it with `kubectl netprofile replay`); remove the label to enforce",
+			c.EnforcementKey(), contract.EnforcementAudit, Format(st.Since), ownership.AuditPolicyName)
 		if !st.Until.IsZero() {
 			cond.Message += fmt.Sprintf("; the audit ends by itself at %s", Format(st.Until))
 		}
@@ -243,7 +238,7 @@ func AuditCondition(c contract.Contract, st State) *corev1.NamespaceCondition {
 }
 
 // Condition is the EnforcementDisabled condition for st; nil when there is nothing to say (no label). While
-// a bypass is open or expired the transition time is Since: that is netprofile's record (see Record).
+// a bypass is open or expired the transition time is Since, which Published reads back.
 func Condition(c contract.Contract, st State, t Thresholds) *corev1.NamespaceCondition {
 	since := Format(st.Since)
 	cond := &corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, LastTransitionTime: metav1.NewTime(st.Since)}

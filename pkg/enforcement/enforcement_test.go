@@ -123,10 +123,10 @@ func TestCondition(t *testing.T) {
 			if cond.Status != tc.status || cond.Reason != tc.reason || !strings.Contains(cond.Message, tc.message) || !cond.LastTransitionTime.Time.Equal(tc.ltt) {
 				t.Errorf("got %s %s %q at %v; want %s %s containing %q at %v", cond.Status, cond.Reason, cond.Message, cond.LastTransitionTime, tc.status, tc.reason, tc.message, tc.ltt)
 			}
-			// What Record reads back from the condition is the start of the bypass.
+			// What Published reads back from the condition is the start of the bypass.
 			ns := &corev1.Namespace{Status: corev1.NamespaceStatus{Conditions: []corev1.NamespaceCondition{*cond}}}
-			if rec, ok := Record(ns); ok != tc.st.Open || ok && !rec.Equal(since) {
-				t.Errorf("Record = %v, %v; want %v", rec, ok, tc.st.Open)
+			if rec := Published(ns); (rec != nil) != tc.st.Open || rec != nil && !rec.Since.Equal(since) {
+				t.Errorf("Published = %+v; want a record: %v", rec, tc.st.Open)
 			}
 		})
 	}
@@ -150,13 +150,18 @@ func TestAudit(t *testing.T) {
 		next     time.Time
 		reason   string
 	}{
-		"first seen":               {ns: ns("audit", nil), now: start.Add(time.Hour), auditing: true, since: start.Add(time.Hour), reason: conditions.ReasonAuditMode},
-		"recorded keeps its start": {ns: ns("audit", nil, audited), now: start.Add(time.Hour), auditing: true, since: start, reason: conditions.ReasonAuditMode},
-		"with an end":              {ns: ns("audit", until, audited), now: start.Add(time.Hour), auditing: true, since: start, next: start.Add(2 * time.Hour), reason: conditions.ReasonAuditMode},
-		"past its end":             {ns: ns("audit", until, audited), now: start.Add(3 * time.Hour), since: start, reason: conditions.ReasonAuditExpired},
-		// Planned work is never an escape hatch: no bypass, no maximum, whatever was recorded before.
-		"after the escape hatch":   {ns: ns("audit", nil, hatch), now: start.Add(48 * time.Hour), auditing: true, since: start.Add(48 * time.Hour), reason: conditions.ReasonAuditMode},
-		"a record from the future": {ns: ns("audit", nil, corev1.NamespaceCondition{Type: conditions.Audit, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(start.Add(time.Hour))}), now: start, auditing: true, since: start, reason: conditions.ReasonAuditMode},
+		"first seen":               {ns: ns("audit", nil), now: start.Add(time.Hour), auditing: true, since: start.Add(time.Hour), next: start.Add(2 * time.Hour), reason: conditions.ReasonAuditMode},
+		"recorded keeps its start": {ns: ns("audit", nil, audited), now: start.Add(30 * time.Minute), auditing: true, since: start, next: start.Add(time.Hour), reason: conditions.ReasonAuditMode},
+		"an end before the maximum": {ns: ns("audit", map[string]string{c.UntilAnnotation(): start.Add(10 * time.Minute).Format(time.RFC3339)}, audited), now: start.Add(time.Minute),
+			auditing: true, since: start, next: start.Add(10 * time.Minute), reason: conditions.ReasonAuditMode},
+		"an end past the maximum ends at the maximum": {ns: ns("audit", until, audited), now: start.Add(30 * time.Minute), auditing: true, since: start, next: start.Add(time.Hour), reason: conditions.ReasonAuditMode},
+		"past its end": {ns: ns("audit", until, audited), now: start.Add(3 * time.Hour), since: start, reason: conditions.ReasonAuditExpired},
+		// In the datapath an audit is the bypass the escape hatch is: switching continues it, and the maximum
+		// ends it.
+		"after the escape hatch":        {ns: ns("audit", nil, hatch), now: start.Add(30 * time.Minute), auditing: true, since: start, next: start.Add(time.Hour), reason: conditions.ReasonAuditMode},
+		"past the maximum":              {ns: ns("audit", nil, audited), now: start.Add(time.Hour), since: start, reason: conditions.ReasonAuditExpired},
+		"after the escape hatch, ended": {ns: ns("audit", nil, hatch), now: start.Add(48 * time.Hour), since: start, reason: conditions.ReasonAuditExpired},
+		"a record from the future":      {ns: ns("audit", nil, corev1.NamespaceCondition{Type: conditions.Audit, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(start.Add(time.Hour))}), now: start, auditing: true, since: start, next: start.Add(time.Hour), reason: conditions.ReasonAuditMode},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -131,7 +131,7 @@ var _ = Describe("Namespaces", func() {
 		name := newNamespace("audit", map[string]string{profileKey: "isolated", enforcementKey: contract.EnforcementAudit})
 		Eventually(conditionOf(namespaceGVK, name, string(conditions.Audit))).Should(withStatus("True", conditions.ReasonAuditMode))
 		Eventually(conditionOf(namespaceGVK, name, string(conditions.Ready))).Should(withStatus("True", conditions.ReasonPoliciesApplied))
-		expectVerdict(namespaceGVK, name, "Suspended", status.CurrentStatus, "audit mode since")
+		expectVerdict(namespaceGVK, name, "Suspended", status.CurrentStatus, "nothing dropped since")
 	})
 
 	It("an enforcement value netprofile does not understand is degraded and failed", func() {
