@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -57,6 +58,9 @@ type Options struct {
 	// ClusterName is the Cilium cluster every rendered peer names (policy.Renderer.ClusterName); empty is
 	// policy.DefaultClusterName.
 	ClusterName string
+	// RecordNamespace keeps netprofile's records of bypasses (the manager's own namespace); it must be the one
+	// CacheOptions was given.
+	RecordNamespace string
 }
 
 // NewScheme returns a scheme with every type netprofile reads or writes.
@@ -73,8 +77,9 @@ func NewScheme() (*runtime.Scheme, error) {
 // CacheOptions keep the manager's cache to what netprofile decides with. Cilium policies are cached cluster-
 // wide but reduced to metadata, the Valid condition and a hash of their rules (apply.TransformPolicy): a few
 // hundred bytes each, and a hand-written policy holding a reserved name is seen without a request.
-// Namespaces keep their labels, netprofile's annotations and status. No managedFields anywhere.
-func CacheOptions(c contract.Contract, syncPeriod time.Duration) cache.Options {
+// Namespaces keep their labels, netprofile's annotations and status. ConfigMaps are netprofile's records of
+// bypasses only, in recordNamespace (the manager's Role reads no other). No managedFields anywhere.
+func CacheOptions(c contract.Contract, syncPeriod time.Duration, recordNamespace string) cache.Options {
 	policies := cache.ByObject{Transform: apply.TransformPolicy}
 	return cache.Options{
 		SyncPeriod:       &syncPeriod,
@@ -83,6 +88,10 @@ func CacheOptions(c contract.Contract, syncPeriod time.Duration) cache.Options {
 			&cilium.CiliumNetworkPolicy{}:            policies,
 			&cilium.CiliumClusterwideNetworkPolicy{}: policies,
 			&corev1.Namespace{}:                      {Transform: transformNamespace(c)},
+			&corev1.ConfigMap{}: {
+				Namespaces: map[string]cache.Config{recordNamespace: {}},
+				Label:      labels.SelectorFromSet(ownership.Labels(enforcement.RecordComponent, nil)),
+			},
 		},
 	}
 }
@@ -114,8 +123,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Enforcement.WarningAfter == 0 && opts.Enforcement.CriticalAfter == 0 {
 		opts.Enforcement = enforcement.DefaultThresholds
 	}
+	if opts.Enforcement.BypassWindow == 0 {
+		opts.Enforcement.BypassWindow = enforcement.DefaultThresholds.BypassWindow
+	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = policy.DefaultClusterName
+	}
+	if opts.RecordNamespace == "" {
+		return errors.New("no namespace for the records of bypasses")
 	}
 	platform := make(map[string]bool, len(opts.PlatformNamespaces))
 	for _, ns := range opts.PlatformNamespaces {
@@ -159,9 +174,12 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		}
 	}{
 		{namespacepolicy.ControllerName, &namespacepolicy.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentNamespacePolicy, namespacepolicy.ControllerName),
-			Renderer: renderer, Recorder: recorder(namespacepolicy.ControllerName), Clock: opts.Clock, Thresholds: opts.Enforcement}},
-		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentEnforcement, enforcementctrl.ControllerName),
-			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock}},
+			Renderer: renderer, Recorder: recorder(namespacepolicy.ControllerName), Clock: opts.Clock, Thresholds: opts.Enforcement,
+			RecordNamespace: opts.RecordNamespace}},
+		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+			Applier:  applier(ownership.ComponentEnforcement, enforcementctrl.ControllerName),
+			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock,
+			RecordNamespace: opts.RecordNamespace}},
 		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentProvider, sharedresource.ControllerName),
 			Renderer: renderer, Status: status(sharedresource.ControllerName)}},
 		{baseline.ControllerName, &baseline.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentBaseline, baseline.ControllerName),
@@ -185,7 +203,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	metrics.RestoreClientRequests()
 	// The collector reads this manager's cache; a manager restarted in the same process (tests) replaces the
 	// previous one's. The counter and the build info are process-global and stay.
-	collector := &metrics.Collector{Reader: mgr.GetCache(), Contract: opts.Contract, Thresholds: opts.Enforcement, Clock: opts.Clock}
+	collector := &metrics.Collector{Reader: mgr.GetCache(), Contract: opts.Contract, Thresholds: opts.Enforcement, Clock: opts.Clock,
+		RecordNamespace: opts.RecordNamespace}
 	ctrlmetrics.Registry.Unregister(collector)
 	if err := ctrlmetrics.Registry.Register(collector); err != nil {
 		return fmt.Errorf("failed to register metrics: %w", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/netprofile/netprofile/controllers"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/contract"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/policy"
 	"github.com/netprofile/netprofile/test/testenv"
 )
@@ -38,6 +39,8 @@ const (
 	accessKey  = "access.network-policy.homelab/"
 	// syncPeriod is short so "a forced resync" happens inside a spec.
 	syncPeriod = 2 * time.Second
+	// recordNamespace is the manager's own namespace, where it keeps its records of bypasses.
+	recordNamespace = "netprofile-system"
 )
 
 var (
@@ -87,6 +90,7 @@ var _ = BeforeSuite(func() {
 	for _, name := range []string{"istio-gateway", "monitoring"} {
 		Expect(k8s.Create(ctx, testenv.PlatformNamespace(name))).To(Succeed())
 	}
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: recordNamespace}})).To(Succeed())
 
 	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	startManager()
@@ -103,6 +107,11 @@ func startManagerWithResync(resync time.Duration) { startManagerWith(resync, "")
 
 // startManagerWith runs the manager with another informer resync period and cluster name ("" for the default).
 func startManagerWith(resync time.Duration, clusterName string) {
+	startManagerWithThresholds(resync, clusterName, enforcement.Thresholds{})
+}
+
+// startManagerWithThresholds runs the manager with escape hatch thresholds of its own (zero: the defaults).
+func startManagerWithThresholds(resync time.Duration, clusterName string, thresholds enforcement.Thresholds) {
 	scheme, err := controllers.NewScheme()
 	Expect(err).NotTo(HaveOccurred())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,7 +123,7 @@ func startManagerWith(resync time.Duration, clusterName string) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: addr},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(contract.Default(), resync),
+		Cache:                  controllers.CacheOptions(contract.Default(), resync, recordNamespace),
 		// The manager is restarted within one process; controller names are otherwise process-unique.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -125,6 +134,8 @@ func startManagerWith(resync time.Duration, clusterName string) {
 		MaxConcurrentReconciles: 2,
 		Clock:                   fakeClock,
 		ClusterName:             clusterName,
+		Enforcement:             thresholds,
+		RecordNamespace:         recordNamespace,
 	})).To(Succeed())
 	var mctx context.Context
 	mctx, stopMgr = context.WithCancel(ctx)

@@ -59,6 +59,7 @@ func run() error {
 		qps                     float64
 		burst                   int
 		thresholds              = enforcement.DefaultThresholds
+		recordNamespace         string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP for local use.")
@@ -85,7 +86,10 @@ func run() error {
 	flag.IntVar(&burst, "kube-api-burst", 1000, "Client-side burst for API server requests.")
 	flag.DurationVar(&thresholds.WarningAfter, "enforcement-warning-after", thresholds.WarningAfter, "How long enforcement may be disabled before the namespace condition turns to a warning (keep in line with the NetworkPolicyEnforcementDisabled alert).")
 	flag.DurationVar(&thresholds.CriticalAfter, "enforcement-critical-after", thresholds.CriticalAfter, "How long enforcement may be disabled before the namespace condition turns critical (keep in line with the NetworkPolicyEnforcementDisabledLong alert).")
-	flag.DurationVar(&thresholds.MaxDisabled, "enforcement-max-disabled", 0, "End every enforcement bypass after this long, restoring enforcement even though the label stays; 0 never ends it. The per-namespace annotation <domain>/enforcement-disabled-until ends one earlier.")
+	flag.DurationVar(&thresholds.MaxDisabled, "enforcement-max-disabled", 0, "End every enforcement bypass (escape hatch or audit mode) this long after it started, restoring enforcement even though the label stays; 0 never ends one. The per-namespace annotation <domain>/enforcement-disabled-until ends one earlier.")
+	flag.DurationVar(&thresholds.SameBypassWithin, "enforcement-same-bypass-within", thresholds.SameBypassWithin, "A bypass asked for again within this long of its label's removal continues the one before: same start, alerts and end.")
+	flag.DurationVar(&thresholds.BypassWindow, "enforcement-bypass-window", thresholds.BypassWindow, "The window of netprofile_enforcement_bypassed_seconds: how long each namespace's enforcement was bypassed within the last this long (keep in line with the NetworkPolicyEnforcementBypassedOften alert).")
+	flag.StringVar(&recordNamespace, "record-namespace", "", "Namespace of the ConfigMaps that record each namespace's bypasses (the manager's own; its Role there must allow them). Empty: the pod's namespace, or \"default\" outside a cluster.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -98,8 +102,12 @@ func run() error {
 	if !(leaseDuration > renewDeadline && renewDeadline > retryPeriod && retryPeriod > 0) {
 		return fmt.Errorf("leader election timings must satisfy lease-duration > renew-deadline > retry-period > 0")
 	}
-	if thresholds.WarningAfter <= 0 || thresholds.CriticalAfter < thresholds.WarningAfter || thresholds.MaxDisabled < 0 {
-		return fmt.Errorf("enforcement thresholds must satisfy 0 < warning-after <= critical-after and max-disabled >= 0")
+	if thresholds.WarningAfter <= 0 || thresholds.CriticalAfter < thresholds.WarningAfter || thresholds.MaxDisabled < 0 ||
+		thresholds.SameBypassWithin < 0 || thresholds.BypassWindow <= 0 {
+		return fmt.Errorf("enforcement thresholds must satisfy 0 < warning-after <= critical-after, max-disabled >= 0, same-bypass-within >= 0 and bypass-window > 0")
+	}
+	if recordNamespace == "" {
+		recordNamespace = podNamespace()
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -138,7 +146,7 @@ func run() error {
 		LeaseDuration:                 &leaseDuration,
 		RenewDeadline:                 &renewDeadline,
 		RetryPeriod:                   &retryPeriod,
-		Cache:                         controllers.CacheOptions(c, syncPeriod),
+		Cache:                         controllers.CacheOptions(c, syncPeriod, recordNamespace),
 	})
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)
@@ -169,6 +177,7 @@ func run() error {
 		MaxConcurrentReconciles: workers,
 		Enforcement:             thresholds,
 		ClusterName:             clusterName,
+		RecordNamespace:         recordNamespace,
 	}); err != nil {
 		return err
 	}
@@ -180,7 +189,8 @@ func run() error {
 	if err := mgr.AddReadyzCheck("informers", cacheSynced(mgr.GetCache())); err != nil {
 		return fmt.Errorf("failed to add readiness check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("Starting netprofile", "labelDomain", c.Domain(), "clusterName", clusterName, "leaderElection", leaderElect)
+	ctrl.Log.WithName("setup").Info("Starting netprofile", "labelDomain", c.Domain(), "clusterName", clusterName, "leaderElection", leaderElect,
+		"recordNamespace", recordNamespace)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
@@ -194,6 +204,15 @@ func cacheSynced(c cache.Cache) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// podNamespace is the namespace of the pod the manager runs in, from its ServiceAccount's mount, or "default"
+// outside a cluster.
+func podNamespace() string {
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b))
+	}
+	return "default"
 }
 
 func splitList(s string) []string {

@@ -1,16 +1,21 @@
-// Package enforcement is the escape hatch reconciler. While a Namespace carries
-// `<domain>/enforcement: disabled` it keeps an allow-all policy beside the namespace's generated policies
-// (which stay, so re-enabling restores exactly the previous state), stamps the time it first saw the label in
-// an annotation that survives restarts, and reports the bypass on the Namespace and in Events as it ages past
-// the warning and critical thresholds. It never writes Namespace labels.
+// Package enforcement is the reconciler of the escape hatch and audit mode, the two bypasses of a Namespace's
+// policies. While a Namespace carries `<domain>/enforcement: disabled` (or `audit`) it keeps an allow-all
+// policy beside the namespace's generated policies (which stay, so ending the bypass restores exactly the
+// previous state), keeps netprofile's record of the bypass in a ConfigMap of the manager's own namespace
+// (pkg/enforcement.Record), publishes its start in an annotation and on the Namespace's conditions, and reports
+// it in Events as it ages past the warning and critical thresholds or reaches its end. It never writes
+// Namespace labels.
 package enforcement
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -30,7 +35,8 @@ import (
 const (
 	// ControllerName names the controller in logs and metrics.
 	ControllerName = "enforcement"
-	// FieldManager owns the allow-all policy, the since annotation and the EnforcementDisabled condition.
+	// FieldManager owns the allow-all policy, the since annotation, the records and the EnforcementDisabled
+	// condition.
 	FieldManager = ownership.NamePrefix + ownership.ComponentEnforcement
 	// AuditFieldManager owns the Audit condition (the audit's allow-all is applied under FieldManager).
 	AuditFieldManager = FieldManager + "-audit"
@@ -41,28 +47,83 @@ const (
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconciler reconciles a Namespace's escape hatch.
+// The records' ConfigMaps live in the manager's own namespace: the chart grants them with a Role there
+// (charts/netprofile/templates/manager-role.yaml), not with a marker, which would make a cluster-wide grant.
+
+// Reconciler reconciles a Namespace's escape hatch and audit mode.
 type Reconciler struct {
-	Client     client.Client
+	Client client.Client
+	// APIReader reads a record from the API server when the cache's copy differs from the one last written:
+	// the cache may just lag behind that write.
+	APIReader  client.Reader
 	Applier    apply.Applier
 	Contract   contract.Contract
 	Thresholds enforcement.Thresholds
 	Recorder   events.EventRecorder
 	Clock      clock.PassiveClock
+	// RecordNamespace is where the records of bypasses are kept, one ConfigMap per namespace; the manager's
+	// cache holds exactly those ConfigMaps.
+	RecordNamespace string
+
+	// records are the records this process last wrote: what it trusts over the API server's copy.
+	records records
 }
 
-// Reconcile stamps, applies or removes the allow-all, and reports; it requeues at the next threshold.
+// records is the in-memory copy of the records written, by namespace name.
+type records struct {
+	mu sync.Mutex
+	m  map[string]*enforcement.Record
+}
+
+func (r *records) get(ns string) *enforcement.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[ns]
+}
+
+func (r *records) set(ns string, rec *enforcement.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*enforcement.Record{}
+	}
+	if rec == nil {
+		delete(r.m, ns)
+		return
+	}
+	r.m[ns] = rec
+}
+
+// Reconcile records, applies or removes the allow-alls, and reports; it requeues at the next threshold.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.forget(ctx, req.Name)
+		}
+		return ctrl.Result{}, err
 	}
 	// A terminating namespace deletes its own contents; writes would only fail.
 	if !ns.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
-	st := enforcement.Evaluate(r.Contract, ns, now, r.Thresholds)
+	stored, live, err := r.load(ctx, ns.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	prev, _ := enforcement.Trusted(r.Contract, ns, live, r.records.get(ns.Name), now)
+	st := enforcement.Decide(r.Contract, ns, prev, now, r.Thresholds)
+	// The record first: it is the fact, and the allow-alls, conditions and annotation follow from it.
+	rec, err := r.record(ctx, ns, st, prev, stored, live, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if st.Resumed {
+		r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, conditions.ReasonBypassResumed, "ResumeBypass",
+			"label %s=%s is back within %s of its removal: the bypass that started %s continues, with its alerts and its end",
+			r.Contract.EnforcementKey(), st.Value, r.Thresholds.SameBypassWithin, enforcement.Format(st.Since))
+	}
 	current, err := apply.Current[cilium.CiliumNetworkPolicy](ctx, r.Client, client.ObjectKey{Namespace: ns.Name, Name: ownership.AllowAllPolicyName})
 	if err != nil {
 		return ctrl.Result{}, err
@@ -71,15 +132,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.reconcileAudit(ctx, ns, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	result := ctrl.Result{}
-	if !st.Next.IsZero() {
-		// Time-based work: the next threshold or the end of the bypass or audit.
-		result.RequeueAfter = st.Next.Sub(now)
-	}
+	result := ctrl.Result{RequeueAfter: requeue(st, rec, now, r.Thresholds)}
 	status := nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Type: conditions.EnforcementDisabled, Clock: r.Clock}
 
 	if st.Label == enforcement.Absent || st.Label == enforcement.Audit {
-		clash, err := r.restore(ctx, ns, current, st.Auditing())
+		hatchClosed := prev != nil && prev.Closed.IsZero() && prev.Mode == enforcement.Disabled
+		clash, err := r.restore(ctx, ns, current, st.Auditing(), hatchClosed)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -110,8 +168,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			cond.Message += "; " + err.Error()
 		}
 	}
-	// The condition is the record; the annotation only publishes it, so it is written second: a crash in
-	// between loses nothing.
 	if err := status.SetCondition(ctx, ns, *cond); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -121,6 +177,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	return result, nil
+}
+
+// requeue is when the reconcile must look again by itself: the next threshold or end, or when the record of
+// a closed bypass can go; 0 for never.
+func requeue(st enforcement.State, rec *enforcement.Record, now time.Time, t enforcement.Thresholds) time.Duration {
+	next := st.Next
+	if kept := rec.Kept(t); !kept.IsZero() && (next.IsZero() || kept.Before(next)) {
+		next = kept.Add(time.Second)
+	}
+	if next.IsZero() {
+		return 0
+	}
+	return max(next.Sub(now), time.Second)
 }
 
 // reconcileAudit applies or removes the audit's allow-all and reports on the Audit condition, under a field
@@ -156,6 +225,75 @@ func (r *Reconciler) reconcileAudit(ctx context.Context, ns *corev1.Namespace, s
 	return status.SetCondition(ctx, ns, *cond)
 }
 
+// load reads the record of ns from the cache: the ConfigMap at the record's name (nil when there is none) and
+// the record it holds (nil when it holds none of netprofile's).
+func (r *Reconciler) load(ctx context.Context, ns string) (*corev1.ConfigMap, *enforcement.Record, error) {
+	return r.loadFrom(ctx, r.Client, ns)
+}
+
+func (r *Reconciler) loadFrom(ctx context.Context, reader client.Reader, ns string) (*corev1.ConfigMap, *enforcement.Record, error) {
+	cm := &corev1.ConfigMap{}
+	switch err := reader.Get(ctx, client.ObjectKey{Namespace: r.RecordNamespace, Name: enforcement.RecordName(ns)}, cm); {
+	case apierrors.IsNotFound(err):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("failed to read the record of namespace %s: %w", ns, err)
+	}
+	return cm, enforcement.FromConfigMap(cm, ns), nil
+}
+
+// record keeps the record of what netprofile sees of ns now: written only when it changes, and written back
+// when someone else changed or removed it. It returns the record kept (nil: none).
+func (r *Reconciler) record(ctx context.Context, ns *corev1.Namespace, st enforcement.State, prev *enforcement.Record,
+	stored *corev1.ConfigMap, live *enforcement.Record, now time.Time) (*enforcement.Record, error) {
+	next := st.Observe(prev, ns.UID, now, r.Thresholds)
+	written := r.records.get(ns.Name)
+	tampered := false
+	if next != nil && !enforcement.Equal(next, live) && written != nil {
+		// The cache's copy differs from the one this process wrote: it lags behind, or someone else wrote.
+		var err error
+		if _, live, err = r.loadFrom(ctx, r.APIReader, ns.Name); err != nil {
+			return nil, err
+		}
+		tampered = !enforcement.Equal(live, written)
+	}
+	switch {
+	case next == nil && stored != nil:
+		uid := stored.UID
+		if err := r.Client.Delete(ctx, stored, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+			return nil, fmt.Errorf("failed to delete the record of namespace %s: %w", ns.Name, err)
+		}
+	case next != nil && !enforcement.Equal(next, live):
+		ac := corev1ac.ConfigMap(enforcement.RecordName(ns.Name), r.RecordNamespace).
+			WithLabels(ownership.Labels(enforcement.RecordComponent, nil)).
+			WithData(next.Data(ns.Name))
+		if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+			return nil, fmt.Errorf("failed to write the record of namespace %s: %w", ns.Name, err)
+		}
+		if tampered {
+			r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, conditions.ReasonRecordRestored, "RestoreRecord",
+				"netprofile's record of this namespace's bypass (ConfigMap %s/%s) was changed or deleted by someone else; it is written back: the bypass keeps its start %s",
+				r.RecordNamespace, enforcement.RecordName(ns.Name), enforcement.Format(next.Since))
+		}
+	}
+	r.records.set(ns.Name, next)
+	return next, nil
+}
+
+// forget deletes the record of a namespace that is gone, and what this process remembers of it.
+func (r *Reconciler) forget(ctx context.Context, ns string) error {
+	r.records.set(ns, nil)
+	stored, _, err := r.load(ctx, ns)
+	if err != nil || stored == nil {
+		return err
+	}
+	uid := stored.UID
+	if err := r.Client.Delete(ctx, stored, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("failed to delete the record of namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
 // stamp publishes netprofile's record of when the bypass started in the since-annotation, with server-side
 // apply under this controller's field manager (so removing it later touches nothing else). A first stamp
 // announces the bypass; a later one restores a value someone changed.
@@ -180,8 +318,8 @@ func (r *Reconciler) stamp(ctx context.Context, ns *corev1.Namespace, st enforce
 
 // restore removes the allow-all and the stamp; the namespace's generated policies never left, so traffic is
 // exactly as before the bypass. A policy at the allow-all's name that netprofile does not own, but that is
-// labelled as netprofile's, is returned as a clash.
-func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy, auditing bool) (clash, err error) {
+// labelled as netprofile's, is returned as a clash. hatchClosed: the label asked for the escape hatch until now.
+func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current *cilium.CiliumNetworkPolicy, auditing, hatchClosed bool) (clash, err error) {
 	var errs []error
 	restored := false
 	if current != nil {
@@ -202,7 +340,7 @@ func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current 
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", r.Contract.SinceAnnotation(), err))
 		}
 	}
-	if p := enforcement.Published(ns); restored || p != nil && p.Mode == enforcement.Disabled && len(errs) == 0 {
+	if restored || hatchClosed && len(errs) == 0 {
 		then := "network policy enforcement restored"
 		if auditing {
 			then = "escape hatch closed, the namespace is in audit mode"

@@ -14,8 +14,8 @@ import (
 )
 
 // SetupWithManager registers the reconciler: Namespace label and annotation edits (the label, the since
-// stamp, the until annotation), resyncs, and every change of a policy at the allow-all's name, whoever
-// owns it.
+// stamp, the until annotation), resyncs, every change of a policy at the allow-alls' names, whoever owns it,
+// and every change of a record of a bypass, whoever made it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
@@ -24,5 +24,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{}))).
 		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentEnforcement),
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentEnforcement})).
+		Watches(&corev1.ConfigMap{}, predicates.BypassRecord(r.RecordNamespace)).
 		Complete(r)
 }

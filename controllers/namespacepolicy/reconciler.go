@@ -54,6 +54,9 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// Thresholds decide when an escape hatch ends, which is when the ceiling it lifts returns.
 	Thresholds enforcement.Thresholds
+	// RecordNamespace holds netprofile's records of bypasses, which decide, with the labels, whether a
+	// bypass lifts the ceiling (the enforcement controller writes them).
+	RecordNamespace string
 
 	adopting adoption
 }
@@ -173,7 +176,12 @@ func (r *Reconciler) ceiling(ctx context.Context, ns *corev1.Namespace, res poli
 		return standing, ctrl.Result{}, err
 	}
 	now := r.Clock.Now()
-	st := enforcement.Evaluate(r.Renderer.Contract, ns, now, r.Thresholds)
+	rec, err := enforcement.Load(ctx, r.Client, r.RecordNamespace, ns.Name)
+	if err != nil {
+		return standing, ctrl.Result{}, err
+	}
+	rec, _ = enforcement.Trusted(r.Renderer.Contract, ns, rec, nil, now)
+	st := enforcement.Decide(r.Renderer.Contract, ns, rec, now, r.Thresholds)
 	var result ctrl.Result
 	var applyErr error
 	facts := conditions.CeilingFacts{Profile: res.Effective.Profile, Enforced: res.CeilingEnforced, Gaps: res.CeilingGaps}

@@ -120,6 +120,11 @@ const (
 	ReasonEnforcementRestored = "EnforcementRestored"
 	// ReasonSinceRestored: the since-annotation was changed and netprofile restored its own record.
 	ReasonSinceRestored = "SinceAnnotationRestored"
+	// ReasonBypassResumed: the escape hatch or audit label came back soon after its removal; the bypass that
+	// was open continues, with its start, alerts and end.
+	ReasonBypassResumed = "BypassResumed"
+	// ReasonRecordRestored: netprofile's record of a bypass was changed or deleted by someone else and written back.
+	ReasonRecordRestored = "BypassRecordRestored"
 )
 
 // ClashMessage says that an object netprofile does not own holds a reserved name.

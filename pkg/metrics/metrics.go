@@ -27,6 +27,7 @@ import (
 const (
 	DisabledSinceName = "netprofile_enforcement_disabled_since_timestamp_seconds"
 	AuditSinceName    = "netprofile_enforcement_audit_since_timestamp_seconds"
+	BypassedName      = "netprofile_enforcement_bypassed_seconds"
 	ModesName         = "netprofile_namespaces_by_enforcement"
 	NamespacesName    = "netprofile_namespaces"
 	PoliciesName      = "netprofile_managed_policies"
@@ -47,7 +48,10 @@ var (
 		"Unix time since which network policy enforcement has been disabled in the namespace (escape hatch). Present only while disabled.",
 		[]string{"namespace"}, nil)
 	auditSinceDesc = prometheus.NewDesc(AuditSinceName,
-		"Unix time since which the namespace is in audit mode (policies in place, nothing dropped). Present only while auditing; no alert uses it.",
+		"Unix time since which the namespace's enforcement has been bypassed, now in audit mode (policies in place, nothing dropped): the start of the bypass, escape hatch or audit. Present only while auditing.",
+		[]string{"namespace"}, nil)
+	bypassedDesc = prometheus.NewDesc(BypassedName,
+		"Seconds within the last --enforcement-bypass-window that the namespace's enforcement was bypassed (the escape hatch's or audit mode's allow-all in force; gaps shorter than --enforcement-same-bypass-within count), from netprofile's record. Present only while above zero.",
 		[]string{"namespace"}, nil)
 	modesDesc = prometheus.NewDesc(ModesName,
 		"Namespaces with netprofile labels, by enforcement mode: enforcing, disabled (escape hatch) or audit.", []string{"mode"}, nil)
@@ -96,11 +100,13 @@ type Collector struct {
 	Contract   contract.Contract
 	Thresholds enforcement.Thresholds
 	Clock      clock.PassiveClock
+	// RecordNamespace holds netprofile's records of bypasses (enforcement.Record), the bypasses' facts.
+	RecordNamespace string
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc,
+	for _, d := range []*prometheus.Desc{disabledSinceDesc, auditSinceDesc, bypassedDesc, modesDesc, namespacesDesc, policiesDesc, conditionsDesc,
 		notReadySinceDesc, baselineSinceDesc, beyondCeilingDesc, deletionBlockedSinceDesc, scrapeErrorsDesc} {
 		ch <- d
 	}
@@ -128,6 +134,19 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 	if err := c.Reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
+	records := map[string]*enforcement.Record{}
+	if c.RecordNamespace != "" {
+		cms := &corev1.ConfigMapList{}
+		if err := c.Reader.List(ctx, cms, client.InNamespace(c.RecordNamespace),
+			client.MatchingLabels(ownership.Labels(enforcement.RecordComponent, nil)), client.UnsafeDisableDeepCopy); err != nil {
+			return err
+		}
+		for i := range cms.Items {
+			if ns, ok := enforcement.RecordNamespaceOf(cms.Items[i].Name); ok {
+				records[ns] = enforcement.FromConfigMap(&cms.Items[i], ns)
+			}
+		}
+	}
 	now := c.Clock.Now()
 	profiles := map[string]float64{}
 	modes := map[string]float64{}
@@ -154,7 +173,11 @@ func (c *Collector) collectNamespaces(ctx context.Context, ch chan<- prometheus.
 				ch <- prometheus.MustNewConstMetric(beyondCeilingDesc, prometheus.GaugeValue, float64(len(others)), ns.Name, cond.Reason)
 			}
 		}
-		st := enforcement.Evaluate(c.Contract, ns, now, c.Thresholds)
+		rec, _ := enforcement.Trusted(c.Contract, ns, records[ns.Name], nil, now)
+		if d := rec.BypassedWithin(c.Thresholds.BypassWindow, now); d > 0 {
+			ch <- prometheus.MustNewConstMetric(bypassedDesc, prometheus.GaugeValue, d.Seconds(), ns.Name)
+		}
+		st := enforcement.Decide(c.Contract, ns, rec, now, c.Thresholds)
 		switch {
 		case st.Bypassed():
 			modes[ModeDisabled]++

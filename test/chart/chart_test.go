@@ -173,6 +173,24 @@ func TestSupportingRBAC(t *testing.T) {
 	if !reflect.DeepEqual(role.Rules, wantRole) {
 		t.Errorf("leader election rules = %+v", role.Rules)
 	}
+	// The records of bypasses: ConfigMaps in the release namespace only, where the manager is told to keep
+	// them, with leader election or without.
+	for _, args := range [][]string{nil, {"--set", "leaderElection.enabled=false", "--set", "replicaCount=1"}} {
+		objs := mustRender(t, args...)
+		records := &rbacv1.Role{}
+		if u := find(objs, "Role", release+"-bypass-records"); u == nil || find(objs, "RoleBinding", release+"-bypass-records") == nil {
+			t.Fatalf("%v: no Role and RoleBinding for the records of bypasses", args)
+		} else {
+			into(t, u, records)
+		}
+		wantRecords := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}}}
+		if records.Namespace != namespace || !reflect.DeepEqual(records.Rules, wantRecords) {
+			t.Errorf("%v: records Role in %q with %+v", args, records.Namespace, records.Rules)
+		}
+		if !slices.Contains(managerArgs(t, objs), "--record-namespace="+namespace) {
+			t.Errorf("%v: the manager is not told to keep its records in the release namespace: %v", args, managerArgs(t, objs))
+		}
+	}
 	auth := &rbacv1.ClusterRole{}
 	into(t, find(objs, "ClusterRole", release+"-metrics-auth"), auth)
 	wantAuth := []rbacv1.PolicyRule{
@@ -297,10 +315,12 @@ func alerts(t *testing.T, u *unstructured.Unstructured) map[string]any {
 func TestEnforcementThresholdsDriveFlagsAndAlerts(t *testing.T) {
 	objs := mustRender(t, append([]string{
 		"--set", "enforcement.warningAfter=10m", "--set", "enforcement.criticalAfter=2d", "--set", "enforcement.maxDisabled=3600",
+		"--set", "enforcement.sameBypassWithin=30m", "--set", "enforcement.bypassWindow=14d",
 		"--set", "prometheusRule.disabled.severity=info", "--set", "prometheusRule.alertLabels.team=platform",
 	}, allAPIs...)...)
 	args := managerArgs(t, objs)
-	for _, want := range []string{"--enforcement-warning-after=600s", "--enforcement-critical-after=172800s", "--enforcement-max-disabled=3600s"} {
+	for _, want := range []string{"--enforcement-warning-after=600s", "--enforcement-critical-after=172800s", "--enforcement-max-disabled=3600s",
+		"--enforcement-same-bypass-within=1800s", "--enforcement-bypass-window=1209600s"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("manager args %v lack %s", args, want)
 		}

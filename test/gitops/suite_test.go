@@ -78,7 +78,7 @@ func startManager() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(contract.Default(), 10*time.Minute),
+		Cache:                  controllers.CacheOptions(contract.Default(), 10*time.Minute, metav1.NamespaceDefault),
 		// Restarted within one process; controller names are otherwise process-unique.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -87,6 +87,7 @@ func startManager() {
 		Contract:                contract.Default(),
 		PlatformNamespaces:      policy.DefaultPlatformNamespaces,
 		MaxConcurrentReconciles: 2,
+		RecordNamespace:         metav1.NamespaceDefault,
 	})).To(Succeed())
 	var mctx context.Context
 	mctx, stopMgr = context.WithCancel(ctx)

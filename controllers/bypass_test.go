@@ -1,0 +1,197 @@
+package controllers_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/enforcement"
+	"github.com/netprofile/netprofile/pkg/ownership"
+)
+
+// The specs below hold the escape hatch and audit mode to what they are in the datapath: one bypass of the
+// namespace's policies, with one clock that neither flapping, nor switching modes, nor a forged condition
+// moves.
+
+// forgeCondition changes (or, with edit returning false, deletes) a condition through namespaces/status, as
+// anyone who may write a Namespace's status can.
+func forgeCondition(ns string, t corev1.NamespaceConditionType, edit func(*corev1.NamespaceCondition) bool) {
+	GinkgoHelper()
+	obj := &corev1.Namespace{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: ns}, obj)).To(Succeed())
+	var out []corev1.NamespaceCondition
+	found := false
+	for _, c := range obj.Status.Conditions {
+		if c.Type == t {
+			found = true
+			if !edit(&c) {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	if !found {
+		c := corev1.NamespaceCondition{Type: t}
+		if edit(&c) {
+			out = append(out, c)
+		}
+	}
+	obj.Status.Conditions = out
+	Expect(k8s.Status().Update(ctx, obj, client.FieldOwner("kubectl-edit"))).To(Succeed())
+}
+
+// recordOf reads netprofile's record of a namespace's bypasses as the API server holds it (nil: none).
+func recordOf(ns string) func() *enforcement.Record {
+	return func() *enforcement.Record {
+		cm := &corev1.ConfigMap{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: recordNamespace, Name: enforcement.RecordName(ns)}, cm); err != nil {
+			return nil
+		}
+		return enforcement.FromConfigMap(cm, ns)
+	}
+}
+
+var _ = Describe("A bypass's clock", func() {
+	auditCondition := func(ns string) func() *corev1.NamespaceCondition { return condition(ns, conditions.Audit) }
+
+	It("is kept by a bypass whose label is removed and put back, and restarts only after a longer gap", func() {
+		ns := newNamespace("flap", map[string]string{profileKey: "isolated", enforcementKey: "disabled"})
+		expectAllowAll(ns.Name)
+		since := fakeClock.Now().Truncate(time.Second)
+		Eventually(enforcementCondition(ns.Name)).Should(HaveField("LastTransitionTime.Time", BeTemporally("==", since)))
+
+		// A CronJob that removes the label every 2 minutes and puts it back.
+		for range 3 {
+			setLabels(ns.Name, nil, enforcementKey)
+			Eventually(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+			fakeClock.Step(2 * time.Minute)
+			setLabels(ns.Name, map[string]string{enforcementKey: "disabled"})
+			expectAllowAll(ns.Name)
+			Eventually(enforcementCondition(ns.Name)).Should(And(Not(BeNil()), HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+			Eventually(disabledSince(ns.Name)).Should(HaveValue(BeNumerically("==", since.Unix())))
+		}
+		By("the warning comes 5 minutes after the first opening, not after the last")
+		Eventually(enforcementCondition(ns.Name)).Should(haveStatus(corev1.ConditionTrue, conditions.ReasonEnforcementDisabledWarning))
+
+		By("back after more than an hour: a new bypass")
+		setLabels(ns.Name, nil, enforcementKey)
+		Eventually(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+		fakeClock.Step(61 * time.Minute)
+		setLabels(ns.Name, map[string]string{enforcementKey: "disabled"})
+		later := fakeClock.Now().Truncate(time.Second)
+		Eventually(enforcementCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonEnforcementDisabled),
+			HaveField("LastTransitionTime.Time", BeTemporally("==", later))))
+	})
+
+	It("runs on when the escape hatch is switched to audit and back", func() {
+		ns := newNamespace("switch", map[string]string{profileKey: "internal", enforcementKey: "disabled"})
+		expectAllowAll(ns.Name)
+		since := fakeClock.Now().Truncate(time.Second)
+		fakeClock.Step(3 * time.Minute)
+		setLabels(ns.Name, map[string]string{enforcementKey: "audit"})
+		Eventually(auditCondition(ns.Name)).Should(And(Not(BeNil()), HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+		Eventually(gauge("netprofile_enforcement_audit_since_timestamp_seconds", "namespace", ns.Name)).Should(HaveValue(BeNumerically("==", since.Unix())))
+		fakeClock.Step(3 * time.Minute)
+		setLabels(ns.Name, map[string]string{enforcementKey: "disabled"})
+		Eventually(enforcementCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonEnforcementDisabledWarning),
+			HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+	})
+
+	It("is kept in a record only netprofile writes, counts the time bypassed, and goes with the namespace", func() {
+		ns := newNamespace("record", map[string]string{profileKey: "isolated", enforcementKey: "disabled"})
+		since := fakeClock.Now().Truncate(time.Second)
+		Eventually(recordOf(ns.Name)).Should(And(Not(BeNil()), HaveField("UID", ns.UID), HaveField("Mode", enforcement.Disabled),
+			HaveField("Since", BeTemporally("==", since)), HaveField("Openings", HaveLen(1))))
+		cm := &corev1.ConfigMap{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: recordNamespace, Name: enforcement.RecordName(ns.Name)}, cm)).To(Succeed())
+		Expect(cm.Labels).To(And(HaveKeyWithValue(ownership.ManagedByLabel, ownership.ManagedByValue),
+			HaveKeyWithValue(ownership.ComponentLabel, enforcement.RecordComponent)))
+		Expect(cm.Data).To(HaveKeyWithValue("since", since.UTC().Format(time.RFC3339)))
+
+		fakeClock.Step(10 * time.Minute)
+		Eventually(gauge("netprofile_enforcement_bypassed_seconds", "namespace", ns.Name)).Should(HaveValue(BeNumerically("==", 600)))
+		setLabels(ns.Name, nil, enforcementKey)
+		Eventually(recordOf(ns.Name)).Should(HaveField("Closed", Not(BeZero())))
+		fakeClock.Step(10 * time.Minute)
+		Eventually(gauge("netprofile_enforcement_bypassed_seconds", "namespace", ns.Name)).Should(HaveValue(BeNumerically("==", 600)),
+			"the time it was open, not the time since")
+		Expect(disabledSince(ns.Name)()).To(BeNil())
+
+		Expect(k8s.Delete(ctx, ns)).To(Succeed())
+		Eventually(recordOf(ns.Name)).WithTimeout(90 * time.Second).Should(BeNil())
+	})
+
+	Describe("with a maximum of an hour", Ordered, func() {
+		BeforeAll(func() {
+			stopManager()
+			thresholds := enforcement.DefaultThresholds
+			thresholds.MaxDisabled = time.Hour
+			startManagerWithThresholds(syncPeriod, "", thresholds)
+			DeferCleanup(func() {
+				stopManager()
+				startManager()
+			})
+		})
+
+		It("ends an audit at the maximum, and neither flapping, switching nor a later end starts it again", func() {
+			ns := newNamespace("audit-max", map[string]string{profileKey: "internal", enforcementKey: "audit"})
+			Eventually(getCNP(ns.Name, ownership.AuditPolicyName)).ShouldNot(BeNil())
+			Eventually(auditCondition(ns.Name)).Should(HaveField("Message", ContainSubstring("ends by itself")))
+
+			fakeClock.Step(61 * time.Minute)
+			touch(ns.Name)
+			Eventually(cnpGone(ns.Name, ownership.AuditPolicyName)).Should(BeTrue())
+			Eventually(auditCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonAuditExpired))
+
+			By("removing the label and putting it back")
+			setLabels(ns.Name, nil, enforcementKey)
+			Eventually(auditCondition(ns.Name)).Should(BeNil())
+			fakeClock.Step(time.Minute)
+			setLabels(ns.Name, map[string]string{enforcementKey: "audit"})
+			Eventually(auditCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonAuditExpired))
+			Consistently(cnpGone(ns.Name, ownership.AuditPolicyName)).Should(BeTrue())
+
+			By("switching to the escape hatch")
+			setLabels(ns.Name, map[string]string{enforcementKey: "disabled"})
+			Eventually(enforcementCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonDisableExpired))
+			Consistently(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+
+			By("an end two days later")
+			setAnnotation(ns.Name, untilAnnotation, fakeClock.Now().Add(48*time.Hour).UTC().Format(time.RFC3339))
+			Consistently(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+			Expect(enforcementCondition(ns.Name)()).To(haveStatus(corev1.ConditionFalse, conditions.ReasonDisableExpired))
+		})
+
+		It("ends a bypass at the maximum from its first since, whatever since the condition, the annotation and the record are forged to", func() {
+			ns := newNamespace("forged-since", map[string]string{profileKey: "isolated", enforcementKey: "disabled"})
+			since := fakeClock.Now().Truncate(time.Second)
+			expectAllowAll(ns.Name)
+			Eventually(recordOf(ns.Name)).Should(HaveField("Since", BeTemporally("==", since)))
+
+			later := since.Add(50 * time.Minute)
+			fakeClock.Step(50 * time.Minute)
+			forgeCondition(ns.Name, conditions.EnforcementDisabled, func(c *corev1.NamespaceCondition) bool {
+				c.LastTransitionTime = metav1.NewTime(later)
+				return true
+			})
+			cm := &corev1.ConfigMap{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: recordNamespace, Name: enforcement.RecordName(ns.Name)}, cm)).To(Succeed())
+			cm.Data["since"] = later.UTC().Format(time.RFC3339)
+			Expect(k8s.Update(ctx, cm, client.FieldOwner("kubectl-edit"))).To(Succeed())
+			setAnnotation(ns.Name, sinceAnnotation, later.UTC().Format(time.RFC3339))
+			Eventually(enforcementCondition(ns.Name)).Should(HaveField("Message", ContainSubstring(
+				"ends by itself at "+since.Add(time.Hour).UTC().Format(time.RFC3339))))
+
+			fakeClock.Step(11 * time.Minute)
+			touch(ns.Name)
+			Eventually(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+			Eventually(enforcementCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionFalse, conditions.ReasonDisableExpired),
+				HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+		})
+	})
+})
