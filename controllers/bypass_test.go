@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -45,6 +46,9 @@ func forgeCondition(ns string, t corev1.NamespaceConditionType, edit func(*corev
 	Expect(k8s.Status().Update(ctx, obj, client.FieldOwner("kubectl-edit"))).To(Succeed())
 }
 
+// within is how fast a forged condition must be rewritten: from the watch, never from a resync.
+const within = 5 * time.Second
+
 // recordOf reads netprofile's record of a namespace's bypasses as the API server holds it (nil: none).
 func recordOf(ns string) func() *enforcement.Record {
 	return func() *enforcement.Record {
@@ -54,6 +58,40 @@ func recordOf(ns string) func() *enforcement.Record {
 		}
 		return enforcement.FromConfigMap(cm, ns)
 	}
+}
+
+// resourceVersions is the resourceVersion of a Namespace and of what netprofile writes for it: unchanged means
+// nothing was written.
+func resourceVersions(ns string, policies ...string) func() []string {
+	return func() []string {
+		var out []string
+		obj := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: ns}, obj)).To(Succeed())
+		out = append(out, "namespace "+obj.ResourceVersion)
+		cm := &corev1.ConfigMap{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: recordNamespace, Name: enforcement.RecordName(ns)}, cm); err == nil {
+			out = append(out, "record "+cm.ResourceVersion)
+		}
+		for _, name := range policies {
+			if p, err := getCNP(ns, name)(); err == nil {
+				out = append(out, name+" "+p.ResourceVersion)
+			}
+		}
+		return out
+	}
+}
+
+// settled waits until f returns the same twice in a row, a second apart, and returns that.
+func settled(f func() []string) []string {
+	GinkgoHelper()
+	var last []string
+	Eventually(func() bool {
+		now := f()
+		same := slices.Equal(now, last)
+		last = now
+		return same
+	}).WithPolling(time.Second).Should(BeTrue())
+	return last
 }
 
 var _ = Describe("A bypass's clock", func() {
@@ -126,6 +164,19 @@ var _ = Describe("A bypass's clock", func() {
 		Eventually(recordOf(ns.Name)).WithTimeout(90 * time.Second).Should(BeNil())
 	})
 
+	It("writes nothing while nothing changes, though every resync reconciles", func() {
+		ns := newNamespace("steady", map[string]string{profileKey: "standard", enforcementKey: "disabled"})
+		expectAllowAll(ns.Name)
+		Eventually(recordOf(ns.Name)).ShouldNot(BeNil())
+		Eventually(annotation(ns.Name, sinceAnnotation)).ShouldNot(BeEmpty())
+		waitReady(ns.Name)
+		steady := settled(resourceVersions(ns.Name, allowAll, nsPolicy))
+		before := reconcileCount("enforcement") + reconcileCount("namespace-policy")
+		Consistently(resourceVersions(ns.Name, allowAll, nsPolicy)).WithTimeout(3 * syncPeriod).Should(Equal(steady))
+		Expect(reconcileCount("enforcement")+reconcileCount("namespace-policy")).To(BeNumerically(">=", before+4),
+			"the resyncs reconciled it meanwhile")
+	})
+
 	Describe("with a maximum of an hour", Ordered, func() {
 		BeforeAll(func() {
 			stopManager()
@@ -192,6 +243,105 @@ var _ = Describe("A bypass's clock", func() {
 			Eventually(cnpGone(ns.Name, allowAll)).Should(BeTrue())
 			Eventually(enforcementCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionFalse, conditions.ReasonDisableExpired),
 				HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+		})
+	})
+
+	Describe("forged conditions", Ordered, func() {
+		// Without resyncs: every rewrite below comes from the watch on netprofile's own conditions.
+		BeforeAll(func() {
+			stopManager()
+			startManagerWithResync(time.Hour)
+			DeferCleanup(func() {
+				stopManager()
+				startManager()
+			})
+		})
+
+		It("writes back a record changed or deleted behind its back", func() {
+			ns := newNamespace("forged-record", map[string]string{enforcementKey: "disabled"})
+			since := fakeClock.Now().Truncate(time.Second)
+			Eventually(recordOf(ns.Name)).Should(HaveField("Since", BeTemporally("==", since)))
+
+			cm := &corev1.ConfigMap{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: recordNamespace, Name: enforcement.RecordName(ns.Name)}, cm)).To(Succeed())
+			cm.Data["since"] = since.Add(2 * time.Hour).UTC().Format(time.RFC3339)
+			Expect(k8s.Update(ctx, cm, client.FieldOwner("kubectl-edit"))).To(Succeed())
+			Eventually(recordOf(ns.Name)).WithTimeout(within).Should(HaveField("Since", BeTemporally("==", since)))
+			Eventually(events(ns.Name)).Should(ContainElement(ContainSubstring("Warning " + conditions.ReasonRecordRestored)))
+
+			Expect(k8s.Delete(ctx, cm)).To(Succeed())
+			Eventually(recordOf(ns.Name)).WithTimeout(within).Should(And(Not(BeNil()), HaveField("Since", BeTemporally("==", since))))
+			settled(resourceVersions(ns.Name, allowAll))
+		})
+
+		It("puts back an EnforcementDisabled condition moved into the future or deleted, and the bypass keeps its clock", func() {
+			ns := newNamespace("forged-hatch", map[string]string{enforcementKey: "disabled"})
+			since := fakeClock.Now().Truncate(time.Second)
+			Eventually(enforcementCondition(ns.Name)).Should(And(Not(BeNil()), HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+
+			forgeCondition(ns.Name, conditions.EnforcementDisabled, func(c *corev1.NamespaceCondition) bool {
+				c.LastTransitionTime = metav1.NewTime(since.Add(10 * time.Hour))
+				return true
+			})
+			Eventually(enforcementCondition(ns.Name)).WithTimeout(within).Should(HaveField("LastTransitionTime.Time", BeTemporally("==", since)))
+
+			forgeCondition(ns.Name, conditions.EnforcementDisabled, func(*corev1.NamespaceCondition) bool { return false })
+			Eventually(enforcementCondition(ns.Name)).WithTimeout(within).Should(And(
+				haveStatus(corev1.ConditionTrue, conditions.ReasonEnforcementDisabled), HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+			Expect(disabledSince(ns.Name)()).To(HaveValue(BeNumerically("==", since.Unix())))
+
+			By("and then writes nothing more: its own writes do not loop")
+			steady := settled(resourceVersions(ns.Name, allowAll))
+			Consistently(resourceVersions(ns.Name, allowAll)).Should(Equal(steady))
+		})
+
+		It("puts back an Audit condition moved into the future or deleted", func() {
+			ns := newNamespace("forged-audit", map[string]string{profileKey: "isolated", enforcementKey: "audit"})
+			since := fakeClock.Now().Truncate(time.Second)
+			Eventually(auditCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonAuditMode),
+				HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+
+			forgeCondition(ns.Name, conditions.Audit, func(c *corev1.NamespaceCondition) bool {
+				c.LastTransitionTime = metav1.NewTime(since.Add(10 * time.Hour))
+				return true
+			})
+			Eventually(auditCondition(ns.Name)).WithTimeout(within).Should(HaveField("LastTransitionTime.Time", BeTemporally("==", since)))
+
+			forgeCondition(ns.Name, conditions.Audit, func(*corev1.NamespaceCondition) bool { return false })
+			Eventually(auditCondition(ns.Name)).WithTimeout(within).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonAuditMode),
+				HaveField("LastTransitionTime.Time", BeTemporally("==", since))))
+		})
+
+		It("removes an EnforcementDisabled condition forged on a namespace that asks for no bypass", func() {
+			ns := newNamespace("forged-none", map[string]string{profileKey: "isolated"})
+			waitReady(ns.Name)
+			forgeCondition(ns.Name, conditions.EnforcementDisabled, func(c *corev1.NamespaceCondition) bool {
+				c.Status, c.Reason, c.Message = corev1.ConditionTrue, conditions.ReasonEnforcementDisabled, "forged"
+				c.LastTransitionTime = metav1.NewTime(fakeClock.Now().Add(-48 * time.Hour))
+				return true
+			})
+			Eventually(enforcementCondition(ns.Name)).WithTimeout(within).Should(BeNil())
+		})
+
+		It("rewrites a forged NetworkPolicyReady=True, and a transition time moved later", func() {
+			ns := newNamespace("forged-ready", map[string]string{profileKey: "gold"})
+			Eventually(readyCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonProfileNotFound))
+			first := readyCondition(ns.Name)().LastTransitionTime
+			fakeClock.Step(10 * time.Minute)
+
+			forgeCondition(ns.Name, conditions.Ready, func(c *corev1.NamespaceCondition) bool {
+				c.Status, c.Reason, c.Message = corev1.ConditionTrue, conditions.ReasonPoliciesApplied, "all good"
+				return true
+			})
+			Eventually(readyCondition(ns.Name)).WithTimeout(within).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonProfileNotFound))
+			Eventually(readyCondition(ns.Name)).WithTimeout(within).Should(HaveField("LastTransitionTime.Time", BeTemporally("==", first.Time)),
+				"the alert on a namespace not Ready keeps its clock")
+
+			forgeCondition(ns.Name, conditions.Ready, func(c *corev1.NamespaceCondition) bool {
+				c.LastTransitionTime = metav1.NewTime(fakeClock.Now().Add(time.Hour))
+				return true
+			})
+			Eventually(readyCondition(ns.Name)).WithTimeout(within).Should(HaveField("LastTransitionTime.Time", BeTemporally("==", first.Time)))
 		})
 	})
 })

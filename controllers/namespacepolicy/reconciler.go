@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -59,6 +60,8 @@ type Reconciler struct {
 	RecordNamespace string
 
 	adopting adoption
+	// transitions keeps the transition times of the conditions this controller wrote.
+	transitions nsstatus.Transitions
 }
 
 // Reconcile renders, applies or prunes the namespace policy, then its ceiling, and reports both conditions
@@ -67,6 +70,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	adopted := r.adopting.take(req.Name)
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.transitions.Forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	// A terminating namespace deletes its own contents; writes would only fail.
@@ -120,7 +126,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // can resolve them is watched. A failed write is. A namespace adopted at start gets its first good
 // conditions without an Event (see adoption).
 func (r *Reconciler) report(ctx context.Context, ns *corev1.Namespace, adopted bool, ready, ceiling *corev1.NamespaceCondition) error {
-	w := nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Clock: r.Clock, QuietFirstGood: adopted}
+	w := nsstatus.Writer{Client: r.Client, FieldManager: FieldManager, Recorder: r.Recorder, Clock: r.Clock, QuietFirstGood: adopted,
+		Transitions: &r.transitions}
 	var want []corev1.NamespaceCondition
 	for _, c := range []*corev1.NamespaceCondition{ready, ceiling} {
 		if c != nil {

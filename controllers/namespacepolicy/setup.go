@@ -19,13 +19,15 @@ import (
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/controllers/internal/predicates"
 	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
 // SetupWithManager registers the reconciler. Namespace label edits do not bump generation, so the Namespace
-// watch compares labels (and annotations: the escape hatch's end decides when the ceiling returns); informer
-// resyncs (same resourceVersion) pass through so a resync re-checks every namespace. A record of a bypass
-// changing reaches its namespace: whether a bypass lifts the ceiling is decided with it. A policy netprofile did
+// watch compares labels (and annotations: the escape hatch's end decides when the ceiling returns), and its
+// own conditions, which anyone who may write the Namespace's status can forge; informer resyncs (same
+// resourceVersion) pass through so a resync re-checks every namespace. A record of a bypass changing reaches
+// its namespace: whether a bypass lifts the ceiling is decided with it. A policy netprofile did
 // not write coming or going in a profiled namespace reaches it, for its ceiling condition. Every change of a policy named netprofile-namespace reaches its namespace, whoever owns it
 // (predicates.ReservedPolicy), and a SharedResource or Baseline going in or out of effect reaches the
 // namespaces that depend on it. Those fan-outs are queued at low priority (predicates.FanOut): a catalogue
@@ -35,7 +37,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named(ControllerName).
 		WithOptions(opts).
 		Watches(&corev1.Namespace{}, r.namespaceEvents(), builder.WithPredicates(predicate.Or[client.Object](
-			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{}))).
+			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicates.Resync{},
+			predicates.ConditionsChanged{Types: []corev1.NamespaceConditionType{conditions.Ready, conditions.Ceiling}}))).
 		Watches(&corev1.ConfigMap{}, predicates.BypassRecord(r.RecordNamespace)).
 		Watches(&cilium.CiliumNetworkPolicy{}, predicates.ReservedPolicy(ownership.ComponentNamespacePolicy),
 			builder.WithPredicates(predicates.PolicyChanged{Component: ownership.ComponentNamespacePolicy})).

@@ -2,12 +2,19 @@
 // with server-side apply under the writing controller's field manager (so the controllers' conditions never
 // overwrite each other), in one apply per reconcile, only when one changed, and with an Event for every
 // transition (except, on request, the first appearance of the good state: see Writer.QuietFirstGood).
+//
+// Whoever may write a Namespace's status may also write netprofile's conditions there. The controllers watch
+// their own conditions and write them again when they differ from what they decide; a condition of theirs
+// that they do not want is removed whoever wrote it, and a transition time is the one this process wrote
+// (Transitions), never one moved since.
 package nsstatus
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -34,6 +42,69 @@ type Writer struct {
 	Clock clock.PassiveClock
 	// QuietFirstGood writes a condition that first appears in its good state without an Event.
 	QuietFirstGood bool
+	// Transitions, when set, keeps the transition times this process wrote, so that one moved by someone else
+	// is put back (conditions whose writer sets the time itself need none).
+	Transitions *Transitions
+}
+
+// Transitions remembers, per Namespace and condition type, the status and transition time a controller last
+// wrote or found. A condition keeps its transition time while its status does not change: without this
+// memory a time moved by hand (later, to hold back an alert on a namespace that is not Ready) would be kept
+// as if it were netprofile's. After a start the time found is taken, but never one later than now.
+type Transitions struct {
+	mu sync.Mutex
+	m  map[transitionKey]transition
+}
+
+type transitionKey struct {
+	namespace string
+	uid       types.UID
+	t         corev1.NamespaceConditionType
+}
+
+type transition struct {
+	status corev1.ConditionStatus
+	at     metav1.Time
+}
+
+func (t *Transitions) get(k transitionKey) (transition, bool) {
+	if t == nil {
+		return transition{}, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.m[k]
+	return v, ok
+}
+
+func (t *Transitions) set(k transitionKey, v *transition) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[transitionKey]transition{}
+	}
+	if v == nil {
+		delete(t.m, k)
+		return
+	}
+	t.m[k] = *v
+}
+
+// Forget drops what is remembered of a Namespace that is gone.
+func (t *Transitions) Forget(namespace string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.m {
+		if k.namespace == namespace {
+			delete(t.m, k)
+		}
+	}
 }
 
 // Set writes the condition of w.Type if it changed and records an Event for it, of the type
@@ -53,17 +124,28 @@ func (w Writer) Clear(ctx context.Context, ns *corev1.Namespace) error {
 	return w.Report(ctx, ns, []corev1.NamespaceConditionType{w.Type})
 }
 
-// Report writes every condition of the types this field manager owns in one server-side apply: want are
-// the ones to have, and an owned type missing from want is removed (applying a status without it drops the
-// entry this field manager owned). Nothing is written when nothing changed; an Event is recorded for each
-// condition that did.
+// Report writes every condition of the types this field manager owns: want are the ones to have, in one
+// server-side apply, and an owned type missing from want is removed, whoever wrote it (a strategic merge
+// patch: an apply only drops what its own field manager set, and a forged condition was set by another).
+// Nothing is written when nothing changed; an Event is recorded for each condition that did.
 func (w Writer) Report(ctx context.Context, ns *corev1.Namespace, owned []corev1.NamespaceConditionType, want ...corev1.NamespaceCondition) error {
 	now := metav1.NewTime(w.Clock.Now())
 	var out []corev1.NamespaceCondition
 	var changed []corev1.NamespaceCondition
 	var firsts []bool
 	for _, c := range want {
+		key := transitionKey{ns.Name, ns.UID, c.Type}
+		if c.LastTransitionTime.IsZero() {
+			if was, ok := w.Transitions.get(key); ok && was.status == c.Status {
+				c.LastTransitionTime = was.at
+			}
+		}
 		cond, diff := conditions.Desired(ns.Status.Conditions, c, now)
+		if cond.LastTransitionTime.After(now.Time) {
+			// A time kept from the live condition is never later than now: a forged one would hold back an
+			// alert that reads it.
+			cond.LastTransitionTime, diff = now, true
+		}
 		if err := conditions.Validate(cond); err != nil {
 			return err
 		}
@@ -71,24 +153,36 @@ func (w Writer) Report(ctx context.Context, ns *corev1.Namespace, owned []corev1
 		if diff {
 			changed = append(changed, cond)
 			firsts = append(firsts, conditions.Find(ns.Status.Conditions, c.Type) == nil)
+		} else {
+			w.Transitions.set(key, &transition{cond.Status, cond.LastTransitionTime})
 		}
 	}
-	removed := false
+	var removed []corev1.NamespaceConditionType
 	for _, t := range owned {
 		if conditions.Find(ns.Status.Conditions, t) != nil && !slices.ContainsFunc(want, func(c corev1.NamespaceCondition) bool { return c.Type == t }) {
-			removed = true
+			removed = append(removed, t)
 		}
 	}
-	if len(changed) == 0 && !removed {
+	if len(changed) == 0 && len(removed) == 0 {
 		return nil
 	}
-	status := corev1ac.NamespaceStatus()
-	for _, c := range out {
-		status.WithConditions(corev1ac.NamespaceCondition().WithType(c.Type).WithStatus(c.Status).WithReason(c.Reason).
-			WithMessage(c.Message).WithLastTransitionTime(c.LastTransitionTime))
+	if len(removed) > 0 {
+		if err := w.remove(ctx, ns, removed); err != nil {
+			return err
+		}
 	}
-	if err := w.Client.Status().Apply(ctx, corev1ac.Namespace(ns.Name).WithStatus(status), client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to write the conditions of %s: %w", w.FieldManager, err)
+	if len(changed) > 0 {
+		status := corev1ac.NamespaceStatus()
+		for _, c := range out {
+			status.WithConditions(corev1ac.NamespaceCondition().WithType(c.Type).WithStatus(c.Status).WithReason(c.Reason).
+				WithMessage(c.Message).WithLastTransitionTime(c.LastTransitionTime))
+		}
+		if err := w.Client.Status().Apply(ctx, corev1ac.Namespace(ns.Name).WithStatus(status), client.FieldOwner(w.FieldManager), client.ForceOwnership); err != nil {
+			return fmt.Errorf("failed to write the conditions of %s: %w", w.FieldManager, err)
+		}
+		for _, c := range changed {
+			w.Transitions.set(transitionKey{ns.Name, ns.UID, c.Type}, &transition{c.Status, c.LastTransitionTime})
+		}
 	}
 	for i, cond := range changed {
 		eventType := conditions.EventType(cond)
@@ -99,6 +193,25 @@ func (w Writer) Report(ctx context.Context, ns *corev1.Namespace, owned []corev1
 			continue
 		}
 		w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)
+	}
+	return nil
+}
+
+// remove deletes the conditions of the types gone from ns's status with a strategic merge patch, whichever
+// field manager wrote them.
+func (w Writer) remove(ctx context.Context, ns *corev1.Namespace, gone []corev1.NamespaceConditionType) error {
+	deletes := make([]map[string]string, 0, len(gone))
+	for _, t := range gone {
+		deletes = append(deletes, map[string]string{"type": string(t), "$patch": "delete"})
+		w.Transitions.set(transitionKey{ns.Name, ns.UID, t}, nil)
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": deletes}})
+	if err != nil {
+		return err
+	}
+	if err := w.Client.Status().Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}},
+		client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner(w.FieldManager)); err != nil {
+		return fmt.Errorf("failed to remove the conditions of %s: %w", w.FieldManager, err)
 	}
 	return nil
 }
