@@ -30,6 +30,7 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 		tenant   = "tenant-sub"    // may get, update and patch namespaces and both subresources
 		rbAdmin  = "rb-admin-rita" // cluster-admin by a RoleBinding in her own namespace
 		platform = "platform-sub"  // a tenant who may also use every SharedResource
+		oncall   = "oncall-sub"    // a tenant who may also bypass enforcement (the escape-hatch role)
 	)
 	var (
 		m                 *manager
@@ -116,8 +117,9 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 		bindClusterRole("tenant-namespaces-and-subresources", []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"namespaces", "namespaces/status", "namespaces/finalize"},
 			Verbs: []string{"get", "list", "watch", "create", "update", "patch"},
-		}}, tenant, platform)
+		}}, tenant, platform, oncall)
 		bindExisting(release+"-sharedresource-user", platform)
+		bindExisting(release+"-escape-hatch", oncall)
 		tenantNS = createNamespace(appName("sub-tenant"), map[string]string{profileKey: "standard"}).Name
 		adminNS = createNamespace(appName("sub-admin"), map[string]string{profileKey: "standard"}).Name
 		bindInNamespace(adminNS, "cluster-admin", rbAdmin)
@@ -153,6 +155,9 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 				`may not grant access to SharedResource postgres: granting needs the verb "use"`, "labels " + accessKey + "postgres"},
 			{"the escape hatch without the verb or an end", map[string]any{enforcementKey: "disabled"}, nil,
 				`needs the verb "disable-enforcement" on namespaces/`, "labels " + enforcementKey},
+			{"audit mode without the verb or an end", map[string]any{enforcementKey: "audit"}, nil,
+				"in audit mode, which forwards all its traffic like the escape hatch (label " + enforcementKey + `=audit): it needs the verb "disable-enforcement" on namespaces/`,
+				"labels " + enforcementKey},
 			{"a profile that does not exist", map[string]any{profileKey: "Gold"}, nil,
 				`NetworkProfile names are lower case: did you mean "gold"?`, "labels " + profileKey},
 			{"netprofile's since-annotation", nil, map[string]any{sinceKey: "2020-01-01T00:00:00Z"},
@@ -173,7 +178,7 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 		}
 
 		By("netprofile's ServiceAccount: the same writes, and kube-system's Pod Security")
-		saAttempts := append(attempts[:3:3], attempt{"kube-system's Pod Security", map[string]any{"pod-security.kubernetes.io/enforce": "privileged"}, nil,
+		saAttempts := append(attempts[:4:4], attempt{"kube-system's Pod Security", map[string]any{"pod-security.kubernetes.io/enforce": "privileged"}, nil,
 			"", "labels pod-security.kubernetes.io/enforce"})
 		for _, a := range saAttempts {
 			name := tenantNS
@@ -210,6 +215,58 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 			_, err = cs.CoreV1().Namespaces().Patch(ctx, metav1.NamespaceSystem, types.MergePatchType, body, metav1.PatchOptions{}, "status")
 			Expect(err).To(MatchError(ContainSubstring("may not change the metadata of namespace kube-system through namespaces/kube-system/status (finalizers or owner references)")), "%v", meta)
 		}
+	})
+
+	It("keeps an audit's end where the platform put it: moving or removing it needs the verb, on every path", func() {
+		auditNS := createNamespace(appName("sub-audit"), map[string]string{profileKey: "standard"}).Name
+		end := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		later := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+		audit := map[string]any{enforcementKey: "audit"}
+
+		By("a user with the verb puts the namespaces in audit mode, with an end")
+		Expect(write(oncall, main, auditNS, audit, nil)).To(MatchError(ContainSubstring("audit mode needs an end: set the annotation " + untilKey)))
+		Expect(write(oncall, main, auditNS, audit, map[string]any{untilKey: end})).To(Succeed())
+		Expect(write(oncall, main, adminNS, audit, map[string]any{untilKey: end})).To(Succeed())
+		for _, ns := range []string{auditNS, adminNS} {
+			Eventually(condition(ns, conditions.Audit)).Should(HaveField("Status", corev1.ConditionTrue), "netprofile has done its writes")
+		}
+		Expect(write(oncall, status, auditNS, nil, map[string]any{untilKey: later})).To(subresourceRefusal(oncall, status, auditNS, "annotations "+untilKey),
+			"the verb is for the Namespace itself, where the end is judged")
+
+		for _, try := range []struct{ user, ns string }{{tenant, auditNS}, {rbAdmin, adminNS}, {serviceAccount, auditNS}} {
+			for what, change := range map[string]struct{ labels, annotations map[string]any }{
+				"a later end":              {nil, map[string]any{untilKey: later}},
+				"no end":                   {nil, map[string]any{untilKey: nil}},
+				"the escape hatch instead": {map[string]any{enforcementKey: "disabled"}, nil},
+			} {
+				By(try.user + ": " + what)
+				before, beforeAnn := metadataOf(try.ns)
+				err := write(try.user, main, try.ns, change.labels, change.annotations)
+				says := ContainSubstring(`it needs the verb "disable-enforcement" on namespaces/` + try.ns + "; ask the on-call platform team")
+				if try.user == serviceAccount {
+					says = Or(says, ContainSubstring("netprofile may change a Namespace only to publish the annotation "+sinceKey))
+				}
+				Expect(err).To(MatchError(says), "%s: %s, on the Namespace", try.user, what)
+				Expect(write(try.user, status, try.ns, change.labels, change.annotations)).To(MatchError(ContainSubstring(
+					fmt.Sprintf("%s may not change the metadata of namespace %s through namespaces/%s/status", try.user, try.ns, try.ns))), "%s: %s, through status", try.user, what)
+				if try.user != serviceAccount {
+					Expect(write(try.user, finalize, try.ns, change.labels, change.annotations)).To(MatchError(ContainSubstring(
+						fmt.Sprintf("%s may not change the metadata of namespace %s through namespaces/%s/finalize", try.user, try.ns, try.ns))), "%s: %s, through finalize", try.user, what)
+				}
+				after, afterAnn := metadataOf(try.ns)
+				Expect(after).To(Equal(before))
+				Expect(afterAnn).To(Equal(beforeAnn))
+			}
+		}
+		By("the refusal names audit mode and the end")
+		Expect(write(tenant, main, auditNS, nil, map[string]any{untilKey: later})).To(MatchError(ContainSubstring(
+			tenant + " may not put namespace " + auditNS + " in audit mode, which forwards all its traffic like the escape hatch (label " +
+				enforcementKey + "=audit, or move its end " + untilKey + `): it needs the verb "disable-enforcement"`)))
+
+		By("the user with the verb moves the end; ending the audit is everyone's")
+		Expect(write(oncall, main, auditNS, nil, map[string]any{untilKey: later})).To(Succeed())
+		Expect(write(tenant, main, auditNS, map[string]any{enforcementKey: nil}, map[string]any{untilKey: nil})).To(Succeed())
+		Expect(write(rbAdmin, main, adminNS, map[string]any{enforcementKey: nil}, map[string]any{untilKey: nil})).To(Succeed())
 	})
 
 	It("keeps what the paths are for: the Namespace itself, netprofile's status, namespace deletion, platform users", func() {
