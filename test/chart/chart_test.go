@@ -316,6 +316,7 @@ func TestEnforcementThresholdsDriveFlagsAndAlerts(t *testing.T) {
 	objs := mustRender(t, append([]string{
 		"--set", "enforcement.warningAfter=10m", "--set", "enforcement.criticalAfter=2d", "--set", "enforcement.maxDisabled=3600",
 		"--set", "enforcement.sameBypassWithin=30m", "--set", "enforcement.bypassWindow=14d",
+		"--set", "enforcement.auditAllowed=3d", "--set", "enforcement.bypassedAllowed=12h", "--set", "prometheusRule.bypassedOften.severity=critical",
 		"--set", "prometheusRule.disabled.severity=info", "--set", "prometheusRule.alertLabels.team=platform",
 	}, allAPIs...)...)
 	args := managerArgs(t, objs)
@@ -342,6 +343,12 @@ func TestEnforcementThresholdsDriveFlagsAndAlerts(t *testing.T) {
 	}
 	check("NetworkPolicyEnforcementDisabled", "600", "info")
 	check("NetworkPolicyEnforcementDisabledLong", "172800", "critical")
+	check("NetworkPolicyEnforcementAuditLong", "259200", "warning")
+	check("NetworkPolicyEnforcementBypassedOften", "43200", "critical")
+	summary := rules["NetworkPolicyEnforcementBypassedOften"].(map[string]any)["annotations"].(map[string]any)["summary"]
+	if !strings.HasSuffix(summary.(string), "for more than 12 hours within 14 days") {
+		t.Errorf("NetworkPolicyEnforcementBypassedOften summary %q does not name the allowance and the window", summary)
+	}
 }
 
 func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {

@@ -283,8 +283,8 @@ func missing(qs []query, families map[string]*dto.MetricFamily) []string {
 }
 
 // Every metric the dashboard and the alerts query is one the real manager exports: bin/manager runs against a
-// real API server with the shipped catalogue, a labelled namespace, an open escape hatch, a namespace that is
-// not Ready, a Baseline that is not Ready and a namespace whose own policy its ceiling does not hold, so that
+// real API server with the shipped catalogue, a labelled namespace, an open escape hatch, one in audit mode, a
+// namespace that is not Ready, a Baseline that is not Ready and a namespace whose own policy its ceiling does not hold, so that
 // each of its series exists, and its /metrics is scraped.
 func TestQueriesUseExportedMetrics(t *testing.T) {
 	g := NewWithT(t)
@@ -325,6 +325,7 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 	for name, l := range map[string]map[string]string{
 		"shop":   {"network-policy.homelab/profile": "internal"},
 		"hatch":  {"network-policy.homelab/profile": "isolated", "network-policy.homelab/enforcement": "disabled"},
+		"audit":  {"network-policy.homelab/profile": "isolated", "network-policy.homelab/enforcement": "audit"},
 		"broken": {"network-policy.homelab/profile": "no-such-profile"},
 		"team":   {"network-policy.homelab/profile": "reported"},
 	} {

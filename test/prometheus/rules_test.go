@@ -24,8 +24,8 @@ func TestRulesAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "SUCCESS: 7 rules found") {
-		t.Fatalf("want exactly seven alerts (two escape hatch, one ceiling, two readiness, two manager health):\n%s", out)
+	if !strings.Contains(string(out), "SUCCESS: 9 rules found") {
+		t.Fatalf("want exactly nine alerts (two escape hatch, one audit, one time bypassed, one ceiling, two readiness, two manager health):\n%s", out)
 	}
 }
 
