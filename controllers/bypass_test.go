@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,6 +45,21 @@ func forgeCondition(ns string, t corev1.NamespaceConditionType, edit func(*corev
 	}
 	obj.Status.Conditions = out
 	Expect(k8s.Status().Update(ctx, obj, client.FieldOwner("kubectl-edit"))).To(Succeed())
+}
+
+// platformEvents are the Events about Namespace ns recorded in the manager's own namespace.
+func platformEvents(ns string) func() []string {
+	return func() []string {
+		list := &eventsv1.EventList{}
+		Expect(k8s.List(ctx, list, client.InNamespace(recordNamespace))).To(Succeed())
+		var out []string
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "Namespace" && e.Regarding.Name == ns {
+				out = append(out, e.Type+" "+e.Reason+" "+e.Note)
+			}
+		}
+		return out
+	}
 }
 
 // within is how fast a forged condition must be rewritten: from the watch, never from a resync.
@@ -162,6 +178,26 @@ var _ = Describe("A bypass's clock", func() {
 
 		Expect(k8s.Delete(ctx, ns)).To(Succeed())
 		Eventually(recordOf(ns.Name)).WithTimeout(90 * time.Second).Should(BeNil())
+	})
+
+	It("records its Events also in the manager's own namespace, where the namespace's admin cannot delete them", func() {
+		ns := newNamespace("told", map[string]string{profileKey: "isolated", enforcementKey: "disabled"})
+		expectAllowAll(ns.Name)
+		opened := ContainElement(ContainSubstring("Warning " + conditions.ReasonEnforcementDisabled + " network policy enforcement disabled by label"))
+		Eventually(events(ns.Name)).Should(opened)
+		Eventually(platformEvents(ns.Name)).Should(opened)
+
+		By("the namespace's admin deletes the copy in its namespace")
+		Expect(k8s.DeleteAllOf(ctx, &eventsv1.Event{}, client.InNamespace(ns.Name))).To(Succeed())
+		Eventually(events(ns.Name)).Should(BeEmpty())
+		Expect(platformEvents(ns.Name)()).To(opened)
+
+		By("every later one too: the warning as it ages, the end of the bypass")
+		fakeClock.Step(6 * time.Minute)
+		touch(ns.Name)
+		Eventually(platformEvents(ns.Name)).Should(ContainElement(ContainSubstring("Warning " + conditions.ReasonEnforcementDisabledWarning)))
+		setLabels(ns.Name, nil, enforcementKey)
+		Eventually(platformEvents(ns.Name)).Should(ContainElement(ContainSubstring("Normal " + conditions.ReasonEnforcementRestored)))
 	})
 
 	It("writes nothing while nothing changes, though every resync reconciles", func() {

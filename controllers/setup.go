@@ -178,7 +178,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			RecordNamespace: opts.RecordNamespace}},
 		{enforcementctrl.ControllerName, &enforcementctrl.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 			Applier:  applier(ownership.ComponentEnforcement, enforcementctrl.ControllerName),
-			Contract: opts.Contract, Thresholds: opts.Enforcement, Recorder: recorder(enforcementctrl.ControllerName), Clock: opts.Clock,
+			Contract: opts.Contract, Thresholds: opts.Enforcement, Clock: opts.Clock,
+			// Every Event about a bypass also where the platform team reads it, out of the namespace admin's reach.
+			Recorder: nsstatus.AlsoIn(opts.RecordNamespace, recorder(enforcementctrl.ControllerName),
+				nsBroadcaster.NewRecorder(mgr.GetScheme(), "netprofile-"+enforcementctrl.ControllerName)),
 			RecordNamespace: opts.RecordNamespace}},
 		{sharedresource.ControllerName, &sharedresource.Reconciler{Client: mgr.GetClient(), Applier: applier(ownership.ComponentProvider, sharedresource.ControllerName),
 			Renderer: renderer, Status: status(sharedresource.ControllerName)}},

@@ -239,6 +239,31 @@ func (r namespaceEvents) Eventf(regarding, related runtime.Object, eventtype, re
 		related, eventtype, reason, action, note, args...)
 }
 
+// AlsoIn records every Event about a Namespace through r, and a copy in namespace (the manager's own) through
+// copies: the platform team reads them there, and a namespace's admin, who may delete the Events of that
+// namespace, cannot delete these. The copy's reference names the Namespace with namespace as its own, as the
+// API server takes an Event outside default and kube-system only about an object with a namespace. Events
+// about other objects, and about namespace itself, are recorded through r only.
+func AlsoIn(namespace string, r, copies events.EventRecorder) events.EventRecorder {
+	return platformCopies{namespace, r, copies}
+}
+
+type platformCopies struct {
+	namespace     string
+	other, copies events.EventRecorder
+}
+
+func (r platformCopies) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	r.other.Eventf(regarding, related, eventtype, reason, action, note, args...)
+	ns, ok := regarding.(*corev1.Namespace)
+	if !ok || ns.Name == r.namespace {
+		return
+	}
+	r.copies.Eventf(&corev1.Namespace{TypeMeta: ns.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: ns.Name, Namespace: r.namespace, UID: ns.UID, ResourceVersion: ns.ResourceVersion}},
+		related, eventtype, reason, action, note, args...)
+}
+
 // FallbackSink writes Events through sink. An Event about a Namespace goes to "default", where client-go
 // would have put it, when its own namespace cannot take it: the manager's cache already shows the namespace
 // terminating or gone (the API server would refuse the create, so it is never sent there), or the API server
