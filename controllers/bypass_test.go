@@ -200,6 +200,34 @@ var _ = Describe("A bypass's clock", func() {
 		Eventually(platformEvents(ns.Name)).Should(ContainElement(ContainSubstring("Normal " + conditions.ReasonEnforcementRestored)))
 	})
 
+	It("keeps expiring a bypass while its namespace terminates, as its pods may still run", func() {
+		ns := newNamespace("ending", map[string]string{profileKey: "isolated", enforcementKey: "disabled"})
+		setAnnotation(ns.Name, untilAnnotation, fakeClock.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+		expectAllowAll(ns.Name)
+		Eventually(enforcementCondition(ns.Name)).Should(HaveField("Message", ContainSubstring("ends by itself")))
+
+		// Without the namespace controller's finalizer, deleting the namespace leaves its contents (its pods and
+		// policies) in place, as they are while pods take their grace period: the namespace stays Terminating.
+		const hold = "netprofile.test/hold"
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ns), ns)).To(Succeed())
+		ns.Spec.Finalizers = []corev1.FinalizerName{hold}
+		Expect(k8s.SubResource("finalize").Update(ctx, ns)).To(Succeed())
+		DeferCleanup(func() {
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ns), ns)).To(Succeed())
+			ns.Spec.Finalizers = nil
+			Expect(k8s.SubResource("finalize").Update(ctx, ns)).To(Succeed())
+		})
+		Expect(k8s.Delete(ctx, ns)).To(Succeed())
+		Consistently(getCNP(ns.Name, allowAll)).ShouldNot(BeNil(), "terminating is not the end of the bypass")
+
+		fakeClock.Step(61 * time.Minute)
+		touch(ns.Name)
+		Eventually(cnpGone(ns.Name, allowAll)).Should(BeTrue())
+		Eventually(enforcementCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonDisableExpired))
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ns), ns)).To(Succeed())
+		Expect(ns.DeletionTimestamp).NotTo(BeNil(), "it expired while the namespace was terminating")
+	})
+
 	It("writes nothing while nothing changes, though every resync reconciles", func() {
 		ns := newNamespace("steady", map[string]string{profileKey: "standard", enforcementKey: "disabled"})
 		expectAllowAll(ns.Name)

@@ -103,10 +103,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	// A terminating namespace deletes its own contents; writes would only fail.
-	if !ns.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
+	// A terminating namespace's pods may run for their grace period, or for as long as a finalizer holds the
+	// namespace: its bypass keeps its clock and ends when due. Only creating or repairing an allow-all is left
+	// out there (the API server refuses new objects in a terminating namespace, and a new bypass has no use).
+	terminating := !ns.DeletionTimestamp.IsZero()
 	now := r.Clock.Now()
 	stored, live, err := r.load(ctx, ns.Name)
 	if err != nil {
@@ -129,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	// Audit first: moving from the escape hatch to audit, the audit's allow-all stands before the hatch's goes.
-	if err := r.reconcileAudit(ctx, ns, st); err != nil {
+	if err := r.reconcileAudit(ctx, ns, st, terminating); err != nil {
 		return ctrl.Result{}, err
 	}
 	result := ctrl.Result{RequeueAfter: requeue(st, rec, now, r.Thresholds)}
@@ -150,7 +150,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return result, status.Clear(ctx, ns)
 	}
 	cond := enforcement.Condition(r.Contract, st, r.Thresholds)
-	if st.Bypassed() {
+	switch {
+	case st.Bypassed() && terminating:
+		if current == nil {
+			cond.Message += "; the namespace is terminating, so the allow-all is not created"
+		}
+	case st.Bypassed():
 		if _, err := r.Applier.Apply(ctx, policy.AllowAll(ns.Name), ns); err != nil {
 			if !apply.IsClash(err) {
 				return ctrl.Result{}, err
@@ -160,7 +165,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		} else if invalid := apply.Rejected(current); invalid != "" {
 			cond.Reason, cond.Message = conditions.ReasonRejectedByAgent, invalid+"; the enforcement bypass is not in effect"
 		}
-	} else if current != nil {
+	case current != nil:
 		if err := r.Applier.Delete(ctx, current, ns.UID); err != nil {
 			if !apply.IsClash(err) {
 				return ctrl.Result{}, err
@@ -193,8 +198,9 @@ func requeue(st enforcement.State, rec *enforcement.Record, now time.Time, t enf
 }
 
 // reconcileAudit applies or removes the audit's allow-all and reports on the Audit condition, under a field
-// manager of its own so that its condition and the escape hatch's never drop each other.
-func (r *Reconciler) reconcileAudit(ctx context.Context, ns *corev1.Namespace, st enforcement.State) error {
+// manager of its own so that its condition and the escape hatch's never drop each other. In a terminating
+// namespace it only removes.
+func (r *Reconciler) reconcileAudit(ctx context.Context, ns *corev1.Namespace, st enforcement.State, terminating bool) error {
 	current, err := apply.Current[cilium.CiliumNetworkPolicy](ctx, r.Client, client.ObjectKey{Namespace: ns.Name, Name: ownership.AuditPolicyName})
 	if err != nil {
 		return err
@@ -202,6 +208,8 @@ func (r *Reconciler) reconcileAudit(ctx context.Context, ns *corev1.Namespace, s
 	status := nsstatus.Writer{Client: r.Client, FieldManager: AuditFieldManager, Recorder: r.Recorder, Type: conditions.Audit, Clock: r.Clock}
 	cond := enforcement.AuditCondition(r.Contract, st)
 	switch {
+	case st.Auditing() && terminating:
+		// What stands stays until the audit ends; nothing is created in a terminating namespace.
 	case st.Auditing():
 		if _, err := r.Applier.Apply(ctx, policy.Audit(ns.Name), ns); err != nil {
 			if !apply.IsClash(err) {
