@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
 
@@ -258,6 +259,18 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 				Expect(afterAnn).To(Equal(beforeAnn))
 			}
 		}
+		By("netprofile's record of the bypass is out of their reach")
+		record := &corev1.ConfigMap{}
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: enforcement.RecordName(auditNS)}, record)
+		}).Should(Succeed())
+		for _, user := range []string{tenant, rbAdmin} {
+			forged := record.DeepCopy()
+			forged.Data["since"] = time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			Expect(impersonate(user).Update(ctx, forged)).To(Satisfy(apierrors.IsForbidden), "%s changes the record", user)
+			Expect(impersonate(user).Delete(ctx, record.DeepCopy())).To(Satisfy(apierrors.IsForbidden), "%s deletes the record", user)
+		}
+
 		By("the refusal names audit mode and the end")
 		Expect(write(tenant, main, auditNS, nil, map[string]any{untilKey: later})).To(MatchError(ContainSubstring(
 			tenant + " may not put namespace " + auditNS + " in audit mode, which forwards all its traffic like the escape hatch (label " +
