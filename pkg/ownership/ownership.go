@@ -78,24 +78,45 @@ func BaselinePolicyName(baseline string) string { return baselinePrefix + baseli
 // FieldManager is the server-side apply field manager under which a component writes its policies.
 func FieldManager(component string) string { return NamePrefix + component }
 
+// namespaceNames are the names reserved in every namespace, owned by that Namespace, with the component that
+// writes each. Reserved and NamespaceNames both read it, so a new per-namespace policy is added here once.
+var namespaceNames = []struct{ name, component string }{
+	{NamespacePolicyName, ComponentNamespacePolicy},
+	{CeilingPolicyName, ComponentNamespacePolicy},
+	{AllowAllPolicyName, ComponentEnforcement},
+	{AuditPolicyName, ComponentEnforcement},
+}
+
+// NamespaceNames are the policy names reserved in every namespace for the Namespace itself, sorted: what
+// netprofile may have written into a namespace whatever it renders there now, and so what it deletes there
+// when it no longer renders them.
+func NamespaceNames() []string {
+	out := make([]string, 0, len(namespaceNames))
+	for _, n := range namespaceNames {
+		out = append(out, n.name)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Reserved says which component and owner a policy name is reserved for. namespaced tells the two policy
 // kinds apart (the names of namespaced and clusterwide policies are reserved separately). The owner is the
 // Namespace of the object for the namespace-policy and enforcement components, the SharedResource for
 // provider halves and the Baseline for baselines.
 func Reserved(name string, namespaced bool) (component, owner string, ok bool) {
-	switch {
-	case !namespaced:
+	if !namespaced {
 		if b, ok := strings.CutPrefix(name, baselinePrefix); ok && b != "" {
 			return ComponentBaseline, b, true
 		}
-	case name == NamespacePolicyName, name == CeilingPolicyName:
-		return ComponentNamespacePolicy, "", true
-	case name == AllowAllPolicyName, name == AuditPolicyName:
-		return ComponentEnforcement, "", true
-	default:
-		if r, ok := strings.CutPrefix(name, providerPrefix); ok && r != "" {
-			return ComponentProvider, r, true
+		return "", "", false
+	}
+	for _, n := range namespaceNames {
+		if n.name == name {
+			return n.component, "", true
 		}
+	}
+	if r, ok := strings.CutPrefix(name, providerPrefix); ok && r != "" {
+		return ComponentProvider, r, true
 	}
 	return "", "", false
 }

@@ -1,6 +1,7 @@
 package ownership
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ func TestReserved(t *testing.T) {
 	}{
 		{NamespacePolicyName, true, ComponentNamespacePolicy, "", true},
 		{AllowAllPolicyName, true, ComponentEnforcement, "", true},
+		{AuditPolicyName, true, ComponentEnforcement, "", true},
+		{CeilingPolicyName, true, ComponentNamespacePolicy, "", true},
 		{ProviderPolicyName("postgres"), true, ComponentProvider, "postgres", true},
 		{BaselinePolicyName("dns"), false, ComponentBaseline, "dns", true},
 		// Each kind reserves its own names.
@@ -30,6 +33,21 @@ func TestReserved(t *testing.T) {
 		comp, owner, ok := Reserved(tc.name, tc.namespaced)
 		if comp != tc.component || owner != tc.owner || ok != tc.ok {
 			t.Errorf("Reserved(%q, %v) = %q, %q, %v; want %q, %q, %v", tc.name, tc.namespaced, comp, owner, ok, tc.component, tc.owner, tc.ok)
+		}
+	}
+}
+
+// TestNamespaceNames: the per-namespace names are exactly the reserved names whose owner is the Namespace, so
+// a caller that walks them (render --diff) sees every policy the operator may delete in a namespace.
+func TestNamespaceNames(t *testing.T) {
+	got := NamespaceNames()
+	want := []string{CeilingPolicyName, AuditPolicyName, AllowAllPolicyName, NamespacePolicyName}
+	if !slices.Equal(got, want) {
+		t.Errorf("NamespaceNames() = %v, want %v", got, want)
+	}
+	for _, name := range got {
+		if comp, owner, ok := Reserved(name, true); !ok || owner != "" || comp == ComponentProvider {
+			t.Errorf("Reserved(%q, true) = %q, %q, %v; want a Namespace-owned name", name, comp, owner, ok)
 		}
 	}
 }

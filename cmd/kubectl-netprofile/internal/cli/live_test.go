@@ -392,6 +392,29 @@ func TestLive(t *testing.T) {
 			t.Errorf("unchanged or out-of-scope policies are in the diff:\n%s", r.stdout)
 		}
 	})
+	t.Run("render --diff: a stale audit allow-all and a stale ceiling are ones the operator deletes", func(t *testing.T) {
+		// plain carries no label, so nothing is rendered for it and both are stale there.
+		audit, err := compat.CNP(policy.Audit("plain"))
+		must(t, err)
+		ceiling := policy.AllowAll("plain")
+		ceiling.Name = ownership.CeilingPolicyName
+		stale, err := compat.CNP(ceiling)
+		must(t, err)
+		for _, p := range []*ciliumv2.CiliumNetworkPolicy{audit, stale} {
+			must(t, k8s.Create(ctx, p, operator(p)))
+			t.Cleanup(func() { must(t, k8s.Delete(ctx, p)) })
+		}
+
+		r := run(t, "", "render", "-f", apps, "--diff", kc)
+		if r.code != cli.ExitFindings {
+			t.Fatalf("exit %d, want %d\n%s%s", r.code, cli.ExitFindings, r.stdout, r.stderr)
+		}
+		for _, name := range []string{ownership.AuditPolicyName, ownership.CeilingPolicyName} {
+			if s := "+++ rendered/CiliumNetworkPolicy/plain/" + name + " (not generated: the operator deletes it)\n"; !strings.Contains(r.stdout, s) {
+				t.Errorf("diff does not contain %q:\n%s", s, r.stdout)
+			}
+		}
+	})
 	t.Run("render --diff: a namespace whose policy the operator has yet to create", func(t *testing.T) {
 		r := run(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: newapp\n  labels:\n    network-policy.homelab/profile: isolated\n",
 			"render", "-f", "-", "--diff", kc)

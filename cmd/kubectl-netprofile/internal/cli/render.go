@@ -393,7 +393,7 @@ func (o *renderOptions) live(ctx context.Context, c client.Client, set *desired.
 		return nil
 	}
 	for _, ns := range o.namespaces(set, refused) {
-		for _, name := range []string{ownership.NamespacePolicyName, ownership.AllowAllPolicyName} {
+		for _, name := range ownership.NamespaceNames() {
 			live := &ciliumv2.CiliumNetworkPolicy{}
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, live); err != nil {
 				if client.IgnoreNotFound(err) != nil {
