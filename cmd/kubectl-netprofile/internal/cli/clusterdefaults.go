@@ -24,11 +24,13 @@ const (
 	flagClusterName     = "cluster-name"
 )
 
-// resolve settles --label-domain and --platform-namespaces, once per run. A flag the user set always wins.
-// Otherwise commands that read the cluster (g.live), and every command with --cluster-defaults, take them from
-// the cluster's LabelContract, so they judge labels as the manager and admission do; without one (an older
-// manager, no right to read it) they keep the built-in defaults and say so in one line on stderr. Offline
-// commands without --cluster-defaults never touch the cluster.
+// resolve settles --label-domain, --platform-namespaces, --cluster-name and the escape hatch's thresholds,
+// once per run. A flag the user set always wins. Otherwise commands that read the cluster (g.live), and every
+// command with --cluster-defaults, take them from the cluster's LabelContract, so they judge labels as the
+// manager and admission do; without one (an older manager, no right to read it) they keep the built-in
+// defaults and say so in one line on stderr. Offline commands without --cluster-defaults never touch the
+// cluster. The thresholds have no flag, so the LabelContract is read even when every flag is set: a manager
+// run with --enforcement-max-disabled ends bypasses the built-in thresholds keep open.
 func (g *globals) resolve(ctx context.Context) error {
 	if g.resolved {
 		return nil
@@ -38,9 +40,6 @@ func (g *globals) resolve(ctx context.Context) error {
 		return nil
 	}
 	domainSet, platformSet := g.flags.Changed(flagLabelDomain), g.flags.Changed(flagPlatform)
-	if domainSet && platformSet {
-		return nil // nothing to take from the cluster
-	}
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -56,6 +55,9 @@ func (g *globals) resolve(ctx context.Context) error {
 		}
 		if !platformSet {
 			kept = append(kept, fmt.Sprintf("--%s=%s", flagPlatform, strings.Join(g.platform, ",")))
+		}
+		if len(kept) == 0 {
+			kept = append(kept, "escape hatch thresholds")
 		}
 		terminal.Fprintf(g.stderr, "notice: %s; using the plugin's built-in %s\n", missing, strings.Join(kept, " "))
 		return nil

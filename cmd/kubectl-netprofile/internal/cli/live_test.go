@@ -562,6 +562,30 @@ func TestLive(t *testing.T) {
 			t.Errorf("exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
 		}
 	})
+	t.Run("live commands take the escape hatch's maximum from the LabelContract, whatever flags are set", func(t *testing.T) {
+		// The manager runs with --enforcement-max-disabled=1h: hatch's bypass, open for 3 hours, has
+		// expired and the operator enforces its policies again.
+		lc := &v1alpha1.LabelContract{}
+		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(published), lc))
+		before := lc.DeepCopy()
+		lc.Enforcement.MaxDisabled = metav1.Duration{Duration: time.Hour}
+		must(t, k8s.Patch(ctx, lc, client.MergeFrom(before)))
+		t.Cleanup(func() {
+			must(t, k8s.Get(ctx, client.ObjectKeyFromObject(published), lc))
+			after := lc.DeepCopy()
+			lc.Enforcement.MaxDisabled = metav1.Duration{}
+			must(t, k8s.Patch(ctx, lc, client.MergeFrom(after)))
+		})
+		for name, flags := range map[string][]string{
+			"no flags":                              nil,
+			"both settings the contract also holds": {"--label-domain", contract.DefaultDomain, "--platform-namespaces", "kube-system,infra"},
+		} {
+			r := run(t, "", append([]string{"status", "hatch", kc}, flags...)...)
+			if row := lineOf(strings.Split(r.stdout, "\n"), "hatch "); !strings.Contains(row, " expired ") {
+				t.Errorf("%s: hatch's row does not say expired: exit %d\nstdout:\n%s\nstderr: %s", name, r.code, r.stdout, r.stderr)
+			}
+		}
+	})
 	t.Run("offline render reads the LabelContract only with --cluster-defaults", func(t *testing.T) {
 		r := run(t, infra, "render", "-f", "-", kc)
 		if r.code != 0 || !strings.Contains(r.stdout, "namespace: infra") || r.stderr != "" {

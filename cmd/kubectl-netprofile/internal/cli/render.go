@@ -56,7 +56,8 @@ reject the namespace)"; one only admission has (a grant of a SharedResource bein
 as RejectedByAdmission. One line per problem.
 
 The label domain and platform namespaces are --label-domain's and --platform-namespaces'; with --diff, or
-with --cluster-defaults, the cluster's LabelContract supplies those you do not set.
+with --cluster-defaults, the cluster's LabelContract supplies those you do not set, and the escape hatch's
+thresholds (a bypass past the manager's maximum renders as expired).
 
 --diff compares the rendered policies with the cluster's (kubeconfig) and prints a unified diff, including
 generated policies the operator would delete; exit code 1 when they differ.

@@ -151,11 +151,13 @@ outside the cluster, so the seed runbook's daily workflows work from a laptop or
   adopt, enforce     replay observed Hubble flows against the cluster with enforcement on or a proposed
                      change (what would break, what would be fixed); suggest a namespace's profile and grants
 
-Label domain and platform namespaces: commands that read the cluster (status, render --diff) take them from
-the cluster's LabelContract, which the manager publishes (the one named after --label-domain if given, else
-the default domain's, else the only one), so they judge labels as the manager and admission do. A flag you
-set wins. Without a LabelContract (an older manager, no right to read it) they use the built-in defaults and
-say so on stderr. Offline commands use the flags' values, or the cluster's with --cluster-defaults.
+Label domain, platform namespaces and the escape hatch's thresholds (its maximum duration among them):
+commands that read the cluster (status, render --diff) take them from the cluster's LabelContract, which the
+manager publishes (the one named after --label-domain if given, else the default domain's, else the only
+one), so they judge labels as the manager and admission do. A flag you set wins; the thresholds have none.
+Without a LabelContract (an older manager, no right to read it) they use the built-in defaults and say so on
+stderr. Offline commands use the flags' values and built-in thresholds, or the cluster's with
+--cluster-defaults.
 
 Cluster access takes kubectl's flags (--kubeconfig, --context, --as, --as-group, --request-timeout, ...), so
 the plugin reads the cluster as kubectl does with the same flags; commands that work offline never read it.
@@ -180,7 +182,7 @@ Exit codes: 0 OK; 1 the answer is negative (findings, not Ready, denied, differe
 	pf.StringVar(&g.cluster, flagClusterName, policy.DefaultClusterName,
 		"the Cilium cluster the policies are for (the manager's --cluster-name; not kubectl's --cluster); if unset, live commands read the cluster's LabelContract")
 	pf.BoolVar(&g.clusterDefaults, flagClusterDefaults, false,
-		"offline commands too: take unset --label-domain and --platform-namespaces from the cluster's LabelContract (the catalogue stays --catalogue's)")
+		"offline commands too: take unset --label-domain and --platform-namespaces, and the escape hatch's thresholds, from the cluster's LabelContract (the catalogue stays --catalogue's)")
 	g.flags = pf
 	completeConfigFlags(root, g)
 
