@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/lint"
+	"github.com/netprofile/netprofile/pkg/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -512,6 +514,13 @@ func TestHelp(t *testing.T) {
 		r := run(t, "", sub, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "kubectl netprofile "+sub) {
 			t.Errorf("%s --help: exit %d\n%s", sub, r.code, r.stdout)
+		}
+	}
+	// render refuses an enforcement value netprofile does not understand: its help names every one it does.
+	render := run(t, "", "render", "--help")
+	for _, v := range contract.EnforcementValues {
+		if !strings.Contains(render.stdout, strconv.Quote(v)) {
+			t.Errorf("render --help does not name the enforcement value %q:\n%s", v, render.stdout)
 		}
 	}
 	root := run(t, "", "--help")

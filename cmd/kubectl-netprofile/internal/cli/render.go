@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/ownership"
 	"github.com/netprofile/netprofile/pkg/policy"
@@ -41,7 +43,7 @@ func newRender(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render -f <namespace.yaml>... [--catalogue <dir>] [--cluster-policies] [--diff]",
 		Short: "Print exactly the policies the operator would generate",
-		Long: strings.TrimSpace(`
+		Long: strings.TrimSpace(fmt.Sprintf(`
 Render the Cilium policies netprofile generates for Namespace manifests, with the operator's own code: each
 namespace's policy (profile and access grants), the escape hatch's allow-all, and with --cluster-policies the
 provider halves of the shared resources and the baselines. Use it to review a GitOps PR or in CI.
@@ -49,8 +51,8 @@ provider halves of the shared resources and the baselines. Use it to review a Gi
 The catalogue (NetworkProfiles, SharedResources, Baselines) is the one the chart ships unless --catalogue
 names directories; catalogue objects among the -f files override it by name. A namespace netprofile would
 refuse (unknown profile, a typo in a label, a profile on a platform namespace, an enforcement value other
-than "disabled") is reported on stderr with the condition reason the operator would set, and makes the exit
-code 1. Each namespace is also judged as the chart's label admission policy judges a new namespace, against
+than %s) is reported on stderr with the condition reason the operator would set, and
+makes the exit code 1. Each namespace is also judged as the chart's label admission policy judges a new namespace, against
 the catalogue in use: a problem for which admission would turn the manifest away ends with "(admission would
 reject the namespace)"; one only admission has (a grant of a SharedResource being deleted, say) is reported
 as RejectedByAdmission. One line per problem.
@@ -64,7 +66,7 @@ generated policies the operator would delete; exit code 1 when they differ.
 
 -o yaml (the default) prints one YAML document per policy, ready for kubectl apply or a GitOps repository;
 the other formats are kubectl get's and see the policies as one List: json, name, jsonpath, go-template and
-custom-columns.`),
+custom-columns.`, quotedOr(contract.EnforcementValues))),
 		Example: strings.Trim(`
   # What does my app's namespace get?
   kubectl netprofile render -f apps/my-app/namespace.yaml
@@ -151,6 +153,18 @@ func (o *renderOptions) compute(ctx context.Context, g *globals) (*desired.Set, 
 	})
 	set.Problems = admission(r, files.Namespaces, cat, set.Problems)
 	return set, nil
+}
+
+// quotedOr is values quoted and joined for a sentence: "a", "b" or "c".
+func quotedOr(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // ReasonRejectedByAdmission names a problem only the chart's label admission policy has with a namespace.

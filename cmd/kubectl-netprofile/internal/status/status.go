@@ -85,8 +85,7 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 		row.Enforcement = "expired"
 	case st.Label == enforcement.Invalid:
 		row.Enforcement = "disabled"
-		row.Problems = append(row.Problems, fmt.Sprintf("label %s=%q: the only value is %q; the bypass stays open as it was",
-			c.EnforcementKey(), st.Value, contract.EnforcementDisabled))
+		row.Problems = append(row.Problems, conditions.InvalidEnforcementMessage(c.EnforcementKey(), st.Value)+"; the bypass stays open as it was")
 	case st.Open:
 		row.Enforcement = "disabled"
 	default:
@@ -104,7 +103,9 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 	sorted := slices.Clone(owned)
 	slices.SortFunc(sorted, func(a, b ciliumv2.CiliumNetworkPolicy) int { return cmp.Compare(a.Name, b.Name) })
 	for _, p := range sorted {
-		pol := Policy{Name: p.Name, Component: p.Labels[ownership.ComponentLabel]}
+		// The reserved name says which component wrote it; the component label is anyone's to edit.
+		comp, _, _ := ownership.Reserved(p.Name, true)
+		pol := Policy{Name: p.Name, Component: comp}
 		for _, pc := range p.Status.Conditions {
 			if pc.Type == ciliumv2.PolicyConditionValid {
 				pol.Valid, pol.Message = string(pc.Status), pc.Message

@@ -101,6 +101,14 @@ func TestSummarize(t *testing.T) {
 			ns: namespace(map[string]string{hatch: "off"}, nil),
 			ok: false, enforcement: "invalid", problem: `netprofile understands "disabled" (the escape hatch) and "audit"`,
 		},
+		"a value not understood keeps an open bypass open, and names every value": {
+			ns: namespace(map[string]string{profile: "isolated", hatch: "off"}, nil,
+				ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
+				corev1.NamespaceCondition{Type: conditions.EnforcementDisabled, Status: corev1.ConditionTrue,
+					Reason: conditions.ReasonInvalidEnforcement, LastTransitionTime: metav1.NewTime(now.Add(-3 * time.Hour))}),
+			ok: false, enforcement: "disabled since 2026-07-01T09:00:00Z (3h0m0s, InvalidEnforcementValue)",
+			problem: `netprofile understands "disabled" (the escape hatch) and "audit" (audit mode); the bypass stays open as it was`,
+		},
 		"audit mode, since netprofile's record": {
 			ns: namespace(map[string]string{hatch: "audit", profile: "standard"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied),
 				corev1.NamespaceCondition{Type: conditions.Audit, Status: corev1.ConditionTrue, Reason: conditions.ReasonAuditMode, LastTransitionTime: metav1.NewTime(now.Add(-2 * time.Hour))}),
@@ -145,6 +153,17 @@ func TestSummarize(t *testing.T) {
 				t.Errorf("policies = %q, want %q", row.PoliciesText(), tc.policiesCol)
 			}
 		})
+	}
+}
+
+// TestSummarizeComponent: a policy's component is its reserved name's, not its label's, which anyone who may
+// edit the policy may change.
+func TestSummarizeComponent(t *testing.T) {
+	p := owned(ownership.AllowAllPolicyName, ownership.ComponentEnforcement, "")
+	p.Labels[ownership.ComponentLabel] = ownership.ComponentBaseline
+	row := status.Summarize(contract.Default(), namespace(nil, nil), []ciliumv2.CiliumNetworkPolicy{p}, nil, now, enforcement.DefaultThresholds)
+	if len(row.Policies) != 1 || row.Policies[0].Component != ownership.ComponentEnforcement {
+		t.Errorf("policies = %+v, want %s's component %q", row.Policies, p.Name, ownership.ComponentEnforcement)
 	}
 }
 
