@@ -38,8 +38,9 @@ generate: ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object paths="./api/..." paths="./pkg/ciliumpolicy/..."
 
 .PHONY: helm-sync
-helm-sync: manifests ## Sync the chart's generated parts: CRDs and RBAC from config/; the plain alert rules from the chart.
+helm-sync: manifests ## Sync the chart's generated parts: CRDs and RBAC from config/, the LICENSE; the plain alert rules from the chart.
 	@mkdir -p charts/netprofile/crds charts/netprofile/files/rbac config/prometheus
+	cp LICENSE charts/netprofile/LICENSE
 	rm -f charts/netprofile/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/netprofile/crds/
 	cp config/rbac/role.yaml charts/netprofile/files/rbac/role.yaml

@@ -8,7 +8,8 @@
 //
 // Each archive (tar.gz; zip for Windows, where krew and users expect one) holds the plugin, built static
 // (CGO_ENABLED=0) with -trimpath and the version stamped into pkg/version, the kubectl_complete-netprofile
-// completion script (not for Windows: it is a sh script), README.md and LICENSE when the repository has one.
+// completion script (not for Windows: it is a sh script), README.md and LICENSE (krew-index accepts no plugin
+// without its license, so a checkout without one builds no archive).
 // Entries carry fixed times and owners, so the same commit and Go give the same archives.
 package main
 
@@ -82,11 +83,11 @@ func run(version string, platforms []string, out string, also []string) error {
 			return err
 		}
 	}
-	extra := []string{"README.md"}
-	if _, err := os.Stat("LICENSE"); err == nil {
-		extra = append(extra, "LICENSE")
-	} else {
-		fmt.Fprintln(os.Stderr, "dist: warning: the repository has no LICENSE, so the archives have none; krew-index accepts no plugin without one")
+	extra := []string{"README.md", "LICENSE"}
+	for _, f := range extra {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("every archive ships %s: %w", f, err)
+		}
 	}
 	tmp, err := os.MkdirTemp("", "netprofile-dist-")
 	if err != nil {

@@ -180,8 +180,11 @@ func manifest(dist, version, urlBase string) ([]byte, error) {
 		if goos == "windows" {
 			exe += ".exe"
 		}
-		if !slices.Contains(names, exe) {
-			return nil, fmt.Errorf("%s holds no %s", s.name, exe)
+		// krew-index installs the license with the plugin, and accepts no plugin without one.
+		for _, want := range []string{exe, "LICENSE"} {
+			if !slices.Contains(names, want) {
+				return nil, fmt.Errorf("%s holds no %s: rebuild with make dist", s.name, want)
+			}
 		}
 		pl := Platform{
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"os": goos, "arch": goarch}},

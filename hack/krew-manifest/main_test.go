@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,10 +36,10 @@ func fakeDist(t *testing.T) string {
 		var b []byte
 		if goos == "windows" {
 			name += ".zip"
-			b = zipOf(t, "kubectl-netprofile.exe", "README.md")
+			b = zipOf(t, "kubectl-netprofile.exe", "README.md", "LICENSE")
 		} else {
 			name += ".tar.gz"
-			b = tarOf(t, "kubectl-netprofile", "kubectl_complete-netprofile", "README.md")
+			b = tarOf(t, "kubectl-netprofile", "kubectl_complete-netprofile", "README.md", "LICENSE")
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -75,14 +76,18 @@ func TestManifest(t *testing.T) {
 	}
 	for i, pl := range p.Spec.Platforms {
 		goos, goarch, _ := strings.Cut(release[i], "/")
-		ext, bin, files := ".tar.gz", "kubectl-netprofile", 3
+		ext, bin, files := ".tar.gz", "kubectl-netprofile", 4
 		if goos == "windows" {
-			ext, bin, files = ".zip", "kubectl-netprofile.exe", 2
+			ext, bin, files = ".zip", "kubectl-netprofile.exe", 3
 		}
 		uri := "https://github.com/netprofile/netprofile/releases/download/" + version + "/kubectl-netprofile_" + version + "_" + goos + "_" + goarch + ext
 		if pl.Selector.MatchLabels["os"] != goos || pl.Selector.MatchLabels["arch"] != goarch || pl.URI != uri || pl.Bin != bin ||
 			len(pl.Files) != files || pl.Files[0].From != bin || pl.Files[0].To != "." {
 			t.Errorf("platform %d: %+v", i, pl)
+		}
+		// krew-index's rule: the license is installed with the plugin.
+		if !slices.Contains(pl.Files, FileOperation{From: "LICENSE", To: "."}) {
+			t.Errorf("platform %d does not install LICENSE: %+v", i, pl.Files)
 		}
 	}
 	if !strings.Contains(p.Spec.Caveats, "/store/netprofile/"+version+"/kubectl_complete-netprofile") {
@@ -142,6 +147,20 @@ func TestManifestRefuses(t *testing.T) {
 				}
 			},
 			says: "holds no kubectl-netprofile",
+		},
+		"an archive without a LICENSE": {
+			change: func(t *testing.T, dist string) {
+				b := tarOf(t, "kubectl-netprofile", "README.md")
+				name := "kubectl-netprofile_" + version + "_linux_arm64.tar.gz"
+				if err := os.WriteFile(filepath.Join(dist, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(b)
+				if err := os.WriteFile(filepath.Join(dist, sumsFile), []byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			says: "holds no LICENSE",
 		},
 		"no sums": {
 			change: func(t *testing.T, dist string) {

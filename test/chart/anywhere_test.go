@@ -394,6 +394,33 @@ type chartMetadata struct {
 	Annotations map[string]string `json:"annotations"`
 }
 
+// The chart is Apache-2.0, as the repository's LICENSE is: Artifact Hub shows the annotation's SPDX id, and the
+// packaged chart carries the license text itself (helm package takes LICENSE from the chart's directory).
+func TestChartLicense(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md chartMetadata
+	if err := yaml.Unmarshal(b, &md); err != nil {
+		t.Fatal(err)
+	}
+	if got := md.Annotations["artifacthub.io/license"]; got != "Apache-2.0" {
+		t.Errorf("artifacthub.io/license %q, want Apache-2.0", got)
+	}
+	root, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(root), []byte("Apache License\n                           Version 2.0, January 2004")) {
+		t.Errorf("LICENSE is not the Apache License 2.0:\n%.200s", root)
+	}
+	chart, err := os.ReadFile(filepath.Join(chartDir, "LICENSE"))
+	if err != nil || !bytes.Equal(chart, root) {
+		t.Errorf("charts/netprofile/LICENSE is not the repository's LICENSE (make helm-sync): %v", err)
+	}
+}
+
 // Chart.yaml's metadata is complete for Artifact Hub and agrees with what the chart ships: its CRD list with
 // crds/, its examples with config/samples (decoded strictly), its images with what the chart renders, its icon
 // with a file in this repository.

@@ -83,12 +83,9 @@ func TestDist(t *testing.T) {
 			t.Errorf("digest file %q, index.json %+v", digest, index)
 		}
 	})
-	t.Run("the archive holds the plugin, the completion script and the README", func(t *testing.T) {
+	t.Run("the archive holds the plugin, the completion script, the README and the LICENSE", func(t *testing.T) {
 		got := untar(t, filepath.Join(dist, archive))
-		want := []string{"kubectl-netprofile", "kubectl_complete-netprofile", "README.md"}
-		if _, err := os.Stat(filepath.Join(root, "LICENSE")); err == nil {
-			want = append(want, "LICENSE")
-		}
+		want := []string{"kubectl-netprofile", "kubectl_complete-netprofile", "README.md", "LICENSE"}
 		var entries []string
 		for _, e := range got {
 			entries = append(entries, e.name)
@@ -98,6 +95,8 @@ func TestDist(t *testing.T) {
 		}
 		script, err := os.ReadFile(filepath.Join(root, "cmd", "kubectl-netprofile", "kubectl_complete-netprofile"))
 		must(t, err)
+		license, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+		must(t, err)
 		for _, e := range got {
 			executable := e.name == "kubectl-netprofile" || e.name == "kubectl_complete-netprofile"
 			if executable != (e.mode&0o111 != 0) {
@@ -106,25 +105,13 @@ func TestDist(t *testing.T) {
 			if e.name == "kubectl_complete-netprofile" && e.content != string(script) {
 				t.Errorf("the archive's completion script is not cmd/kubectl-netprofile/kubectl_complete-netprofile")
 			}
-		}
-	})
-
-	manifest := filepath.Join(dist, "netprofile.yaml")
-	t.Run("krew's own validator accepts the manifest", func(t *testing.T) {
-		validator := tool(t, "validate-krew-manifest")
-		// -skip-install: its install step also demands a LICENSE in the archive (krew-index's rule), which the
-		// repository does not have yet; the install is done below, with krew itself.
-		out, err := exec.Command(validator, "-manifest", manifest, "-skip-install").CombinedOutput()
-		if err != nil {
-			t.Fatalf("validate-krew-manifest: %v\n%s", err, out)
-		}
-		for _, step := range []string{"structural validation OK", "all spec.platform[] items are used", "no overlapping spec.platform[].selector"} {
-			if !strings.Contains(string(out), step) {
-				t.Errorf("validate-krew-manifest did not say %q:\n%s", step, out)
+			if e.name == "LICENSE" && e.content != string(license) {
+				t.Errorf("the archive's LICENSE is not the repository's")
 			}
 		}
 	})
 
+	manifest := filepath.Join(dist, "netprofile.yaml")
 	// kubectl and krew as a user has them: kubectl on PATH, krew as its plugin kubectl-krew.
 	kubectl, err := testenv.Kubectl()
 	must(t, err)
@@ -143,6 +130,21 @@ func TestDist(t *testing.T) {
 		}
 		return string(out), err
 	}
+	t.Run("krew's own validator accepts the manifest, installing it and finding its LICENSE", func(t *testing.T) {
+		// Without -skip-install: the validator installs the plugin with kubectl krew (from the loopback
+		// release) and demands the LICENSE among the installed files, as krew-index's CI does.
+		validate := exec.Command(tool(t, "validate-krew-manifest"), "-manifest", manifest)
+		validate.Env = env
+		out, err := validate.CombinedOutput()
+		if err != nil {
+			t.Fatalf("validate-krew-manifest: %v\n%s", err, out)
+		}
+		for _, step := range []string{"structural validation OK", "all spec.platform[] items are used", "no overlapping spec.platform[].selector"} {
+			if !strings.Contains(string(out), step) {
+				t.Errorf("validate-krew-manifest did not say %q:\n%s", step, out)
+			}
+		}
+	})
 	if out, err := kc("krew", "install", "--manifest="+manifest); err != nil {
 		t.Fatalf("kubectl krew install --manifest: %v\n%s", err, out)
 	}
