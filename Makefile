@@ -85,6 +85,17 @@ lint: ## golangci-lint (.golangci.yml): vet, staticcheck, errcheck, errorlint, r
 test: tools verify vet lint helm-lint ## Run every test: unit, golden, fuzz seeds, envtest, chart, e2e and chaos against the real control plane.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) assets)" go test ./... $(GO_TEST_FLAGS)
 
+# The packages whose tests start a control plane even under -short; make unit leaves them to make test. The
+# others skip their live tests under -short (testing.Short). make unit points KUBEBUILDER_ASSETS nowhere, so a
+# package that starts a control plane without being listed here fails there, loudly, instead of slowing it.
+CONTROL_PLANE_PACKAGES := controllers test/e2e test/chaos test/gitops test/prometheus
+MODULE := github.com/netprofile/netprofile
+
+.PHONY: unit
+unit: ## Only the tests that need no control plane (renderer, plugin, ownership, chart templates, ...): go test -short.
+	KUBEBUILDER_ASSETS=/nonexistent/make-unit-starts-no-control-plane go test -short \
+		$$(go list ./... | grep -v -x -F $(foreach p,$(CONTROL_PLANE_PACKAGES),-e $(MODULE)/$(p))) $(GO_TEST_FLAGS)
+
 .PHONY: e2e
 e2e: ## Only the whole-system test (test/e2e): the chart on a real control plane, bin/manager under its RBAC.
 	KUBEBUILDER_ASSETS="$$($(TOOLS) assets)" go test ./test/e2e/... ./test/chart/... $(GO_TEST_FLAGS)
