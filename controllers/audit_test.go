@@ -13,7 +13,7 @@ import (
 
 var _ = Describe("Audit mode", func() {
 	audit := ownership.AuditPolicyName
-	auditCondition := func(ns string) func() *corev1.NamespaceCondition { return condition(ns, conditions.Audit) }
+	auditCondition := func(ns string) func() (*corev1.NamespaceCondition, error) { return condition(ns, conditions.Audit) }
 
 	It("keeps the namespace's policies, forwards the rest, is not the escape hatch, and ends by itself", func() {
 		ns := newNamespace("audit", map[string]string{profileKey: "internal"})
@@ -68,8 +68,7 @@ var _ = Describe("Audit mode", func() {
 	It("repairs its allow-all like every generated policy", func() {
 		ns := newNamespace("audit-repair", map[string]string{profileKey: "internal", enforcementKey: "audit"})
 		Eventually(getCNP(ns.Name, audit)).ShouldNot(BeNil())
-		current, err := getCNP(ns.Name, audit)()
-		Expect(err).NotTo(HaveOccurred())
+		current := present(getCNP(ns.Name, audit)())
 		Expect(k8s.Delete(ctx, current)).To(Succeed())
 		Eventually(getCNP(ns.Name, audit)).Should(HaveField("UID", Not(Equal(current.UID))))
 	})

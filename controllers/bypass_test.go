@@ -111,7 +111,7 @@ func settled(f func() []string) []string {
 }
 
 var _ = Describe("A bypass's clock", func() {
-	auditCondition := func(ns string) func() *corev1.NamespaceCondition { return condition(ns, conditions.Audit) }
+	auditCondition := func(ns string) func() (*corev1.NamespaceCondition, error) { return condition(ns, conditions.Audit) }
 
 	It("is kept by a bypass whose label is removed and put back, and restarts only after a longer gap", func() {
 		ns := newNamespace("flap", map[string]string{profileKey: "isolated", enforcementKey: "disabled"})
@@ -390,7 +390,9 @@ var _ = Describe("A bypass's clock", func() {
 		It("rewrites a forged NetworkPolicyReady=True, and a transition time moved later", func() {
 			ns := newNamespace("forged-ready", map[string]string{profileKey: "gold"})
 			Eventually(readyCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonProfileNotFound))
-			first := readyCondition(ns.Name)().LastTransitionTime
+			got, err := readyCondition(ns.Name)()
+			Expect(err).NotTo(HaveOccurred())
+			first := got.LastTransitionTime
 			fakeClock.Step(10 * time.Minute)
 
 			forgeCondition(ns.Name, conditions.Ready, func(c *corev1.NamespaceCondition) bool {

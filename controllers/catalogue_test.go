@@ -43,11 +43,27 @@ func ensureNamespace(name string) {
 	}
 }
 
+// getCCNP reads a clusterwide policy: nil when there is none, an error only when the API server fails (see
+// getCNP).
 func getCCNP(name string) func() (*cilium.CiliumClusterwideNetworkPolicy, error) {
 	return func() (*cilium.CiliumClusterwideNetworkPolicy, error) {
 		p := &cilium.CiliumClusterwideNetworkPolicy{}
-		err := k8s.Get(ctx, client.ObjectKey{Name: name}, p)
-		return p, err
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		return p, nil
+	}
+}
+
+// ccnpSpecJSON is a clusterwide policy's spec as JSON, "" while there is none.
+func ccnpSpecJSON(name string) func() (string, error) {
+	return func() (string, error) {
+		p, err := getCCNP(name)()
+		if p == nil || err != nil {
+			return "", err
+		}
+		b, err := json.Marshal(p.Spec)
+		return string(b), err
 	}
 }
 
@@ -57,16 +73,18 @@ func ccnpGone(name string) func() bool {
 	}
 }
 
-func readyOf(obj client.Object, conds func() []metav1.Condition) func() *metav1.Condition {
-	return func() *metav1.Condition {
+// readyOf reads an object's Ready condition: nil when it has none; an object that is gone or unreadable is
+// an error, not "no condition".
+func readyOf(obj client.Object, conds func() []metav1.Condition) func() (*metav1.Condition, error) {
+	return func() (*metav1.Condition, error) {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return nil
+			return nil, err
 		}
-		return apimeta.FindStatusCondition(conds(), "Ready")
+		return apimeta.FindStatusCondition(conds(), "Ready"), nil
 	}
 }
 
-func baselineReady(name string) func() *metav1.Condition {
+func baselineReady(name string) func() (*metav1.Condition, error) {
 	b := &v1alpha1.Baseline{}
 	b.Name = name
 	return readyOf(b, func() []metav1.Condition { return b.Status.Conditions })
@@ -84,7 +102,7 @@ func resourceStatus(name string) func() v1alpha1.SharedResourceStatus {
 func grantRule(ns, resource string) func() string {
 	return func() string {
 		p, err := getCNP(ns, nsPolicy)()
-		if err != nil {
+		if err != nil || p == nil {
 			return ""
 		}
 		prefix := "netprofile: access to " + resource
@@ -206,7 +224,7 @@ var _ = Describe("Baselines", func() {
 			Eventually(getCCNP(ownership.BaselinePolicyName(name))).Should(HaveField("Labels", HaveKeyWithValue(ownership.ComponentLabel, ownership.ComponentBaseline)))
 			Eventually(baselineReady(name)).Should(And(Not(BeNil()), HaveField("Status", metav1.ConditionTrue), HaveField("Reason", "Applied")))
 		}
-		dns, _ := getCCNP(ownership.BaselinePolicyName("dns"))()
+		dns := present(getCCNP(ownership.BaselinePolicyName("dns"))())
 		Expect(dns.Spec.Egress[0].ToPorts[0].Rules.DNS).To(ConsistOf(HaveField("MatchPattern", "*")))
 		Expect(dns.Spec.IngressDeny).To(BeEmpty())
 
@@ -233,16 +251,15 @@ var _ = Describe("Baselines", func() {
 
 	It("repairs an edited and a deleted baseline policy", func() {
 		name := ownership.BaselinePolicyName("health-probes")
-		p, err := getCCNP(name)()
-		Expect(err).NotTo(HaveOccurred())
+		p := present(getCCNP(name)())
 		want, _ := json.Marshal(p.Spec)
 
 		p.Spec.Ingress = p.Spec.Ingress[:1]
 		Expect(k8s.Update(ctx, p)).To(Succeed())
-		Eventually(func() string { p, _ := getCCNP(name)(); b, _ := json.Marshal(p.Spec); return string(b) }).Should(Equal(string(want)))
+		Eventually(ccnpSpecJSON(name)).Should(Equal(string(want)))
 
 		Expect(k8s.Delete(ctx, p)).To(Succeed())
-		Eventually(func() string { p, _ := getCCNP(name)(); b, _ := json.Marshal(p.Spec); return string(b) }).Should(Equal(string(want)))
+		Eventually(ccnpSpecJSON(name)).Should(Equal(string(want)))
 	})
 
 	It("is switched off and on by config", func() {
@@ -292,8 +309,7 @@ var _ = Describe("Baselines", func() {
 
 	It("reports a baseline policy Cilium marked invalid", func() {
 		name := ownership.BaselinePolicyName("prometheus-scrape")
-		p, err := getCCNP(name)()
-		Expect(err).NotTo(HaveOccurred())
+		p := present(getCCNP(name)())
 		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated", LastTransitionTime: metav1.Now()}}
 		Expect(k8s.Status().Update(ctx, p)).To(Succeed())
 		Eventually(baselineReady("prometheus-scrape")).Should(And(HaveField("Status", metav1.ConditionFalse), HaveField("Reason", "PolicyRejectedByCilium")))

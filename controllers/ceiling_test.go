@@ -18,7 +18,7 @@ import (
 
 const ceilingPolicy = ownership.CeilingPolicyName
 
-func ceilingCondition(ns string) func() *corev1.NamespaceCondition {
+func ceilingCondition(ns string) func() (*corev1.NamespaceCondition, error) {
 	return condition(ns, conditions.Ceiling)
 }
 
@@ -58,8 +58,7 @@ var _ = Describe("The ceiling", func() {
 		ns := newNamespace("ceiling", map[string]string{profileKey: "standard"})
 		waitReady(ns.Name)
 		Eventually(ceilingCondition(ns.Name)).Should(haveStatus(corev1.ConditionTrue, conditions.ReasonCeilingEnforced))
-		p, err := getCNP(ns.Name, ceilingPolicy)()
-		Expect(err).NotTo(HaveOccurred())
+		p := present(getCNP(ns.Name, ceilingPolicy)())
 		Expect(p.OwnerReferences).To(ConsistOf(And(HaveField("Kind", "Namespace"), HaveField("UID", ns.UID), HaveField("Controller", HaveValue(BeTrue())))))
 		Expect(p.Labels).To(And(HaveKeyWithValue(ownership.ManagedByLabel, ownership.ManagedByValue), HaveKeyWithValue(profileKey, "standard")))
 		Expect(p.Spec.EgressDeny).NotTo(BeEmpty())
@@ -73,8 +72,7 @@ var _ = Describe("The ceiling", func() {
 		Eventually(ceilingRules(ns.Name)).ShouldNot(BeEmpty())
 		want := ceilingRules(ns.Name)()
 
-		p, err := getCNP(ns.Name, ceilingPolicy)()
-		Expect(err).NotTo(HaveOccurred())
+		p := present(getCNP(ns.Name, ceilingPolicy)())
 		edited := p.DeepCopy()
 		edited.Spec.EgressDeny = nil // kubectl edit: lift the ceiling for egress
 		Expect(k8s.Update(ctx, edited)).To(Succeed())
@@ -83,7 +81,7 @@ var _ = Describe("The ceiling", func() {
 		Expect(k8s.Delete(ctx, p)).To(Succeed())
 		Eventually(func() bool {
 			again, err := getCNP(ns.Name, ceilingPolicy)()
-			return err == nil && again.UID != p.UID && denyJSON(again) == want
+			return err == nil && again != nil && again.UID != p.UID && denyJSON(again) == want
 		}).Should(BeTrue())
 	})
 

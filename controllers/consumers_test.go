@@ -31,6 +31,7 @@ func reachesProvider(ns, providerNS, providerPod, port string) func(Gomega) *che
 		for _, key := range []client.ObjectKey{{Namespace: ns, Name: nsPolicy}, {Namespace: providerNS, Name: ownership.ProviderPolicyName("ledger")}} {
 			p, err := getCNP(key.Namespace, key.Name)()
 			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p).NotTo(BeNil(), key.String())
 			c, err := compat.CNP(p)
 			g.Expect(err).NotTo(HaveOccurred())
 			pols.CNPs = append(pols.CNPs, c)

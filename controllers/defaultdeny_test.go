@@ -1,7 +1,9 @@
 package controllers_test
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,7 +20,7 @@ import (
 func enableDefaultDeny(get func() (*cilium.CiliumClusterwideNetworkPolicy, error)) func() string {
 	return func() string {
 		p, err := get()
-		if err != nil || p.Spec == nil {
+		if err != nil || p == nil || p.Spec == nil {
 			return "<no policy>"
 		}
 		if p.Spec.EnableDefaultDeny.Ingress == nil && p.Spec.EnableDefaultDeny.Egress == nil {
@@ -60,8 +62,8 @@ var _ = Describe("Default deny", func() {
 		setPolicyDefaultDeny := func(v bool) {
 			Eventually(func() error {
 				p, err := getCCNP(name)()
-				if err != nil {
-					return err
+				if err != nil || p == nil {
+					return cmp.Or(err, errors.New("no baseline policy yet"))
 				}
 				p.Spec.EnableDefaultDeny.Ingress, p.Spec.EnableDefaultDeny.Egress = new(v), new(v)
 				return k8s.Update(ctx, p)
@@ -94,7 +96,7 @@ var _ = Describe("Default deny", func() {
 		waitReady(ns.Name)
 		Eventually(func() string {
 			p, err := getCNP("database", ownership.ProviderPolicyName("postgres"))()
-			if err != nil {
+			if err != nil || p == nil {
 				return "<no policy>"
 			}
 			b, _ := json.Marshal(p.Spec.EnableDefaultDeny)

@@ -25,7 +25,7 @@ const (
 	allowAll        = ownership.AllowAllPolicyName
 )
 
-func enforcementCondition(ns string) func() *corev1.NamespaceCondition {
+func enforcementCondition(ns string) func() (*corev1.NamespaceCondition, error) {
 	return condition(ns, conditions.EnforcementDisabled)
 }
 

@@ -35,7 +35,7 @@ var _ = Describe("Readiness and build metrics on the real /metrics endpoint", fu
 	It("exports when a namespace stopped being Ready, with the reason, only while it is not", func() {
 		ns := newNamespace("notready", map[string]string{profileKey: "no-such-profile"})
 		Eventually(readyCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, conditions.ReasonProfileNotFound))
-		since := float64(readyCondition(ns.Name)().LastTransitionTime.Unix())
+		since := float64(present(readyCondition(ns.Name)()).LastTransitionTime.Unix())
 		Eventually(sinceByReason(metrics.NotReadySinceName, "namespace", ns.Name)).Should(Equal(map[string]float64{conditions.ReasonProfileNotFound: since}))
 
 		setLabels(ns.Name, map[string]string{profileKey: "isolated"})
@@ -63,7 +63,7 @@ var _ = Describe("Readiness and build metrics on the real /metrics endpoint", fu
 		}}
 		Expect(k8s.Create(ctx, b)).To(Succeed())
 		Eventually(baselineReady(b.Name)).Should(And(Not(BeNil()), HaveField("Status", metav1.ConditionFalse), HaveField("Reason", conditions.ReasonNameClash)))
-		since := float64(baselineReady(b.Name)().LastTransitionTime.Unix())
+		since := float64(present(baselineReady(b.Name)()).LastTransitionTime.Unix())
 		Eventually(sinceByReason(metrics.BaselineSinceName, "baseline", b.Name)).Should(Equal(map[string]float64{conditions.ReasonNameClash: since}))
 		Expect(sinceByReason(metrics.BaselineSinceName, "baseline", "dns")()).To(BeEmpty(), "a Ready Baseline has no series")
 

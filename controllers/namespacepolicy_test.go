@@ -21,13 +21,17 @@ import (
 const nsPolicy = ownership.NamespacePolicyName
 
 // specsJSON is the rules of a policy, for comparing what was applied.
+// specsJSON is a policy's specs as JSON, "" for no policy.
 func specsJSON(p *cilium.CiliumNetworkPolicy) string {
+	if p == nil {
+		return ""
+	}
 	b, err := json.Marshal(p.Specs)
 	Expect(err).NotTo(HaveOccurred())
 	return string(b)
 }
 
-func readyCondition(ns string) func() *corev1.NamespaceCondition {
+func readyCondition(ns string) func() (*corev1.NamespaceCondition, error) {
 	return condition(ns, conditions.Ready)
 }
 
@@ -38,8 +42,7 @@ func haveStatus(status corev1.ConditionStatus, reason string) OmegaMatcher {
 func waitReady(ns string) *cilium.CiliumNetworkPolicy {
 	GinkgoHelper()
 	Eventually(readyCondition(ns)).Should(haveStatus(corev1.ConditionTrue, conditions.ReasonPoliciesApplied))
-	p, err := getCNP(ns, nsPolicy)()
-	Expect(err).NotTo(HaveOccurred())
+	p := present(getCNP(ns, nsPolicy)())
 	return p
 }
 
@@ -69,7 +72,7 @@ var _ = Describe("Namespace policies", func() {
 		Expect(specsJSON(p)).To(ContainSubstring(`"gateway.networking.k8s.io/gateway-name":"external"`))
 		Expect(p.ManagedFields).To(ContainElement(And(HaveField("Manager", "netprofile-namespace-policy"), HaveField("Operation", metav1.ManagedFieldsOperationApply))))
 
-		cond := readyCondition(ns.Name)()
+		cond := present(readyCondition(ns.Name)())
 		Expect(cond.Message).To(And(ContainSubstring(`profile "standard"`), ContainSubstring(nsPolicy)))
 		Eventually(events(ns.Name)).Should(ContainElement(ContainSubstring("Normal PoliciesApplied")))
 	})
@@ -80,8 +83,7 @@ var _ = Describe("Namespace policies", func() {
 
 		setLabels(ns.Name, map[string]string{profileKey: "isolated"})
 		Eventually(getCNP(ns.Name, nsPolicy)).Should(HaveField("Labels", HaveKeyWithValue(profileKey, "isolated")))
-		after, err := getCNP(ns.Name, nsPolicy)()
-		Expect(err).NotTo(HaveOccurred())
+		after := present(getCNP(ns.Name, nsPolicy)())
 		Expect(after.UID).To(Equal(before.UID), "same object: no delete+create window")
 		Expect(after.Specs).To(HaveLen(1), "isolated has only the same-namespace rule")
 		Eventually(readyCondition(ns.Name)).Should(HaveField("Message", ContainSubstring(`profile "isolated"`)))
@@ -112,7 +114,7 @@ var _ = Describe("Namespace policies", func() {
 
 		Expect(k8s.Delete(ctx, p)).To(Succeed())
 		Eventually(func() string { p, _ := getCNP(ns.Name, nsPolicy)(); return specsJSON(p) }).Should(Equal(want))
-		recreated, _ := getCNP(ns.Name, nsPolicy)()
+		recreated := present(getCNP(ns.Name, nsPolicy)())
 		Expect(recreated.UID).NotTo(Equal(p.UID))
 	})
 

@@ -175,12 +175,25 @@ func setLabels(name string, set map[string]string, remove ...string) {
 	Expect(k8s.Patch(ctx, ns, patch)).To(Succeed())
 }
 
+// getCNP reads a policy: nil when there is none, an error only when the API server fails. A missing
+// policy is an answer (so Should(BeNil()) and ShouldNot(BeNil()) decide on it), not an error that Gomega's
+// implicit check would turn into the only thing an assertion tests.
 func getCNP(ns, name string) func() (*cilium.CiliumNetworkPolicy, error) {
 	return func() (*cilium.CiliumNetworkPolicy, error) {
 		p := &cilium.CiliumNetworkPolicy{}
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)
-		return p, err
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		return p, nil
 	}
+}
+
+// present is what a getter read, failing the spec when the read failed or found nothing.
+func present[T any](v *T, err error) *T {
+	GinkgoHelper()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(v).NotTo(BeNil())
+	return v
 }
 
 func cnpGone(ns, name string) func() bool {
@@ -190,18 +203,21 @@ func cnpGone(ns, name string) func() bool {
 	}
 }
 
-func condition(ns string, t corev1.NamespaceConditionType) func() *corev1.NamespaceCondition {
-	return func() *corev1.NamespaceCondition {
+// condition reads a Namespace condition: nil when the Namespace has none of that type. A Namespace that is
+// gone, or that cannot be read, is an error: "no such condition" said of a deleted namespace would pass
+// every Should(BeNil()).
+func condition(ns string, t corev1.NamespaceConditionType) func() (*corev1.NamespaceCondition, error) {
+	return func() (*corev1.NamespaceCondition, error) {
 		obj := &corev1.Namespace{}
 		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, obj); err != nil {
-			return nil
+			return nil, err
 		}
 		for i := range obj.Status.Conditions {
 			if obj.Status.Conditions[i].Type == t {
-				return &obj.Status.Conditions[i]
+				return &obj.Status.Conditions[i], nil
 			}
 		}
-		return nil
+		return nil, nil
 	}
 }
 
