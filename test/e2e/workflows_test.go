@@ -257,29 +257,33 @@ var _ = Describe("The seed's workflows, under the chart's RBAC", Ordered, Contin
 
 func appName(prefix string) string { return prefix + "-" + rand.String(5) }
 
+// getPolicy reads a policy: nil when there is none, an error only when the API server fails, so that
+// Should(BeNil()) and ShouldNot(BeNil()) decide on the policy rather than on Gomega's implicit error check.
 func getPolicy(ns, name string) func() (*cilium.CiliumNetworkPolicy, error) {
 	return func() (*cilium.CiliumNetworkPolicy, error) {
 		p := &cilium.CiliumNetworkPolicy{}
-		return p, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		return p, nil
 	}
 }
 
 func waitPolicy(ns, name string) *cilium.CiliumNetworkPolicy {
 	GinkgoHelper()
-	Eventually(getPolicy(ns, name)).Should(Not(BeNil()))
 	var p *cilium.CiliumNetworkPolicy
-	Eventually(func() error {
+	Eventually(func() (*cilium.CiliumNetworkPolicy, error) {
 		var err error
 		p, err = getPolicy(ns, name)()
-		return err
-	}).Should(Succeed(), "CiliumNetworkPolicy %s/%s", ns, name)
+		return p, err
+	}).ShouldNot(BeNil(), "CiliumNetworkPolicy %s/%s", ns, name)
 	return p
 }
 
-func policyGone(ns, name string) func() bool {
-	return func() bool {
-		_, err := getPolicy(ns, name)()
-		return apierrors.IsNotFound(err)
+func policyGone(ns, name string) func() (bool, error) {
+	return func() (bool, error) {
+		p, err := getPolicy(ns, name)()
+		return p == nil, err
 	}
 }
 
@@ -310,13 +314,15 @@ func setLabels(name string, set map[string]string, remove ...string) {
 	Eventually(func() error { return patchLabels(k8s, name, set, remove...) }).Should(Succeed())
 }
 
-func condition(ns string, t corev1.NamespaceConditionType) func() *corev1.NamespaceCondition {
-	return func() *corev1.NamespaceCondition {
+// condition reads a Namespace condition: nil when the Namespace has none of that type; a Namespace that is
+// gone or unreadable is an error, so Should(BeNil()) cannot pass on a namespace that is not there.
+func condition(ns string, t corev1.NamespaceConditionType) func() (*corev1.NamespaceCondition, error) {
+	return func() (*corev1.NamespaceCondition, error) {
 		obj := &corev1.Namespace{}
 		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, obj); err != nil {
-			return nil
+			return nil, err
 		}
-		return conditions.Find(obj.Status.Conditions, t)
+		return conditions.Find(obj.Status.Conditions, t), nil
 	}
 }
 
