@@ -42,21 +42,23 @@ func live(gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
 	return u
 }
 
-// conditionOf is a condition of the live object, for waiting until the operator has produced a state.
-func conditionOf(gvk schema.GroupVersionKind, name, typ string) func() map[string]any {
-	return func() map[string]any {
+// conditionOf is a condition of the live object, for waiting until the operator has produced a state: nil
+// when the object has none of that type. An object that is gone or unreadable is an error, so that
+// To(BeNil()) cannot pass on an object that is not there.
+func conditionOf(gvk schema.GroupVersionKind, name, typ string) func() (map[string]any, error) {
+	return func() (map[string]any, error) {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
 		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
-			return nil
+			return nil, err
 		}
 		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 		for _, c := range conds {
 			if m, ok := c.(map[string]any); ok && m["type"] == typ {
-				return m
+				return m, nil
 			}
 		}
-		return nil
+		return nil, nil
 	}
 }
 
