@@ -334,7 +334,7 @@ func (r *Reconciler) restore(ctx context.Context, ns *corev1.Namespace, current 
 		err := r.Applier.Delete(ctx, current, ns.UID)
 		restored = err == nil
 		switch {
-		case apply.IsClash(err) && current.Labels[ownership.ManagedByLabel] == ownership.ManagedByValue:
+		case apply.IsClash(err) && ownership.Poses(current):
 			clash = err
 		case apply.IsClash(err):
 			// Someone's own policy at that name, not pretending to be netprofile's: not ours to speak of.

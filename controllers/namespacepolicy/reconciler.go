@@ -99,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, renderErr
 	}
 	if res.Selection.IsEmpty() && !refused && applied == nil && conditions.Find(ns.Status.Conditions, conditions.Ready) == nil &&
-		!(verdict == ownership.Foreign && current.Labels[ownership.ManagedByLabel] == ownership.ManagedByValue) {
+		!(verdict == ownership.Foreign && ownership.Poses(current)) {
 		return ctrl.Result{}, nil // Not ours to manage, and never was.
 	}
 
@@ -257,7 +257,7 @@ func (r *Reconciler) write(ctx context.Context, ns *corev1.Namespace, desired []
 		return nil
 	}
 	if err := r.Applier.Delete(ctx, current, ns.UID); err != nil {
-		if apply.IsClash(err) && current.Labels[ownership.ManagedByLabel] != ownership.ManagedByValue {
+		if apply.IsClash(err) && !ownership.Poses(current) {
 			return nil // A hand-written policy at our name in a namespace that no longer asks for ours.
 		}
 		return err

@@ -227,6 +227,14 @@ func unix(t *metav1.Time) int64 {
 	return t.Unix()
 }
 
+// Poses reports whether obj carries netprofile's managed-by label. It is never proof of ownership (whoever
+// may write an object may set it; Decide never reads it): it only tells a foreign object at a reserved name
+// that passes itself off as netprofile's, which is reported as a clash, from someone's own policy there,
+// which is left unmentioned.
+func Poses(obj metav1.Object) bool {
+	return obj.GetLabels()[ManagedByLabel] == ManagedByValue
+}
+
 // Generated reports whether a namespaced policy is one netprofile generated: at a reserved name, and written
 // by that name's component. A hand-written policy at a reserved name is not.
 func Generated(obj metav1.Object) bool {

@@ -98,6 +98,23 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestPoses(t *testing.T) {
+	for _, tc := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{nil, false},
+		{map[string]string{"team": "a"}, false},
+		{map[string]string{ManagedByLabel: "helm"}, false},
+		{Labels(ComponentNamespacePolicy, nil), true},
+		{map[string]string{ManagedByLabel: ManagedByValue}, true},
+	} {
+		if got := Poses(&metav1.ObjectMeta{Labels: tc.labels}); got != tc.want {
+			t.Errorf("Poses(%v) = %v, want %v", tc.labels, got, tc.want)
+		}
+	}
+}
+
 func TestOtherWriters(t *testing.T) {
 	at := func(sec int64) *metav1.Time { return ptr.To(metav1.NewTime(time.Unix(sec, 0))) }
 	obj := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{
