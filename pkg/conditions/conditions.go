@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,6 +143,65 @@ func RejectedMessage(kind, name, agentMessage string) string {
 	return fmt.Sprintf("Cilium rejected %s %s and does not enforce it: %s", kind, name, agentMessage)
 }
 
+// MaxMessage is the longest message a condition may carry: metav1.Condition's limit, which the API server
+// enforces on the conditions of netprofile's own objects through their CRD schema. Namespace conditions are
+// not validated, and netprofile holds them to the same limit. A message that grows with the input (one
+// problem per label, one name per grant) is shortened to it rather than refused: a refused write would leave
+// the previous, stale condition in place.
+const MaxMessage = 32768
+
+// MaxEventNote is the longest note the API server accepts on an events.k8s.io Event; a longer one is refused
+// and the Event is lost.
+const MaxEventNote = 1024
+
+// maxProblems bounds how many problems a message lists; the rest are counted.
+const maxProblems = 10
+
+// Problems joins problems for a message, "; "-separated: the first ones, and how many more there are. The
+// problems come in a stable order (by label key), so the message does not change on its own.
+func Problems(problems []string) string {
+	if len(problems) <= maxProblems {
+		return strings.Join(problems, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more problems", strings.Join(problems[:maxProblems], "; "), len(problems)-maxProblems)
+}
+
+// Shorten returns msg, a "; "-separated list of parts, in at most limit bytes: as many whole leading parts as
+// fit, and how many were left out. A first part that does not fit alone is cut at a character boundary.
+func Shorten(msg string, limit int) string {
+	if len(msg) <= limit {
+		return msg
+	}
+	parts := strings.Split(msg, "; ")
+	kept, size := 0, 0 // size: the length of the first kept parts, joined
+	for i, p := range parts {
+		next := size + len(p)
+		if i > 0 {
+			next += len("; ")
+		}
+		if next+len(moreSuffix(len(parts)-i-1)) > limit {
+			break
+		}
+		kept, size = i+1, next
+	}
+	if kept > 0 {
+		return strings.Join(parts[:kept], "; ") + moreSuffix(len(parts)-kept)
+	}
+	suffix := " [cut]" + moreSuffix(len(parts)-1)
+	cut := max(limit-len(suffix), 0)
+	for cut > 0 && !utf8.RuneStart(parts[0][cut]) {
+		cut--
+	}
+	return parts[0][:cut] + suffix
+}
+
+func moreSuffix(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; and %d more", n)
+}
+
 // Find returns the condition of type t, or nil.
 func Find(conds []corev1.NamespaceCondition, t corev1.NamespaceConditionType) *corev1.NamespaceCondition {
 	for i := range conds {
@@ -157,7 +217,10 @@ func Find(conds []corev1.NamespaceCondition, t corev1.NamespaceConditionType) *c
 //
 // A condition whose transition time is already set keeps it: its writer records a fact there (the escape
 // hatch's start, see pkg/enforcement), and a different time is a change.
+//
+// The message is shortened to MaxMessage.
 func Desired(existing []corev1.NamespaceCondition, c corev1.NamespaceCondition, now metav1.Time) (corev1.NamespaceCondition, bool) {
+	c.Message = Shorten(c.Message, MaxMessage)
 	old := Find(existing, c.Type)
 	if !c.LastTransitionTime.IsZero() {
 		return c, old == nil || old.Status != c.Status || old.Reason != c.Reason || old.Message != c.Message ||
@@ -182,8 +245,8 @@ func Validate(c corev1.NamespaceCondition) error {
 		return fmt.Errorf("condition %s: status %q is not True, False or Unknown", c.Type, c.Status)
 	case len(c.Reason) > 1024 || !reasonRE.MatchString(c.Reason):
 		return fmt.Errorf("condition %s: reason %q is not CamelCase", c.Type, c.Reason)
-	case len(c.Message) > 32768:
-		return fmt.Errorf("condition %s: message is longer than 32768 bytes", c.Type)
+	case len(c.Message) > MaxMessage:
+		return fmt.Errorf("condition %s: message is longer than %d bytes", c.Type, MaxMessage)
 	case c.LastTransitionTime.IsZero():
 		return fmt.Errorf("condition %s: no transition time", c.Type)
 	}
@@ -242,13 +305,20 @@ type Refused struct {
 }
 
 // RefusedMessage is the Ready message of a namespace with refused labels: what is wrong, what stays as it
-// was, and what is in effect.
+// was, and what is in effect. What stays and what is in effect are always said: a refusal too long for
+// MaxMessage is shortened, not they.
 func RefusedMessage(r Refused) string {
+	tail := refusedTail(r)
+	return Shorten(r.Refusal, MaxMessage-len(tail)) + tail
+}
+
+// refusedTail is what RefusedMessage says after the refusal.
+func refusedTail(r Refused) string {
 	if len(r.Standing) == 0 && (r.KeptAll || r.Effective.IsEmpty()) {
-		return r.Refusal + "; nothing was applied, so none of this namespace's traffic is opened"
+		return "; nothing was applied, so none of this namespace's traffic is opened"
 	}
 	if r.KeptAll {
-		msg := r.Refusal + "; the last good policy stays in place (CiliumNetworkPolicy " + strings.Join(r.Standing, ", ")
+		msg := "; the last good policy stays in place (CiliumNetworkPolicy " + strings.Join(r.Standing, ", ")
 		if r.StandingProfile != "" {
 			msg += ", profile " + r.StandingProfile
 		}
@@ -256,10 +326,10 @@ func RefusedMessage(r Refused) string {
 	}
 	if len(r.Kept) == 0 {
 		// Only withdrawn grants (ConsumerNotAllowed): nothing of what stood is kept for them.
-		return fmt.Sprintf("%s; the other labels are in effect: %s", r.Refusal, SelectionText(r.Effective))
+		return "; the other labels are in effect: " + SelectionText(r.Effective)
 	}
-	return fmt.Sprintf("%s; the last good policy stays in place for what was refused (%s); the other labels are in effect: %s",
-		r.Refusal, strings.Join(r.Kept, ", "), SelectionText(r.Effective))
+	return fmt.Sprintf("; the last good policy stays in place for what was refused (%s); the other labels are in effect: %s",
+		strings.Join(r.Kept, ", "), SelectionText(r.Effective))
 }
 
 // InvalidEnforcementMessage says that an enforcement label value is not one netprofile understands. The

@@ -403,13 +403,14 @@ func rulesHash(policies []*cilium.CiliumNetworkPolicy) string {
 	return RulesHash(policies[0])
 }
 
-// joinRefusals folds several refusals into one: the first one's reason, every message.
+// joinRefusals folds several refusals into one: the first one's reason, and their messages (the first ones,
+// counting the rest).
 func joinRefusals(refusals []*Refusal) *Refusal {
 	msgs := make([]string, 0, len(refusals))
 	for _, r := range refusals {
 		msgs = append(msgs, r.Message)
 	}
-	return &Refusal{Reason: refusals[0].Reason, Message: strings.Join(msgs, "; ")}
+	return &Refusal{Reason: refusals[0].Reason, Message: conditions.Problems(msgs)}
 }
 
 // sourceLabels record on a generated policy which profile and grants it came from.
@@ -628,7 +629,7 @@ func joinProblems(problems []contract.Problem) string {
 	for _, p := range problems {
 		s = append(s, p.String())
 	}
-	return strings.Join(s, "; ")
+	return conditions.Problems(s)
 }
 
 // Refusal is bad input: the labels or the catalogue ask for something netprofile will not render. Its Reason

@@ -58,6 +58,7 @@ func (w Writer) SetReady(conds *[]metav1.Condition, generation int64, ok bool, r
 	}
 	old := apimeta.FindStatusCondition(*conds, Ready)
 	transition := old == nil || old.Status != status || old.Reason != reason
+	message = conditions.Shorten(message, conditions.MaxMessage)
 	now := metav1.NewTime(w.Clock.Now())
 	set := func(t string) {
 		apimeta.SetStatusCondition(conds, metav1.Condition{
@@ -99,6 +100,6 @@ func (w Writer) Update(ctx context.Context, before, obj client.Object, conds []m
 		eventType = corev1.EventTypeWarning
 		metrics.Failures.WithLabelValues(w.Controller, c.Reason).Inc()
 	}
-	w.Recorder.Eventf(obj, nil, eventType, c.Reason, "Reconcile", "%s", c.Message)
+	w.Recorder.Eventf(obj, nil, eventType, c.Reason, "Reconcile", "%s", conditions.Shorten(c.Message, conditions.MaxEventNote))
 	return nil
 }

@@ -192,7 +192,7 @@ func (w Writer) Report(ctx context.Context, ns *corev1.Namespace, owned []corev1
 		if firsts[i] && eventType == corev1.EventTypeNormal && w.QuietFirstGood {
 			continue
 		}
-		w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", cond.Message)
+		w.Recorder.Eventf(ns, nil, eventType, cond.Reason, "Reconcile", "%s", conditions.Shorten(cond.Message, conditions.MaxEventNote))
 	}
 	return nil
 }
