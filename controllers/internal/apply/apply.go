@@ -30,7 +30,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -86,35 +88,44 @@ type Applier struct {
 // Apply makes the object named like desired (a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy) exactly
 // what netprofile renders, with a controller reference to owner, and says what it did. An object with that name
 // that netprofile does not own is a ClashError and is left alone.
+//
+// Where the cache shows no object, the policy is created, never applied: a server-side apply would patch an
+// object someone else created at that name since the cache looked, and so take it over. A create that finds
+// one decides about it as the API server holds it.
 func (a Applier) Apply(ctx context.Context, desired, owner client.Object) (Result, error) {
 	current, err := a.cached(ctx, desired)
 	if err != nil {
 		return "", err
 	}
-	var verdict ownership.Verdict
-	if current != nil {
-		verdict = ownership.Decide(current, a.Component, owner.GetUID())
-	}
-	switch {
-	case verdict == ownership.Foreign:
-		return "", clash(desired)
-	case verdict == ownership.Owned && upToDate(desired, current, owner):
-		return Unchanged, nil
-	}
-
 	ownerRef, err := a.ownerReference(owner)
 	if err != nil {
 		return "", err
 	}
 	var res Result
 	var editors []string
-	if verdict == ownership.Orphaned {
-		res, editors, err = a.adopt(ctx, desired, ownerRef)
-	} else {
-		res, editors, err = a.apply(ctx, desired, current, ownerRef)
+	if current == nil {
+		res, err = a.create(ctx, desired, ownerRef)
+		if apierrors.IsAlreadyExists(err) {
+			current, err = a.live(ctx, desired)
+		}
+		if err != nil {
+			return "", err
+		}
 	}
-	if err != nil {
-		return "", err
+	if current != nil {
+		switch verdict := ownership.Decide(current, a.Component, owner.GetUID()); {
+		case verdict == ownership.Foreign:
+			return "", clash(desired)
+		case verdict == ownership.Owned && upToDate(desired, current, owner):
+			return Unchanged, nil
+		case verdict == ownership.Orphaned:
+			res, editors, err = a.adopt(ctx, desired, ownerRef)
+		default:
+			res, editors, err = a.apply(ctx, desired, current, ownerRef)
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 	ctrl.LoggerFrom(ctx).Info("Wrote policy", "policy", key(desired), "kind", kindOf(desired), "result", string(res), "editors", editors)
 	switch res {
@@ -126,6 +137,35 @@ func (a Applier) Apply(ctx context.Context, desired, owner client.Object) (Resul
 			"took back %s %s: its owner reference had been removed or changed (last changed by %s)", kindOf(desired), key(desired), who(editors))
 	}
 	return res, nil
+}
+
+// create creates the rendered policy; an AlreadyExists error is returned as the API server gave it.
+func (a Applier) create(ctx context.Context, desired client.Object, ownerRef metav1.OwnerReference) (Result, error) {
+	m, err := policy.Clean(desired)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key(desired), err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetOwnerReferences([]metav1.OwnerReference{ownerRef})
+	if err := a.Client.Create(ctx, u, client.FieldOwner(ownership.FieldManager(a.Component))); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return "", err
+		}
+		return "", fmt.Errorf("failed to create %s %s: %w", kindOf(desired), key(desired), err)
+	}
+	return Created, nil
+}
+
+// live reads the object named like desired from the API server, reduced as the cache would hold it.
+func (a Applier) live(ctx context.Context, desired client.Object) (client.Object, error) {
+	obj := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
+	if err := a.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), obj); err != nil {
+		return nil, fmt.Errorf("failed to read %s %s: %w", kindOf(desired), key(desired), err)
+	}
+	if _, err := TransformPolicy(obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 // apply sends a server-side apply, then takes the object back whole if foreign fields survived it.
@@ -160,6 +200,11 @@ func (a Applier) apply(ctx context.Context, desired, current client.Object, owne
 	}
 	if err := a.replace(ctx, desired, u, ownerRef); err != nil {
 		return "", nil, err
+	}
+	if len(editors) == 0 {
+		// Only netprofile's own create still owned what this apply stopped sending (see replace): its own
+		// change, not an edit.
+		return res, nil, nil
 	}
 	return Reverted, editors, nil
 }
@@ -198,7 +243,14 @@ func (a Applier) replace(ctx context.Context, desired client.Object, base *unstr
 	u.SetLabels(desired.GetLabels())
 	u.SetOwnerReferences([]metav1.OwnerReference{ownerRef})
 	u.SetFinalizers(nil)
-	u.SetManagedFields(nil)
+	// A policy netprofile created (see Apply) records that create as an Update under netprofile's field
+	// manager, which keeps owning whatever later applies stop sending, so the apply cannot remove it. Hand
+	// those fields to netprofile's apply entry (as client-go's csaupgrade does for kubectl's client-side
+	// apply), so the next apply that drops one removes it by itself.
+	manager := ownership.FieldManager(a.Component)
+	if err := csaupgrade.UpgradeManagedFields(u, sets.New(manager), manager); err != nil {
+		return fmt.Errorf("failed to take back %s %s: %w", kindOf(desired), key(desired), err)
+	}
 	if err := a.Client.Update(ctx, u, client.FieldOwner(ownership.FieldManager(a.Component))); err != nil {
 		return fmt.Errorf("failed to take back %s %s: %w", kindOf(desired), key(desired), err)
 	}
