@@ -288,6 +288,49 @@ var _ = Describe("Adversarial", Ordered, func() {
 		})
 	})
 
+	// kubectl annotate changes neither the rules, the labels nor the owner reference: nothing netprofile renders
+	// carries an annotation, so any is someone else's, and it goes like any foreign field. Then nothing more
+	// is written: the repair does not start a loop.
+	DescribeTable("A5: removes an annotation-only edit of every kind of generated policy, then writes nothing",
+		func(setup func() (gvk schema.GroupVersionKind, namespace, name string)) {
+			gvk, namespace, name := setup()
+			got := advPatch(gvk, namespace, name, types.MergePatchType, `{"metadata":{"annotations":{"example.com/hold":"do-not-prune"}}}`, "kubectl-annotate")
+			Expect(got.GetAnnotations()).To(HaveKey("example.com/hold"), "the edit landed")
+
+			var repaired string
+			Eventually(func(g Gomega) {
+				u := &unstructured.Unstructured{}
+				u.SetGroupVersionKind(gvk)
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)).To(Succeed())
+				g.Expect(u.GetAnnotations()).To(BeEmpty())
+				repaired = u.GetResourceVersion()
+			}).Should(Succeed())
+			Consistently(advField(gvk, namespace, name, "metadata", "resourceVersion")).WithTimeout(advLongEnough).Should(Equal(repaired))
+		},
+		Entry("namespace policy", func() (schema.GroupVersionKind, string, string) {
+			ns := newNamespace("adv-a5-ns", map[string]string{profileKey: "internal"})
+			waitReady(ns.Name)
+			DeferCleanup(func() { Eventually(events(ns.Name)).Should(advRevertedBy("kubectl-annotate")) })
+			return advCNP, ns.Name, nsPolicy
+		}),
+		Entry("allow-all", func() (schema.GroupVersionKind, string, string) {
+			ns := newNamespace("adv-a5-hatch", map[string]string{enforcementKey: "disabled"})
+			expectAllowAll(ns.Name)
+			return advCNP, ns.Name, allowAll
+		}),
+		Entry("provider half", func() (schema.GroupVersionKind, string, string) {
+			provider := newNamespace("adv-a5-provider", platformMark)
+			sr := advResource("adv-a5-"+rand.String(5), provider.Name, 5432)
+			Eventually(advResourceReady(sr.Name)).Should(advHaveReady(metav1.ConditionTrue, conditions.ReasonProviderApplied))
+			return advCNP, provider.Name, ownership.ProviderPolicyName(sr.Name)
+		}),
+		Entry("baseline", func() (schema.GroupVersionKind, string, string) {
+			b := advBaseline("adv-a5-baseline")
+			Eventually(baselineReady(b.Name)).Should(advHaveReady(metav1.ConditionTrue, conditions.ReasonBaselineApplied))
+			return advCCNP, "", ownership.BaselinePolicyName(b.Name)
+		}),
+	)
+
 	Describe("edits that also change netprofile's labels or owner reference are still repaired", func() {
 		It("B5: reverts an edit that opens the namespace policy and relabels its component in the same patch", func() {
 			ns := newNamespace("adv-relabel", map[string]string{profileKey: "internal"})

@@ -49,6 +49,8 @@ type CiliumNetworkPolicy struct {
 	// CachedParts, on the cached copy too, are the parts of a namespace policy its rules carry
 	// (policy.Parts): what it was rendered from, once the rules are gone.
 	CachedParts []string `json:"-"`
+	// CachedAnnotationsHash is, likewise, the cached copy's hash of the annotations ("" for none).
+	CachedAnnotationsHash string `json:"-"`
 }
 
 // CiliumNetworkPolicyList is a list of CiliumNetworkPolicies.
@@ -72,6 +74,8 @@ type CiliumClusterwideNetworkPolicy struct {
 	// CachedRulesHash is set only on the manager's cached copy, which keeps a hash of the rules instead of
 	// the rules. It is never encoded, so nothing read from the API server can set it.
 	CachedRulesHash string `json:"-"`
+	// CachedAnnotationsHash is, likewise, the cached copy's hash of the annotations ("" for none).
+	CachedAnnotationsHash string `json:"-"`
 }
 
 // CiliumClusterwideNetworkPolicyList is a list of CiliumClusterwideNetworkPolicies.

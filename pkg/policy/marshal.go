@@ -52,6 +52,19 @@ func Clean(obj any) (map[string]any, error) {
 	return m, nil
 }
 
+// AnnotationsHash fingerprints a policy's annotations; "" when it has none, as every rendered policy.
+func AnnotationsHash(annotations map[string]string) string {
+	if len(annotations) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(annotations) // Map keys are encoded sorted.
+	if err != nil {
+		return "unencodable"
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // RulesHash fingerprints a policy's rules (spec and specs) in their wire encoding, so a rendered policy and
 // the same policy read back from the API server hash alike. "" for other objects.
 func RulesHash(obj any) string {

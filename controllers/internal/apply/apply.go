@@ -227,7 +227,7 @@ func (a Applier) adopt(ctx context.Context, desired client.Object, ownerRef meta
 }
 
 // replace updates base (a whole object read from the API server) to exactly the rendered policy: rules,
-// labels, owner reference, no finalizers. base's resourceVersion is the precondition.
+// labels, annotations, owner reference, no finalizers. base's resourceVersion is the precondition.
 func (a Applier) replace(ctx context.Context, desired client.Object, base *unstructured.Unstructured, ownerRef metav1.OwnerReference) error {
 	m, err := policy.Clean(desired)
 	if err != nil {
@@ -241,6 +241,7 @@ func (a Applier) replace(ctx context.Context, desired client.Object, base *unstr
 		}
 	}
 	u.SetLabels(desired.GetLabels())
+	u.SetAnnotations(desired.GetAnnotations())
 	u.SetOwnerReferences([]metav1.OwnerReference{ownerRef})
 	u.SetFinalizers(nil)
 	// A policy netprofile created (see Apply) records that create as an Update under netprofile's field
@@ -315,10 +316,11 @@ func (a Applier) ownerReference(owner client.Object) (metav1.OwnerReference, err
 		Name: owner.GetName(), UID: owner.GetUID(), Controller: ptr.To(true)}, nil
 }
 
-// upToDate compares a cached copy with the rendered policy: the rules by hash (the cache keeps only that),
-// the labels exactly, a single owner reference to the owner, and no finalizers.
+// upToDate compares a cached copy with the rendered policy: the rules and the annotations by hash (the cache
+// keeps only those), the labels exactly, a single owner reference to the owner, and no finalizers.
 func upToDate(desired, current client.Object, owner client.Object) bool {
-	return CachedRulesHash(current) == policy.RulesHash(desired) && sameMeta(desired, current, owner.GetUID())
+	return CachedRulesHash(current) == policy.RulesHash(desired) &&
+		CachedAnnotationsHash(current) == policy.AnnotationsHash(desired.GetAnnotations()) && sameMeta(desired, current, owner.GetUID())
 }
 
 // matches compares what the API server returned with the rendered policy, on the whole rules.
@@ -341,9 +343,11 @@ func matches(desired client.Object, got *unstructured.Unstructured, ownerUID typ
 	return true, nil
 }
 
+// sameMeta compares the metadata netprofile renders; annotations only where current carries them (not a
+// cached copy).
 func sameMeta(desired, current metav1.Object, ownerUID types.UID) bool {
 	refs := current.GetOwnerReferences()
-	return maps.Equal(desired.GetLabels(), current.GetLabels()) &&
+	return maps.Equal(desired.GetLabels(), current.GetLabels()) && maps.Equal(desired.GetAnnotations(), current.GetAnnotations()) &&
 		len(refs) == 1 && refs[0].UID == ownerUID && ptr.Deref(refs[0].Controller, false) &&
 		len(current.GetFinalizers()) == 0
 }
@@ -410,19 +414,34 @@ func CachedRulesHash(obj client.Object) string {
 	return ""
 }
 
+// CachedAnnotationsHash is the annotations hash TransformPolicy keeps on a cached copy ("" for none, and for
+// anything else).
+func CachedAnnotationsHash(obj client.Object) string {
+	switch p := obj.(type) {
+	case *cilium.CiliumNetworkPolicy:
+		return p.CachedAnnotationsHash
+	case *cilium.CiliumClusterwideNetworkPolicy:
+		return p.CachedAnnotationsHash
+	}
+	return ""
+}
+
 // TransformPolicy reduces a Cilium policy entering the manager's cache to what netprofile decides with: its
-// metadata (with managedFields reduced to who wrote when), its Valid condition and a hash of its rules.
+// metadata (with managedFields reduced to who wrote when, and a hash of the annotations instead of them), its
+// Valid condition and a hash of its rules.
 // Memory then scales with the number of policies, not with their size, so the cache can hold every policy
 // in the cluster and clashes need no extra request.
 //
 // Informers may hand an object to a transform more than once (a resync re-queues the stored copy); the hash
-// lives in a field that is never encoded, so only this transform can have set it, and a stored copy keeps it.
+// lives in a field that is never encoded, so only this transform can have set it, and a stored copy keeps it
+// (and the annotations hash with it).
 func TransformPolicy(obj any) (any, error) {
 	switch p := obj.(type) {
 	case *cilium.CiliumNetworkPolicy:
 		if p.CachedRulesHash == "" {
 			p.CachedRulesHash = policy.RulesHash(p)
 			p.CachedParts = policy.Parts(append(api.Rules{p.Spec}, p.Specs...))
+			p.CachedAnnotationsHash = policy.AnnotationsHash(p.Annotations)
 		}
 		reduceMeta(&p.ObjectMeta)
 		p.Spec, p.Specs = nil, nil
@@ -430,6 +449,7 @@ func TransformPolicy(obj any) (any, error) {
 	case *cilium.CiliumClusterwideNetworkPolicy:
 		if p.CachedRulesHash == "" {
 			p.CachedRulesHash = policy.RulesHash(p)
+			p.CachedAnnotationsHash = policy.AnnotationsHash(p.Annotations)
 		}
 		reduceMeta(&p.ObjectMeta)
 		p.Spec, p.Specs = nil, nil

@@ -46,7 +46,16 @@ func TestTransformPolicyKeepsWhatDecisionsNeed(t *testing.T) {
 			t.Errorf("%s: managedFields must keep who wrote when, and nothing else: %+v", name, obj.ManagedFields)
 		}
 	}
-	if !upToDate(policy.AllowAll("app"), once.(*cilium.CiliumNetworkPolicy), ownerWithUID("ns-uid")) {
+	if once.(*cilium.CiliumNetworkPolicy).CachedAnnotationsHash == "" || twice.(*cilium.CiliumNetworkPolicy).CachedAnnotationsHash != once.(*cilium.CiliumNetworkPolicy).CachedAnnotationsHash {
+		t.Error("the annotations go, but their hash stays, across a resync too")
+	}
+	if upToDate(policy.AllowAll("app"), once.(*cilium.CiliumNetworkPolicy), ownerWithUID("ns-uid")) {
+		t.Error("an annotation netprofile does not render (kubectl annotate, a last-applied-configuration) must not be up to date")
+	}
+	plain := p.DeepCopy()
+	plain.Annotations = nil
+	reduced, _ := TransformPolicy(plain)
+	if !upToDate(policy.AllowAll("app"), reduced.(*cilium.CiliumNetworkPolicy), ownerWithUID("ns-uid")) {
 		t.Error("a reduced copy of the desired policy must be up to date")
 	}
 	changed := policy.AllowAll("app")
@@ -86,7 +95,8 @@ func TestUpToDateWantsExactMetadata(t *testing.T) {
 		"a second owner reference": func(p *cilium.CiliumNetworkPolicy) {
 			p.OwnerReferences = append(p.OwnerReferences, metav1.OwnerReference{UID: "x"})
 		},
-		"a finalizer": func(p *cilium.CiliumNetworkPolicy) { p.Finalizers = []string{"example.com/keep"} },
+		"a finalizer":   func(p *cilium.CiliumNetworkPolicy) { p.Finalizers = []string{"example.com/keep"} },
+		"an annotation": func(p *cilium.CiliumNetworkPolicy) { p.Annotations = map[string]string{"example.com/note": ""} },
 	}
 	for name, mut := range tests {
 		if upToDate(policy.AllowAll("app"), reduce(mut), ownerWithUID("ns-uid")) {

@@ -39,7 +39,7 @@ func ReservedPolicy(component string) handler.EventHandler {
 }
 
 // PolicyChanged passes the policy events a reconcile must see: any change of what netprofile decides with
-// (rules, labels, owner references, finalizers, deletion, Cilium's Valid condition), deletions, and the
+// (rules, labels, annotations, owner references, finalizers, deletion, Cilium's Valid condition), deletions, and the
 // creation of an object netprofile did not write (a clash to report). netprofile's own creations, and the
 // per-node status churn of the Cilium agents, do not pass.
 type PolicyChanged struct {
@@ -59,6 +59,7 @@ func (PolicyChanged) Update(e event.UpdateEvent) bool {
 		return true
 	}
 	return o.GetGeneration() != n.GetGeneration() || apply.CachedRulesHash(o) != apply.CachedRulesHash(n) ||
+		apply.CachedAnnotationsHash(o) != apply.CachedAnnotationsHash(n) ||
 		!maps.Equal(o.GetLabels(), n.GetLabels()) ||
 		!equality.Semantic.DeepEqual(o.GetOwnerReferences(), n.GetOwnerReferences()) ||
 		!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
