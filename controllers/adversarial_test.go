@@ -563,7 +563,7 @@ var _ = Describe("Adversarial", Ordered, func() {
 				}
 				p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse,
 					Message: "simulated import failure", LastTransitionTime: metav1.Now()}}
-				return k8s.Status().Update(ctx, p)
+				return k8s.Status().Update(ctx, p, client.FieldOwner(cilium.CiliumOperatorManager))
 			}).Should(Succeed())
 
 			Eventually(advResourceReady(name)).Should(And(Not(BeNil()), HaveField("Reason", conditions.ReasonRejectedByAgent),

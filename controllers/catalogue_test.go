@@ -310,12 +310,13 @@ var _ = Describe("Baselines", func() {
 	It("reports a baseline policy Cilium marked invalid", func() {
 		name := ownership.BaselinePolicyName("prometheus-scrape")
 		p := present(getCCNP(name)())
+		// What Cilium's operator writes when it cannot import a policy.
 		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated", LastTransitionTime: metav1.Now()}}
-		Expect(k8s.Status().Update(ctx, p)).To(Succeed())
+		Expect(k8s.Status().Update(ctx, p, client.FieldOwner(cilium.CiliumOperatorManager))).To(Succeed())
 		Eventually(baselineReady("prometheus-scrape")).Should(And(HaveField("Status", metav1.ConditionFalse), HaveField("Reason", "PolicyRejectedByCilium")))
 
 		p.Status.Conditions[0].Status = corev1.ConditionTrue
-		Expect(k8s.Status().Update(ctx, p)).To(Succeed())
+		Expect(k8s.Status().Update(ctx, p, client.FieldOwner(cilium.CiliumOperatorManager))).To(Succeed())
 		Eventually(baselineReady("prometheus-scrape")).Should(HaveField("Status", metav1.ConditionTrue))
 	})
 })

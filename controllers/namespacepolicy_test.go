@@ -188,10 +188,28 @@ var _ = Describe("Namespace policies", func() {
 	It("reports a policy Cilium marked invalid", func() {
 		ns := newNamespace("invalid", map[string]string{profileKey: "internal"})
 		p := waitReady(ns.Name)
-		// What the Cilium agent writes when it cannot import a policy.
+		// What Cilium's operator writes when it cannot import a policy.
 		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "simulated import failure", LastTransitionTime: metav1.Now()}}
-		Expect(k8s.Status().Update(ctx, p)).To(Succeed())
+		Expect(k8s.Status().Update(ctx, p, client.FieldOwner(cilium.CiliumOperatorManager))).To(Succeed())
 		Eventually(readyCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionFalse, conditions.ReasonRejectedByAgent), HaveField("Message", ContainSubstring("simulated import failure"))))
+	})
+
+	It("ignores a Valid=False that Cilium did not write, and says so", func() {
+		ns := newNamespace("forged-valid", map[string]string{profileKey: "internal"})
+		p := waitReady(ns.Name)
+		// Anyone who may write the policy's status subresource, but not Cilium's operator.
+		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "forged", LastTransitionTime: metav1.Now()}}
+		Expect(k8s.Status().Update(ctx, p, client.FieldOwner("kubectl-patch"))).To(Succeed())
+
+		note := "CiliumNetworkPolicy " + ns.Name + "/" + nsPolicy + " carries Valid=False written by kubectl-patch, not by Cilium's operator: status not written by Cilium, ignored"
+		Eventually(readyCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonPoliciesApplied), HaveField("Message", HaveSuffix(note))))
+		Consistently(readyCondition(ns.Name)).Should(haveStatus(corev1.ConditionTrue, conditions.ReasonPoliciesApplied))
+
+		// Cilium's operator sees a valid policy and puts its own verdict back: the note goes.
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+		p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionTrue, Message: "Policy validation succeeded", LastTransitionTime: metav1.Now()}}
+		Expect(k8s.Status().Update(ctx, p, client.FieldOwner(cilium.CiliumOperatorManager))).To(Succeed())
+		Eventually(readyCondition(ns.Name)).Should(And(haveStatus(corev1.ConditionTrue, conditions.ReasonPoliciesApplied), HaveField("Message", Not(ContainSubstring("ignored")))))
 	})
 
 	It("leaves nothing behind when the namespace is deleted", func() {

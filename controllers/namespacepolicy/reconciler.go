@@ -162,15 +162,18 @@ func (r *Reconciler) ready(ns *corev1.Namespace, res policy.NamespaceResult, ren
 	if failing := r.failingProviders(cat, res.Effective.Grants); failing != "" {
 		return condition(corev1.ConditionFalse, conditions.ReasonProviderNotReady, failing)
 	}
+	msg := conditions.AppliedMessage(res.Effective, names)
+	if ignored := apply.IgnoredValid(current); ignored != "" && len(names) > 0 {
+		msg += "; " + ignored
+	}
 	if failing := failingBaselines(cat, ns); failing != "" {
-		return condition(corev1.ConditionFalse, conditions.ReasonBaselineFailing,
-			conditions.AppliedMessage(res.Effective, names)+", but "+failing)
+		return condition(corev1.ConditionFalse, conditions.ReasonBaselineFailing, msg+", but "+failing)
 	}
 	reason := conditions.ReasonPoliciesApplied
 	if len(names) == 0 {
 		reason = conditions.ReasonNoRulesNeeded
 	}
-	return condition(corev1.ConditionTrue, reason, conditions.AppliedMessage(res.Effective, names))
+	return condition(corev1.ConditionTrue, reason, msg)
 }
 
 // ceiling applies, keeps or lifts the namespace's ceiling and returns its NetworkPolicyCeiling condition

@@ -51,6 +51,9 @@ type CiliumNetworkPolicy struct {
 	CachedParts []string `json:"-"`
 	// CachedAnnotationsHash is, likewise, the cached copy's hash of the annotations ("" for none).
 	CachedAnnotationsHash string `json:"-"`
+	// CachedValidWriters are, on the cached copy, the field managers that set the Valid condition
+	// (ValidWriters), which the cache cannot tell once it dropped the managed fields themselves.
+	CachedValidWriters []string `json:"-"`
 }
 
 // CiliumNetworkPolicyList is a list of CiliumNetworkPolicies.
@@ -76,6 +79,9 @@ type CiliumClusterwideNetworkPolicy struct {
 	CachedRulesHash string `json:"-"`
 	// CachedAnnotationsHash is, likewise, the cached copy's hash of the annotations ("" for none).
 	CachedAnnotationsHash string `json:"-"`
+	// CachedValidWriters are, on the cached copy, the field managers that set the Valid condition
+	// (ValidWriters), which the cache cannot tell once it dropped the managed fields themselves.
+	CachedValidWriters []string `json:"-"`
 }
 
 // CiliumClusterwideNetworkPolicyList is a list of CiliumClusterwideNetworkPolicies.

@@ -202,6 +202,16 @@ func moreSuffix(n int) string {
 	return fmt.Sprintf("; and %d more", n)
 }
 
+// IgnoredValidMessage says that a policy's Valid condition was written by someone other than Cilium, and that
+// netprofile takes no notice of it.
+func IgnoredValidMessage(kind, name, status string, writers []string) string {
+	who := "nobody on record"
+	if len(writers) > 0 {
+		who = strings.Join(writers, ", ")
+	}
+	return fmt.Sprintf("%s %s carries Valid=%s written by %s, not by Cilium's operator: status not written by Cilium, ignored", kind, name, status, who)
+}
+
 // Find returns the condition of type t, or nil.
 func Find(conds []corev1.NamespaceCondition, t corev1.NamespaceConditionType) *corev1.NamespaceCondition {
 	for i := range conds {

@@ -372,9 +372,47 @@ func editedSince(obj metav1.Object, component string) []string {
 	return out
 }
 
-// ValidCondition returns the Valid condition the Cilium agent writes on a policy it could or could not
-// import, or nil (also for a nil policy).
+// ValidCondition returns the Valid condition Cilium's operator writes on a policy it could or could not
+// import, or nil (also for a nil policy). A Valid condition Cilium did not write is not Cilium's verdict and
+// is ignored (see IgnoredValid): anyone who may write the policy's status could otherwise make netprofile
+// report an enforced policy as not enforced.
 func ValidCondition(obj client.Object) *cilium.NetworkPolicyCondition {
+	if c := validCondition(obj); c != nil && cilium.ValidTrusted(validWriters(obj)) {
+		return c
+	}
+	return nil
+}
+
+// IgnoredValid says, for a policy whose Valid condition was not written by Cilium, that it is ignored and
+// who wrote it; "" otherwise.
+func IgnoredValid(obj client.Object) string {
+	c := validCondition(obj)
+	if c == nil {
+		return ""
+	}
+	if writers := validWriters(obj); !cilium.ValidTrusted(writers) {
+		return conditions.IgnoredValidMessage(kindOf(obj), key(obj), string(c.Status), writers)
+	}
+	return ""
+}
+
+// validWriters are the writers of obj's Valid condition, kept by TransformPolicy on a cached copy.
+func validWriters(obj client.Object) []string {
+	switch p := obj.(type) {
+	case *cilium.CiliumNetworkPolicy:
+		if p.CachedRulesHash != "" {
+			return p.CachedValidWriters
+		}
+	case *cilium.CiliumClusterwideNetworkPolicy:
+		if p.CachedRulesHash != "" {
+			return p.CachedValidWriters
+		}
+	}
+	return cilium.ValidWriters(obj.GetManagedFields())
+}
+
+// validCondition is the Valid condition on obj, whoever wrote it.
+func validCondition(obj client.Object) *cilium.NetworkPolicyCondition {
 	var conds []cilium.NetworkPolicyCondition
 	switch p := obj.(type) {
 	case *cilium.CiliumNetworkPolicy:
@@ -442,6 +480,7 @@ func TransformPolicy(obj any) (any, error) {
 			p.CachedRulesHash = policy.RulesHash(p)
 			p.CachedParts = policy.Parts(append(api.Rules{p.Spec}, p.Specs...))
 			p.CachedAnnotationsHash = policy.AnnotationsHash(p.Annotations)
+			p.CachedValidWriters = cilium.ValidWriters(p.ManagedFields)
 		}
 		reduceMeta(&p.ObjectMeta)
 		p.Spec, p.Specs = nil, nil
@@ -450,6 +489,7 @@ func TransformPolicy(obj any) (any, error) {
 		if p.CachedRulesHash == "" {
 			p.CachedRulesHash = policy.RulesHash(p)
 			p.CachedAnnotationsHash = policy.AnnotationsHash(p.Annotations)
+			p.CachedValidWriters = cilium.ValidWriters(p.ManagedFields)
 		}
 		reduceMeta(&p.ObjectMeta)
 		p.Spec, p.Specs = nil, nil

@@ -111,16 +111,45 @@ func ownerWithUID(uid types.UID) *corev1.Namespace {
 	return ns
 }
 
-// The reconcilers hand Rejected the policy they found, nil when there is none.
+// validWrittenBy is a status write of the Valid condition under a field manager, as managedFields record it.
+func validWrittenBy(manager string) metav1.ManagedFieldsEntry {
+	return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsType: "FieldsV1",
+		FieldsV1: metav1.NewFieldsV1(`{"f:status":{"f:conditions":{".":{},"k:{\"type\":\"Valid\"}":{".":{},"f:message":{},"f:status":{},"f:type":{}}}}}`)}
+}
+
+// The reconcilers hand Rejected the policy they found, nil when there is none, read from the API server or
+// from the cache.
 func TestRejected(t *testing.T) {
 	if got := Rejected((*cilium.CiliumNetworkPolicy)(nil)); got != "" {
 		t.Errorf("no policy: %q", got)
 	}
 	p := policy.AllowAll("app")
 	p.Status.Conditions = []cilium.NetworkPolicyCondition{{Type: cilium.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "unable to parse"}}
-	if got := Rejected(p); got == "" || !strings.Contains(got, "unable to parse") {
-		t.Errorf("a policy Cilium marked invalid: %q", got)
+	p.ManagedFields = []metav1.ManagedFieldsEntry{validWrittenBy(cilium.CiliumOperatorManager)}
+	cachedCopy := func(p *cilium.CiliumNetworkPolicy) *cilium.CiliumNetworkPolicy {
+		out, _ := TransformPolicy(p.DeepCopy())
+		return out.(*cilium.CiliumNetworkPolicy)
 	}
+	for name, obj := range map[string]*cilium.CiliumNetworkPolicy{"live": p, "cached": cachedCopy(p)} {
+		if got := Rejected(obj); got == "" || !strings.Contains(got, "unable to parse") {
+			t.Errorf("%s: a policy Cilium marked invalid: %q", name, got)
+		}
+		if got := IgnoredValid(obj); got != "" {
+			t.Errorf("%s: Cilium's own verdict is not ignored: %q", name, got)
+		}
+	}
+
+	forged := p.DeepCopy()
+	forged.ManagedFields = []metav1.ManagedFieldsEntry{validWrittenBy("kubectl-patch")}
+	for name, obj := range map[string]*cilium.CiliumNetworkPolicy{"live": forged, "cached": cachedCopy(forged)} {
+		if got := Rejected(obj); got != "" {
+			t.Errorf("%s: a Valid=False Cilium did not write must not count: %q", name, got)
+		}
+		if got := IgnoredValid(obj); !strings.Contains(got, "written by kubectl-patch") || !strings.Contains(got, "status not written by Cilium, ignored") {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+
 	p.Status.Conditions[0].Status = corev1.ConditionTrue
 	if got := Rejected(p); got != "" {
 		t.Errorf("a valid policy: %q", got)

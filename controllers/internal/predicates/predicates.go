@@ -122,9 +122,11 @@ func readyOf(obj client.Object) [2]string {
 	return [2]string{}
 }
 
+// validCondition is what netprofile reads of the Valid condition: Cilium's verdict, or the note that one
+// not written by Cilium is ignored.
 func validCondition(obj client.Object) any {
 	if c := apply.ValidCondition(obj); c != nil {
 		return [3]string{string(c.Status), c.Reason, c.Message}
 	}
-	return nil
+	return apply.IgnoredValid(obj)
 }

@@ -12,8 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/pkg/check"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
+	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/desired"
 )
 
@@ -178,7 +181,7 @@ func (o *checkOptions) livePolicies(ctx context.Context, g *globals) (check.Poli
 	}
 	for i := range cnps.Items {
 		p := &cnps.Items[i]
-		if invalid(p.Status) {
+		if invalid(g, ciliumv2.CNPKindDefinition, p.Namespace+"/"+p.Name, p.ManagedFields, p.Status) {
 			fmt.Fprintf(g.stderr, "warning: CiliumNetworkPolicy %s/%s is marked invalid by Cilium and not enforced; left out\n", p.Namespace, p.Name)
 			continue
 		}
@@ -190,7 +193,7 @@ func (o *checkOptions) livePolicies(ctx context.Context, g *globals) (check.Poli
 	}
 	for i := range ccnps.Items {
 		p := &ccnps.Items[i]
-		if invalid(p.Status) {
+		if invalid(g, ciliumv2.CCNPKindDefinition, p.Name, p.ManagedFields, p.Status) {
 			fmt.Fprintf(g.stderr, "warning: CiliumClusterwideNetworkPolicy %s is marked invalid by Cilium and not enforced; left out\n", p.Name)
 			continue
 		}
@@ -207,11 +210,18 @@ func (o *checkOptions) livePolicies(ctx context.Context, g *globals) (check.Poli
 	return pols, nil
 }
 
-func invalid(s ciliumv2.CiliumNetworkPolicyStatus) bool {
+// invalid reports whether Cilium's operator marked a policy invalid (so Cilium does not enforce it). A Valid
+// condition someone else wrote is not Cilium's verdict: it is ignored, with a warning.
+func invalid(g *globals, kind, name string, fields []metav1.ManagedFieldsEntry, s ciliumv2.CiliumNetworkPolicyStatus) bool {
 	for _, c := range s.Conditions {
-		if c.Type == ciliumv2.PolicyConditionValid && c.Status == corev1.ConditionFalse {
-			return true
+		if c.Type != ciliumv2.PolicyConditionValid {
+			continue
 		}
+		if writers := cilium.ValidWriters(fields); !cilium.ValidTrusted(writers) {
+			fmt.Fprintf(g.stderr, "warning: %s\n", conditions.IgnoredValidMessage(kind, name, string(c.Status), writers))
+			return false
+		}
+		return c.Status == corev1.ConditionFalse
 	}
 	return false
 }

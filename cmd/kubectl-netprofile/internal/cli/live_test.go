@@ -30,6 +30,7 @@ import (
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/cli"
 	ht "github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/hubbletest"
 	"github.com/netprofile/netprofile/pkg/catalogue"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
@@ -341,20 +342,37 @@ func TestLive(t *testing.T) {
 			t.Errorf("a bad jsonpath: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
-	t.Run("a policy Cilium marked invalid makes status fail", func(t *testing.T) {
+	// markInvalid writes a Valid=False condition on batch's generated policy, through the status subresource
+	// under fieldManager, as Cilium's operator (or someone else) would.
+	markInvalid := func(t *testing.T, fieldManager string) {
+		t.Helper()
 		p := &ciliumv2.CiliumNetworkPolicy{}
 		must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "batch", Name: ownership.NamespacePolicyName}, p))
 		p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "unable to parse rule"}}
-		must(t, k8s.Status().Update(ctx, p))
+		must(t, k8s.Status().Update(ctx, p, client.FieldOwner(fieldManager)))
 		t.Cleanup(func() {
 			must(t, k8s.Get(ctx, client.ObjectKey{Namespace: "batch", Name: ownership.NamespacePolicyName}, p))
 			p.Status.Conditions = nil
-			must(t, k8s.Status().Update(ctx, p))
+			must(t, k8s.Status().Update(ctx, p, client.FieldOwner(fieldManager)))
 		})
+	}
+	t.Run("a policy Cilium marked invalid makes status fail", func(t *testing.T) {
+		markInvalid(t, cilium.CiliumOperatorManager)
 		r := run(t, "", "status", "batch", kc)
 		if r.code != cli.ExitFindings || !strings.Contains(r.stdout, "netprofile-namespace (INVALID)") ||
 			!strings.Contains(r.stdout, "Cilium marked policy netprofile-namespace invalid, so it is not enforced: unable to parse rule") {
 			t.Errorf("exit %d\n%s", r.code, r.stdout)
+		}
+	})
+	t.Run("a Valid=False Cilium did not write is ignored by status, which says so", func(t *testing.T) {
+		markInvalid(t, "kubectl-patch")
+		r := run(t, "", "status", "batch", kc)
+		if r.code != 0 || strings.Contains(r.stdout, "INVALID") || !strings.Contains(r.stdout, "netprofile-namespace (status not Cilium's, ignored)") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		j := run(t, "", "status", "batch", kc, "-o", "json")
+		if !strings.Contains(j.stdout, "Valid=False written by kubectl-patch, not by Cilium's operator: status not written by Cilium, ignored") {
+			t.Errorf("-o json does not say why:\n%s", j.stdout)
 		}
 	})
 
@@ -466,9 +484,21 @@ func TestLive(t *testing.T) {
 		if r := run(t, "", args...); r.code != 0 {
 			t.Fatalf("a valid hand-written policy should allow it: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		// Someone who may write the policy's status, but not Cilium: still enforced, and the check says why.
 		open.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "bad"}}
-		must(t, k8s.Status().Update(ctx, open))
+		must(t, k8s.Status().Update(ctx, open, client.FieldOwner("kubectl-patch")))
 		r := run(t, "", args...)
+		if r.code != 0 || !strings.Contains(r.stderr, "CiliumNetworkPolicy plain/let-plain-out carries Valid=False written by kubectl-patch, not by Cilium's operator: status not written by Cilium, ignored") {
+			t.Errorf("a forged Valid=False: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+
+		// Cilium's operator sets the condition it finds wrong (it writes only what changes, so it owns what it set).
+		must(t, k8s.Get(ctx, client.ObjectKeyFromObject(open), open))
+		open.Status.Conditions = nil
+		must(t, k8s.Status().Update(ctx, open, client.FieldOwner("kubectl-patch")))
+		open.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: corev1.ConditionFalse, Message: "bad"}}
+		must(t, k8s.Status().Update(ctx, open, client.FieldOwner(cilium.CiliumOperatorManager)))
+		r = run(t, "", args...)
 		if r.code != cli.ExitFindings || !strings.Contains(r.stderr, "CiliumNetworkPolicy plain/let-plain-out is marked invalid by Cilium and not enforced") {
 			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}

@@ -13,6 +13,7 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	corev1 "k8s.io/api/core/v1"
 
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
@@ -31,9 +32,12 @@ type Condition struct {
 type Policy struct {
 	Name      string `json:"name"`
 	Component string `json:"component"`
-	// Valid is Cilium's Valid condition ("" before an agent reported). An invalid policy is not enforced.
+	// Valid is Cilium's Valid condition ("" before Cilium's operator reported, or when someone else wrote it:
+	// Message then says so). An invalid policy is not enforced.
 	Valid   string `json:"valid,omitempty"`
 	Message string `json:"message,omitempty"`
+	// ValidIgnored: the policy carries a Valid condition Cilium did not write; Message says who did.
+	ValidIgnored bool `json:"validIgnored,omitempty"`
 }
 
 // Row is one namespace.
@@ -107,9 +111,16 @@ func Summarize(c contract.Contract, ns *corev1.Namespace, owned []ciliumv2.Ciliu
 		comp, _, _ := ownership.Reserved(p.Name, true)
 		pol := Policy{Name: p.Name, Component: comp}
 		for _, pc := range p.Status.Conditions {
-			if pc.Type == ciliumv2.PolicyConditionValid {
-				pol.Valid, pol.Message = string(pc.Status), pc.Message
+			if pc.Type != ciliumv2.PolicyConditionValid {
+				continue
 			}
+			if writers := cilium.ValidWriters(p.ManagedFields); !cilium.ValidTrusted(writers) {
+				// Not Cilium's verdict: anyone who may write the policy's status could have set it.
+				pol.Message = conditions.IgnoredValidMessage(ciliumv2.CNPKindDefinition, p.Namespace+"/"+p.Name, string(pc.Status), writers)
+				pol.ValidIgnored = true
+				continue
+			}
+			pol.Valid, pol.Message = string(pc.Status), pc.Message
 		}
 		if pol.Valid == string(corev1.ConditionFalse) {
 			row.Problems = append(row.Problems, fmt.Sprintf("Cilium marked policy %s invalid, so it is not enforced: %s", p.Name, pol.Message))
@@ -192,7 +203,8 @@ func (r Row) ReadyText() string {
 	return fmt.Sprintf("%s (%s)", r.Ready.Status, r.Ready.Reason)
 }
 
-// PoliciesText is the policies column; an invalid policy is marked.
+// PoliciesText is the policies column; an invalid policy is marked, and so is one whose Valid condition
+// Cilium did not write.
 func (r Row) PoliciesText() string {
 	if len(r.Policies) == 0 {
 		return "-"
@@ -201,6 +213,10 @@ func (r Row) PoliciesText() string {
 	for _, p := range r.Policies {
 		if p.Valid == string(corev1.ConditionFalse) {
 			names = append(names, p.Name+" (INVALID)")
+			continue
+		}
+		if p.ValidIgnored {
+			names = append(names, p.Name+" (status not Cilium's, ignored)")
 			continue
 		}
 		names = append(names, p.Name)

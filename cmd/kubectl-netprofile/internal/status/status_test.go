@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netprofile/netprofile/cmd/kubectl-netprofile/internal/status"
+	cilium "github.com/netprofile/netprofile/pkg/ciliumpolicy"
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
@@ -34,11 +35,19 @@ func ready(s corev1.ConditionStatus, reason string) corev1.NamespaceCondition {
 	return corev1.NamespaceCondition{Type: conditions.Ready, Status: s, Reason: reason, Message: "words", LastTransitionTime: metav1.NewTime(now)}
 }
 
+// owned is a policy netprofile generated, with a Valid condition (none for "") Cilium's operator wrote.
 func owned(name, component string, valid corev1.ConditionStatus) ciliumv2.CiliumNetworkPolicy {
+	return ownedValidBy(name, component, valid, cilium.CiliumOperatorManager)
+}
+
+// ownedValidBy is owned with the Valid condition written by another field manager.
+func ownedValidBy(name, component string, valid corev1.ConditionStatus, writer string) ciliumv2.CiliumNetworkPolicy {
 	p := ciliumv2.CiliumNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "my-app",
 		Labels: ownership.Labels(component, nil)}}
 	if valid != "" {
 		p.Status.Conditions = []ciliumv2.NetworkPolicyCondition{{Type: ciliumv2.PolicyConditionValid, Status: valid, Message: "unable to parse"}}
+		p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: writer, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status",
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:status":{"f:conditions":{"k:{\"type\":\"Valid\"}":{"f:status":{}}}}}`)}}
 	}
 	return p
 }
@@ -52,6 +61,8 @@ func TestSummarize(t *testing.T) {
 		enforcement string
 		problem     string
 		policiesCol string
+		// policyMessage is in the first policy's message.
+		policyMessage string
 	}{
 		"ready with its policy": {
 			ns:       namespace(map[string]string{profile: "standard", "access.network-policy.homelab/postgres": "true"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied)),
@@ -70,6 +81,12 @@ func TestSummarize(t *testing.T) {
 			ns:       namespace(map[string]string{profile: "standard"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied)),
 			policies: []ciliumv2.CiliumNetworkPolicy{owned(ownership.NamespacePolicyName, ownership.ComponentNamespacePolicy, corev1.ConditionFalse)},
 			ok:       false, enforcement: "enabled", problem: "Cilium marked policy netprofile-namespace invalid", policiesCol: "netprofile-namespace (INVALID)",
+		},
+		"a Valid=False Cilium did not write is ignored, and said so": {
+			ns:       namespace(map[string]string{profile: "standard"}, nil, ready(corev1.ConditionTrue, conditions.ReasonPoliciesApplied)),
+			policies: []ciliumv2.CiliumNetworkPolicy{ownedValidBy(ownership.NamespacePolicyName, ownership.ComponentNamespacePolicy, corev1.ConditionFalse, "kubectl-patch")},
+			ok:       true, enforcement: "enabled", policiesCol: "netprofile-namespace (status not Cilium's, ignored)",
+			policyMessage: "Valid=False written by kubectl-patch, not by Cilium's operator: status not written by Cilium, ignored",
 		},
 		"escape hatch open, since the stamp": {
 			ns: namespace(map[string]string{profile: "isolated", hatch: "disabled"}, map[string]string{since: "2026-07-01T09:00:00Z"},
@@ -151,6 +168,9 @@ func TestSummarize(t *testing.T) {
 			}
 			if tc.policiesCol != "" && row.PoliciesText() != tc.policiesCol {
 				t.Errorf("policies = %q, want %q", row.PoliciesText(), tc.policiesCol)
+			}
+			if tc.policyMessage != "" && (len(row.Policies) == 0 || !strings.Contains(row.Policies[0].Message, tc.policyMessage)) {
+				t.Errorf("policies %+v: want a message saying %q", row.Policies, tc.policyMessage)
 			}
 		})
 	}
