@@ -159,27 +159,43 @@ var _ = Describe("Shared resources", func() {
 		Consistently(getCNP("database", ownership.ProviderPolicyName("postgres"))).Should(HaveField("Spec.Ingress", HaveLen(1)))
 	})
 
-	It("keeps the provider half of a deleted resource while consumers remain, and reports it on them", func() {
+	// Deleting a SharedResource is the platform revoking it (the provider's object is the platform's to delete):
+	// both halves go at once, whoever still carries the label, and each consumer says so and keeps the rest.
+	It("revokes a deleted resource: its provider half and every consumer's egress go, and the consumers say why", func() {
 		ensureNamespace("queue")
 		sr := &v1alpha1.SharedResource{ObjectMeta: metav1.ObjectMeta{Name: "rabbitmq"}, Spec: v1alpha1.SharedResourceSpec{
 			Provider: v1alpha1.Provider{Namespace: "queue", PodSelector: map[string]string{"app": "rabbitmq"}},
 			Ports:    []v1alpha1.PortProtocol{{Port: 5672, Protocol: v1alpha1.ProtocolTCP}},
 		}}
 		Expect(k8s.Create(ctx, sr)).To(Succeed())
-		ns := newNamespace("mq", map[string]string{accessKey + "rabbitmq": "true"})
-		good := waitReady(ns.Name)
+		withProfile := newNamespace("mq", map[string]string{profileKey: "isolated", accessKey + "rabbitmq": "true"})
+		grantOnly := newNamespace("mq-only", map[string]string{accessKey + "rabbitmq": "true"})
+		waitReady(withProfile.Name)
+		waitReady(grantOnly.Name)
 		provider := ownership.ProviderPolicyName("rabbitmq")
 		Eventually(getCNP("queue", provider)).Should(HaveField("Spec.EndpointSelector.LabelSelector.MatchLabels", HaveKeyWithValue("app", "rabbitmq")))
+		Expect(grantRule(withProfile.Name, "rabbitmq")()).NotTo(BeEmpty())
 
 		Expect(k8s.Delete(ctx, sr)).To(Succeed())
-		Eventually(readyCondition(ns.Name)).Should(haveStatus(corev1.ConditionFalse, "SharedResourceNotFound"))
-		Consistently(getCNP("queue", provider)).ShouldNot(BeNil())
-		Expect(getCNP(ns.Name, nsPolicy)()).To(HaveField("ResourceVersion", good.ResourceVersion))
+		Eventually(cnpGone("queue", provider)).Should(BeTrue(), "the provider half goes although consumers still carry the label")
+		for _, ns := range []string{withProfile.Name, grantOnly.Name} {
+			Eventually(grantRule(ns, "rabbitmq")).Should(BeEmpty())
+			Eventually(readyCondition(ns)).Should(And(haveStatus(corev1.ConditionFalse, conditions.ReasonResourceNotFound),
+				HaveField("Message", ContainSubstring("this namespace has no access to rabbitmq (a grant that stood is withdrawn with its SharedResource)"))))
+			Eventually(events(ns)).Should(ContainElement(ContainSubstring("Warning " + conditions.ReasonResourceNotFound)))
+		}
+		// The rest stands: the profile, and the namespace's own default deny and same-namespace traffic where
+		// the grant was all it asked for.
+		Expect(getCNP(withProfile.Name, nsPolicy)()).To(HaveField("Labels", And(HaveKeyWithValue(profileKey, "isolated"), Not(HaveKey(accessKey+"rabbitmq")))))
+		Consistently(getCNP(grantOnly.Name, nsPolicy)).Should(HaveField("Specs", ContainElement(HaveField("Description", "netprofile: pods of this namespace may talk to each other"))))
 
-		// The last consumer lets go: now both halves go.
-		setLabels(ns.Name, nil, accessKey+"rabbitmq")
-		Eventually(cnpGone("queue", provider)).Should(BeTrue())
-		Eventually(cnpGone(ns.Name, nsPolicy)).Should(BeTrue())
+		// Recreating it grants again, without any label change.
+		sr.ResourceVersion = ""
+		Expect(k8s.Create(ctx, sr)).To(Succeed())
+		waitReady(withProfile.Name)
+		Eventually(getCNP("queue", provider)).ShouldNot(BeNil())
+		Expect(grantRule(withProfile.Name, "rabbitmq")()).NotTo(BeEmpty())
+		Expect(k8s.Delete(ctx, sr)).To(Succeed())
 	})
 
 	It("reports a missing provider namespace and fills it in when it appears", func() {

@@ -1,9 +1,10 @@
 // Package sharedresource is the SharedResource reconciler. It owns the provider half of every access grant:
 // a policy in the provider namespace that lets in the namespaces carrying the access label (and matching
 // spec.consumers). (The consumer half is part of each consumer's namespace policy.) It also reports how many
-// namespaces consume the resource, and which ones ask for it but are outside spec.consumers. A deleted
-// SharedResource keeps its provider half while consumers remain: deleting the object must not silently cut
-// off working traffic.
+// namespaces consume the resource, and which ones ask for it but are outside spec.consumers. Deleting a
+// SharedResource is how the platform revokes it: its provider half goes at once, whoever still carries the
+// label, and each consumer's egress goes with it (the namespace-policy controller withdraws the grant and
+// says the resource is gone).
 package sharedresource
 
 import (
@@ -77,24 +78,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	labelled, err := r.labelled(ctx, req.Name)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	sr := &v1alpha1.SharedResource{}
 	if err := r.Client.Get(ctx, req.NamespacedName, sr); err != nil {
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		if len(labelled) > 0 {
-			// Fail closed: consumers still carry the label and keep their egress; keep letting them in. Their
-			// namespaces report the missing resource.
-			return ctrl.Result{}, nil
-		}
 		return ctrl.Result{}, r.prune(ctx, existing, nil)
 	}
 	if !sr.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		// Being deleted is deleted: whatever finalizer holds the object, the revocation does not wait for it.
+		return ctrl.Result{}, r.prune(ctx, existing, nil)
+	}
+	labelled, err := r.labelled(ctx, req.Name)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	before := sr.DeepCopy()
 

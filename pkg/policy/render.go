@@ -126,12 +126,14 @@ type NamespaceResult struct {
 // while an unrelated label is wrong. A *Refusal error reports the refused labels; the result is still to be
 // applied unless KeepApplied is set.
 //
-// A grant of a SharedResource whose spec.consumers does not admit ns is refused too (ConsumerNotAllowed),
-// but it is not bad input: the provider's owner narrowed who may use it, and a narrowing is applied. So the
-// grant never opens and is withdrawn even where it stood, and a refusal of that kind alone never consults
-// what stood. The provider half (Provider) admits namespaces by the same selector, so both halves agree. The
-// one exception is KeepApplied (bad input beside it, and what stood cannot be reproduced): the standing policy
-// stays whole until that is fixed; the provider half still does not admit the namespace.
+// A grant of a SharedResource whose spec.consumers does not admit ns is refused too (ConsumerNotAllowed), and
+// so is a grant of a SharedResource that is gone (SharedResourceNotFound), but neither is bad input: the
+// provider's owner narrowed who may use it, or deleted it, and a narrowing is applied. So the grant never
+// opens and is withdrawn even where it stood, and a refusal of that kind alone never consults what stood. The
+// provider half (Provider) admits namespaces by the same selector, and goes with its SharedResource, so both
+// halves agree. The one exception is KeepApplied (bad input beside it, and what stood cannot be reproduced,
+// which it cannot once a granted resource is gone): the standing policy stays whole until that is fixed; the
+// provider half still does not admit the namespace.
 func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applied) (NamespaceResult, error) {
 	sel, problems := r.Contract.Parse(ns.Labels)
 	res := NamespaceResult{Selection: sel}
@@ -163,10 +165,15 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 			profileRefused = true
 		}
 	}
-	// Grants the provider does not admit: withdrawn, never kept.
+	// Grants the provider does not admit, and grants of a SharedResource that is gone: withdrawn, never kept.
 	var denials []*Refusal
 	deniedGrants := map[string]bool{}
 	for _, g := range sel.Grants {
+		if gone := r.gone(g, cat); gone != nil {
+			denials = append(denials, gone)
+			deniedGrants[g] = true
+			continue
+		}
 		if err := r.resource(g, cat); err != nil {
 			refusals = append(refusals, err)
 			refusedGrants[g] = true
@@ -184,7 +191,13 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 				eff.Grants = append(eff.Grants, g)
 			}
 		}
-		cnp, err := r.render(ns.Name, eff, cat)
+		var cnp []*cilium.CiliumNetworkPolicy
+		var err error
+		if !eff.IsEmpty() || (applied != nil && !sel.IsEmpty()) {
+			// Rendered even when every grant that stood is withdrawn: the namespace keeps its own default deny
+			// and same-namespace traffic, and loses only what was withdrawn.
+			cnp, err = r.render(ns.Name, eff, cat)
+		}
 		if err != nil {
 			res.KeepApplied = true
 			return res, err
@@ -230,7 +243,12 @@ func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applie
 	}
 	slices.Sort(eff.Grants)
 	eff.Grants = slices.Compact(eff.Grants)
-	cnp, err := r.render(ns.Name, eff, cat)
+	var cnp []*cilium.CiliumNetworkPolicy
+	var err error
+	if !eff.IsEmpty() || applied != nil {
+		// Bad input alone never puts a policy on a namespace that had none.
+		cnp, err = r.render(ns.Name, eff, cat)
+	}
 	if err != nil {
 		res.KeepApplied, res.Kept = true, nil
 		return res, refusal
@@ -334,10 +352,9 @@ func keptProfile(name string) string {
 }
 
 // render renders a selection whose every part exists in the catalogue.
+// An empty selection renders the namespace's own default deny with its same-namespace traffic: what a
+// namespace that asks for something keeps when all of it is withdrawn.
 func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue) ([]*cilium.CiliumNetworkPolicy, error) {
-	if sel.IsEmpty() {
-		return nil, nil
-	}
 	rules := api.Rules{}
 	profile, err := r.profile(sel.Profile, cat)
 	if err != nil {
@@ -381,6 +398,23 @@ func (r Renderer) render(namespace string, sel contract.Selection, cat Catalogue
 		return nil, refuse(conditions.ReasonPolicyInvalid, "%v", err)
 	}
 	return []*cilium.CiliumNetworkPolicy{cnp}, nil
+}
+
+// gone refuses a grant of a SharedResource that does not exist or is being deleted. Not bad input: deleting
+// a SharedResource is how the platform revokes it, so the grant is withdrawn even where it stood, as the
+// provider half is (see the SharedResource controller). A label naming a resource that never existed is
+// refused in the same words, and had nothing to withdraw.
+func (r Renderer) gone(name string, cat Catalogue) *Refusal {
+	sr, ok := cat.Resources[name]
+	switch {
+	case !ok:
+		return refuse(conditions.ReasonResourceNotFound, "%s; this namespace has no access to %s (a grant that stood is withdrawn with its SharedResource)",
+			r.resourceNotFound(name, slices.Collect(maps.Keys(cat.Resources))), name)
+	case !sr.DeletionTimestamp.IsZero():
+		return refuse(conditions.ReasonResourceNotFound, "SharedResource %q is being deleted (label %s); this namespace has no access to %s (a grant that stood is withdrawn with its SharedResource)",
+			name, r.Contract.AccessKey(name), name)
+	}
+	return nil
 }
 
 // resource checks that a granted SharedResource exists and is valid.

@@ -322,6 +322,92 @@ func effectiveLabels(sel contract.Selection) map[string]string {
 	return l
 }
 
+// Deleting a SharedResource revokes it: the grant is withdrawn where it stood, the other labels take effect,
+// and the refusal says the resource is gone.
+func TestResourceDeletedWithdrawsTheGrant(t *testing.T) {
+	r := renderer()
+	labels := map[string]string{profileKey: "standard", access + "postgres": "true", access + "kube-api": "true"}
+	stood, err := r.Namespace(namespace("app", labels), samples(t).Catalogue(), nil)
+	if err != nil || !hasGrantRule(stood, "postgres") {
+		t.Fatalf("standing policy: %v", err)
+	}
+	applied := r.AppliedOf(stood.Policies[0])
+
+	deleted := samples(t).Catalogue()
+	delete(deleted.Resources, "postgres")
+	deleting := samples(t).Catalogue()
+	now := metav1.Now()
+	deleting.Resources["postgres"].DeletionTimestamp = &now
+
+	for name, tc := range map[string]struct {
+		cat  policy.Catalogue
+		says string
+	}{
+		"deleted":       {deleted, `SharedResource "postgres" does not exist`},
+		"being deleted": {deleting, `SharedResource "postgres" is being deleted`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := r.Namespace(namespace("app", labels), tc.cat, applied)
+			refusal, ok := errors.AsType[*policy.Refusal](err)
+			if !ok || refusal.Reason != conditions.ReasonResourceNotFound {
+				t.Fatalf("want %s, got %v", conditions.ReasonResourceNotFound, err)
+			}
+			for _, want := range []string{tc.says, "this namespace has no access to postgres (a grant that stood is withdrawn with its SharedResource)"} {
+				if !strings.Contains(refusal.Message, want) {
+					t.Errorf("message %q does not say %q", refusal.Message, want)
+				}
+			}
+			if res.KeepApplied || len(res.Kept) != 0 || hasGrantRule(res, "postgres") {
+				t.Fatalf("the grant that stood must go: KeepApplied %v, Kept %v", res.KeepApplied, res.Kept)
+			}
+			if got := conditions.SelectionText(res.Effective); got != `profile "standard" with access to kube-api` {
+				t.Errorf("effective %s: the other labels must take effect", got)
+			}
+			// What stood is not needed (it cannot be reproduced without the resource).
+			if again, _ := r.Namespace(namespace("app", labels), tc.cat, nil); again.KeepApplied || hasGrantRule(again, "postgres") {
+				t.Error("a withdrawal must not wait for what stood")
+			}
+		})
+	}
+
+}
+
+// A namespace whose only grant is withdrawn keeps its own policy, narrowed to its default deny and its
+// same-namespace traffic: pruning it would drop that traffic, or, under additive Baselines, open the namespace.
+// A namespace where nothing stood gets nothing, as for bad input.
+func TestLastGrantWithdrawnKeepsTheNamespaceDefaultDeny(t *testing.T) {
+	r := renderer()
+	only := map[string]string{access + "postgres": "true"}
+	stood, err := r.Namespace(namespace("app", only), samples(t).Catalogue(), nil)
+	if err != nil || len(stood.Policies) != 1 {
+		t.Fatalf("standing policy: %v", err)
+	}
+	applied := r.AppliedOf(stood.Policies[0])
+	deleted := samples(t).Catalogue()
+	delete(deleted.Resources, "postgres")
+
+	res, err := r.Namespace(namespace("app", only), deleted, applied)
+	if _, ok := errors.AsType[*policy.Refusal](err); !ok || res.KeepApplied || len(res.Policies) != 1 {
+		t.Fatalf("want one policy and a refusal, got %d policies, KeepApplied %v, %v", len(res.Policies), res.KeepApplied, err)
+	}
+	if hasGrantRule(res, "postgres") || !res.Effective.IsEmpty() {
+		t.Errorf("the grant must go: effective %s", conditions.SelectionText(res.Effective))
+	}
+	rules := string(yamlOf(t, res.Policies))
+	if !strings.Contains(rules, "netprofile: pods of this namespace may talk to each other") {
+		t.Errorf("the namespace's own traffic must stay allowed:\n%s", rules)
+	}
+	// The next reconcile reads the narrowed policy back as what stands, and renders it again unchanged.
+	again, _ := r.Namespace(namespace("app", only), deleted, r.AppliedOf(res.Policies[0]))
+	if string(yamlOf(t, again.Policies)) != rules {
+		t.Error("the narrowed policy is not stable")
+	}
+
+	if fresh, _ := r.Namespace(namespace("new", only), deleted, nil); len(fresh.Policies) != 0 {
+		t.Error("a namespace where nothing stood must get nothing")
+	}
+}
+
 func TestProfileDeletedIsRefused(t *testing.T) {
 	cat := samples(t).Catalogue()
 	now := metav1.Now()

@@ -160,7 +160,7 @@ func TestRenderAdmission(t *testing.T) {
 		},
 		"several bad labels on one namespace, one line": {
 			stdin: ns("x", "    network-policy.homelab/profile: gold\n    access.network-policy.homelab/postgres: \"yes\"\n    access.network-policy.homelab/mysql: \"true\"\n"), code: cli.ExitFindings,
-			refused: []string{`refused: Namespace x: InvalidLabel: label access.network-policy.homelab/postgres="yes": the only value that grants access is "true"; remove the label to revoke it; NetworkProfile "gold" does not exist (label network-policy.homelab/profile=gold); known profiles: internal, internal-egress, isolated, standard; SharedResource "mysql" does not exist (label access.network-policy.homelab/mysql); known resources: dragonfly, garage-s3, kube-api, postgres ` + note},
+			refused: []string{`refused: Namespace x: InvalidLabel: label access.network-policy.homelab/postgres="yes": the only value that grants access is "true"; remove the label to revoke it; NetworkProfile "gold" does not exist (label network-policy.homelab/profile=gold); known profiles: internal, internal-egress, isolated, standard; SharedResource "mysql" does not exist (label access.network-policy.homelab/mysql); known resources: dragonfly, garage-s3, kube-api, postgres; this namespace has no access to mysql (a grant that stood is withdrawn with its SharedResource) ` + note},
 		},
 		"a platform namespace with a profile and a bad enforcement value": {
 			stdin: ns("kube-system", "    network-policy.homelab/profile: isolated\n    network-policy.homelab/enforcement: \"no\"\n"), code: cli.ExitFindings,
@@ -169,7 +169,7 @@ func TestRenderAdmission(t *testing.T) {
 				`refused: Namespace kube-system: InvalidEnforcementValue: label network-policy.homelab/enforcement="no"`,
 			},
 		},
-		"a grant of a SharedResource being deleted: only admission refuses it": {
+		"a grant of a SharedResource being deleted: the renderer's words, marked, once": {
 			stdin: ns("x", "    access.network-policy.homelab/postgres: \"true\"\n") + `
 ---
 apiVersion: network-policy.homelab/v1alpha1
@@ -179,7 +179,7 @@ spec:
   provider: {namespace: database}
   ports: [{port: 5432, protocol: TCP}]
 `, code: cli.ExitFindings,
-			refused: []string{`refused: Namespace x: RejectedByAdmission: SharedResource "postgres" does not exist (label access.network-policy.homelab/postgres); known resources: dragonfly, garage-s3, kube-api ` + note},
+			refused: []string{`refused: Namespace x: SharedResourceNotFound: SharedResource "postgres" is being deleted (label access.network-policy.homelab/postgres); this namespace has no access to postgres`},
 		},
 		"a profile being deleted: the renderer's words, marked, once": {
 			stdin: ns("x", "    network-policy.homelab/profile: isolated\n") + `
