@@ -22,6 +22,8 @@ func TestHealthAlerts(t *testing.T) {
 		"NetprofileBaselineNotReady":  {"critical", "", "baseline-not-ready.md"},
 		"NetprofileReconcileErrors":   {"warning", "30m", "reconcile-errors.md"},
 		"NetprofileManagerAbsent":     {"critical", "10m", "manager-absent.md"},
+		"NetprofileLeaderAbsent":      {"critical", "5m", "not-reconciling.md"},
+		"NetprofileNotReconciling":    {"critical", "15m", "not-reconciling.md"},
 	}
 	rules := alerts(t, find(mustRender(t, allAPIs...), "PrometheusRule", ""))
 	const prefix = "https://github.com/netprofile/netprofile/blob/main/docs/runbooks/"
@@ -68,6 +70,31 @@ func TestHealthAlerts(t *testing.T) {
 	}
 	if got := rules["NetprofileBaselineNotReady"].(map[string]any)["labels"].(map[string]any)["team"]; got != "platform" {
 		t.Errorf("alertLabels must reach every alert; NetprofileBaselineNotReady team = %v", got)
+	}
+}
+
+// The reconciling alerts follow the manager: the idle window is 1.1 sync periods (controller-runtime's resync
+// jitter) and an hour, and the Lease alert names the chart's Lease and exists only where a Lease is taken.
+func TestReconcilingAlertsFollowTheManager(t *testing.T) {
+	rules := alerts(t, find(mustRender(t, append([]string{
+		"--set", "manager.syncPeriod=48h", "--set", "leaderElection.id=np.example.com",
+	}, allAPIs...)...), "PrometheusRule", ""))
+	// 48h * 1.1 + 1h = 53h 48m = 193680 s.
+	expr := rules["NetprofileNotReconciling"].(map[string]any)["expr"].(string)
+	if !strings.Contains(expr, "[193680s]") || !strings.Contains(expr, "< 193680)") {
+		t.Errorf("NetprofileNotReconciling expr does not use the 193680 s window of a 48h syncPeriod:\n%s", expr)
+	}
+	leader := rules["NetprofileLeaderAbsent"].(map[string]any)["expr"].(string)
+	if !strings.Contains(leader, `leader_election_master_status{name="np.example.com"}`) {
+		t.Errorf("NetprofileLeaderAbsent expr does not name the chart's Lease:\n%s", leader)
+	}
+
+	rules = alerts(t, find(mustRender(t, append([]string{"--set", "leaderElection.enabled=false", "--set", "replicaCount=1"}, allAPIs...)...), "PrometheusRule", ""))
+	if _, ok := rules["NetprofileLeaderAbsent"]; ok {
+		t.Error("NetprofileLeaderAbsent without leader election: no replica ever holds a Lease, so it would always fire")
+	}
+	if _, ok := rules["NetprofileNotReconciling"]; !ok {
+		t.Error("NetprofileNotReconciling must stay without leader election")
 	}
 }
 

@@ -24,13 +24,13 @@ func TestRulesAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "SUCCESS: 9 rules found") {
-		t.Fatalf("want exactly nine alerts (two escape hatch, one audit, one time bypassed, one ceiling, two readiness, two manager health):\n%s", out)
+	if !strings.Contains(string(out), "SUCCESS: 11 rules found") {
+		t.Fatalf("want exactly eleven alerts (two escape hatch, one audit, one time bypassed, one ceiling, two readiness, two manager health, two reconciling):\n%s", out)
 	}
 }
 
 func TestAlerts(t *testing.T) {
-	cmd := exec.Command(promtool(t), "test", "rules", "netprofile-rules.test.yaml", "netprofile-health.test.yaml")
+	cmd := exec.Command(promtool(t), "test", "rules", "netprofile-rules.test.yaml", "netprofile-health.test.yaml", "netprofile-reconciling.test.yaml")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
