@@ -49,6 +49,9 @@ type Options struct {
 	Contract contract.Contract
 	// PlatformNamespaces refuse profiles and grants.
 	PlatformNamespaces []string
+	// ProtectedNamespaceLabels are the Namespace label keys admission lets only the platform write
+	// (policy.Renderer.ProtectedNamespaceLabels).
+	ProtectedNamespaceLabels []string
 	// MaxConcurrentReconciles per controller.
 	MaxConcurrentReconciles int
 	// Enforcement are the escape hatch's thresholds.
@@ -136,7 +139,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	for _, ns := range opts.PlatformNamespaces {
 		platform[ns] = true
 	}
-	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform, ClusterName: opts.ClusterName}
+	renderer := policy.Renderer{Contract: opts.Contract, PlatformNamespaces: platform, ClusterName: opts.ClusterName,
+		ProtectedNamespaceLabels: opts.ProtectedNamespaceLabels}
 	copts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
 
 	// Events about Namespaces go through a broadcaster of their own, whose sink sends an Event about a
@@ -190,7 +194,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		{profile.ControllerName, &profile.Reconciler{Client: mgr.GetClient(), Renderer: renderer, Status: status(profile.ControllerName)}},
 		{nsdeletion.ControllerName, &nsdeletion.Reconciler{Client: mgr.GetClient(), Recorder: recorder(nsdeletion.ControllerName), Clock: opts.Clock}},
 		{labelcontract.ControllerName, &labelcontract.Reconciler{Client: mgr.GetClient(), Contract: opts.Contract, Clock: opts.Clock,
-			Settings: contract.Settings{PlatformNamespaces: opts.PlatformNamespaces, WarningAfter: opts.Enforcement.WarningAfter,
+			Settings: contract.Settings{PlatformNamespaces: opts.PlatformNamespaces, ProtectedNamespaceLabels: opts.ProtectedNamespaceLabels, WarningAfter: opts.Enforcement.WarningAfter,
 				CriticalAfter: opts.Enforcement.CriticalAfter, MaxDisabled: opts.Enforcement.MaxDisabled, ClusterName: opts.ClusterName}}},
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &cilium.CiliumNetworkPolicy{}, sharedresource.ProviderIndex,

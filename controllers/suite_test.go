@@ -129,13 +129,15 @@ func startManagerWithThresholds(resync time.Duration, clusterName string, thresh
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(controllers.Setup(mgr, controllers.Options{
-		Contract:                contract.Default(),
-		PlatformNamespaces:      policy.DefaultPlatformNamespaces,
-		MaxConcurrentReconciles: 2,
-		Clock:                   fakeClock,
-		ClusterName:             clusterName,
-		Enforcement:             thresholds,
-		RecordNamespace:         recordNamespace,
+		Contract:           contract.Default(),
+		PlatformNamespaces: policy.DefaultPlatformNamespaces,
+		// As the chart's admission.protectedNamespaceLabels.keys would set it.
+		ProtectedNamespaceLabels: []string{protectedLabel},
+		MaxConcurrentReconciles:  2,
+		Clock:                    fakeClock,
+		ClusterName:              clusterName,
+		Enforcement:              thresholds,
+		RecordNamespace:          recordNamespace,
 	})).To(Succeed())
 	var mctx context.Context
 	mctx, stopMgr = context.WithCancel(ctx)

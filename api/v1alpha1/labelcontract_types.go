@@ -67,6 +67,12 @@ type LabelContract struct {
 	// +listType=set
 	// +optional
 	CatalogueNamespaces []string `json:"catalogueNamespaces,omitempty"`
+	// ProtectedNamespaceLabels are Namespace label keys only the platform may write, protected at admission
+	// (--protected-namespace-labels): with kubernetes.io/metadata.name, the labels a SharedResource's
+	// spec.consumers may select on without a namespace's own users forging their way in.
+	// +listType=set
+	// +optional
+	ProtectedNamespaceLabels []string `json:"protectedNamespaceLabels,omitempty"`
 	// ClusterName is the Cilium cluster every pod peer of the rendered policies names (--cluster-name).
 	// +optional
 	ClusterName string `json:"clusterName,omitempty"`

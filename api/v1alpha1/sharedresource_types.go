@@ -77,6 +77,9 @@ type SharedResourceStatus struct {
 	// Conditions: Ready is True when both halves render to policies Cilium accepts and the provider half is
 	// applied. A resource that is not Ready also carries Stalled=True (it needs a fix: the spec, a name clash,
 	// a missing provider namespace) or Reconciling=True (netprofile is retrying), as kstatus expects.
+	// With spec.consumers, ConsumersTrusted says whether its selector keys only on labels a namespace's own
+	// users cannot write (kubernetes.io/metadata.name, labels protected at admission): False
+	// (TenantWritableLabels) is a warning, not a refusal; the grants stand.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

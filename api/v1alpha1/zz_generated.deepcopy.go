@@ -220,6 +220,11 @@ func (in *LabelContract) DeepCopyInto(out *LabelContract) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.ProtectedNamespaceLabels != nil {
+		in, out := &in.ProtectedNamespaceLabels, &out.ProtectedNamespaceLabels
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Profiles != nil {
 		in, out := &in.Profiles, &out.Profiles
 		*out = make([]string, len(*in))

@@ -52,6 +52,7 @@ func run() error {
 		retryPeriod             time.Duration
 		labelDomain             string
 		platformNamespaces      string
+		protectedLabels         string
 		clusterName             string
 		ciliumConfig            string
 		syncPeriod              time.Duration
@@ -76,6 +77,7 @@ func run() error {
 	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the Lease.")
 	flag.StringVar(&labelDomain, "label-domain", contract.DefaultDomain, "Domain of the Namespace labels netprofile reads (<domain>/profile, access.<domain>/<resource>, <domain>/enforcement).")
 	flag.StringVar(&platformNamespaces, "platform-namespaces", strings.Join(policy.DefaultPlatformNamespaces, ","), "Comma-separated namespaces that keep hand-crafted policies: profiles and grants are refused there.")
+	flag.StringVar(&protectedLabels, "protected-namespace-labels", "", "Comma-separated Namespace label keys that admission lets only the platform set, change or remove (the chart's admission.protectedNamespaceLabels). With kubernetes.io/metadata.name, a SharedResource's spec.consumers may select on them without a warning that tenants can forge its selector.")
 	flag.StringVar(&clusterName, "cluster-name", "", "The Cilium cluster every rendered pod peer names (io.cilium.k8s.policy.cluster), so a policy means this cluster's pods whether or not Cilium's policy-default-local-cluster is on. Empty takes Cilium's cluster-name from --cilium-config, or \"default\" when that cannot be read.")
 	flag.StringVar(&ciliumConfig, "cilium-config", "kube-system/cilium-config", "Namespace/name of Cilium's ConfigMap, read at start to check --cluster-name against Cilium's cluster-name; empty reads nothing.")
 	flag.DurationVar(&syncPeriod, "sync-period", 10*time.Hour, "How often every object is re-checked even without a change.")
@@ -172,12 +174,13 @@ func run() error {
 		return err
 	}
 	if err := controllers.Setup(mgr, controllers.Options{
-		Contract:                c,
-		PlatformNamespaces:      splitList(platformNamespaces),
-		MaxConcurrentReconciles: workers,
-		Enforcement:             thresholds,
-		ClusterName:             clusterName,
-		RecordNamespace:         recordNamespace,
+		Contract:                 c,
+		PlatformNamespaces:       splitList(platformNamespaces),
+		ProtectedNamespaceLabels: splitList(protectedLabels),
+		MaxConcurrentReconciles:  workers,
+		Enforcement:              thresholds,
+		ClusterName:              clusterName,
+		RecordNamespace:          recordNamespace,
 	}); err != nil {
 		return err
 	}

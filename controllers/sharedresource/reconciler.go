@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -110,8 +112,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		sr.Status.RefusedConsumers = refused[:min(len(refused), MaxRefusedListed)]
 	}
 	transitioned := r.Status.SetReady(&sr.Status.Conditions, sr.Generation, ok, reason, msg)
+	trustChanged := r.setConsumersTrusted(sr)
 	changed := !equality.Semantic.DeepEqual(before.Status, sr.Status)
-	return ctrl.Result{}, errors.Join(applyErr, pruneErr, r.Status.Update(ctx, before, sr, sr.Status.Conditions, changed, transitioned))
+	statusErr := r.Status.Update(ctx, before, sr, sr.Status.Conditions, changed, transitioned)
+	if statusErr == nil && trustChanged {
+		r.consumersTrustedEvent(sr)
+	}
+	return ctrl.Result{}, errors.Join(applyErr, pruneErr, statusErr)
+}
+
+// setConsumersTrusted sets the ConsumersTrusted condition (removes it without spec.consumers) and reports
+// whether its status or reason changed: a warning that spec.consumers admits whoever copies its labels is a
+// warning, not a refusal, so the grants and Ready are as they were.
+func (r *Reconciler) setConsumersTrusted(sr *v1alpha1.SharedResource) bool {
+	var old *metav1.Condition
+	if c := apimeta.FindStatusCondition(sr.Status.Conditions, conditions.ConsumersTrusted); c != nil {
+		// A copy: SetStatusCondition updates the condition in place.
+		old = c.DeepCopy()
+	}
+	present, ok, reason, msg := r.Renderer.ConsumersTrust(sr)
+	if !present {
+		apimeta.RemoveStatusCondition(&sr.Status.Conditions, conditions.ConsumersTrusted)
+		return false
+	}
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	apimeta.SetStatusCondition(&sr.Status.Conditions, metav1.Condition{
+		Type: conditions.ConsumersTrusted, Status: status, Reason: reason, ObservedGeneration: sr.Generation,
+		Message: conditions.Shorten(msg, conditions.MaxMessage), LastTransitionTime: metav1.NewTime(r.Status.Clock.Now()),
+	})
+	// The first trusted verdict is news to nobody; the first untrusted one, and every change, is.
+	return (old == nil && !ok) || (old != nil && (old.Status != status || old.Reason != reason))
+}
+
+func (r *Reconciler) consumersTrustedEvent(sr *v1alpha1.SharedResource) {
+	c := apimeta.FindStatusCondition(sr.Status.Conditions, conditions.ConsumersTrusted)
+	eventType := corev1.EventTypeNormal
+	if c.Status != metav1.ConditionTrue {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Status.Recorder.Eventf(sr, nil, eventType, c.Reason, "Reconcile", "%s", conditions.Shorten(c.Message, conditions.MaxEventNote))
 }
 
 // split sorts the namespaces carrying the access label into those spec.consumers admits and those it refuses,

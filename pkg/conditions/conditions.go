@@ -109,6 +109,20 @@ const (
 	ReasonBaselineDisabled    = "Disabled"
 )
 
+// ConsumersTrusted is a SharedResource's condition saying whether spec.consumers selects namespaces only by
+// labels their own users cannot write. False is a warning, not a refusal: the grants stand, but any namespace
+// that copies the selected labels is admitted. Absent when the resource does not limit its consumers.
+const ConsumersTrusted = "ConsumersTrusted"
+
+// Reasons of ConsumersTrusted (and its Events).
+const (
+	// ReasonUnforgeableLabels: every key spec.consumers selects on is set by the API server or protected at
+	// admission.
+	ReasonUnforgeableLabels = "UnforgeableLabels"
+	// ReasonTenantWritableLabels: spec.consumers selects on a label a namespace's own users may write.
+	ReasonTenantWritableLabels = "TenantWritableLabels"
+)
+
 // Reasons of Events that are not condition transitions.
 const (
 	// ReasonPolicyReverted: someone changed a generated policy and netprofile restored it.

@@ -16,6 +16,8 @@ var EnforcementValues = []string{EnforcementDisabled, EnforcementAudit}
 // Settings are the manager's settings that decide which labels it accepts, besides the catalogue.
 type Settings struct {
 	PlatformNamespaces []string
+	// ProtectedNamespaceLabels are the Namespace label keys admission lets only the platform write.
+	ProtectedNamespaceLabels []string
 	// ClusterName is the Cilium cluster the rendered policies name.
 	ClusterName   string
 	WarningAfter  time.Duration
@@ -35,11 +37,12 @@ func (c Contract) Publish(s Settings, profiles, resources, catalogueNamespaces [
 			Profile: c.ProfileKey(), AccessPrefix: c.AccessPrefix(), Enforcement: c.EnforcementKey(),
 			Since: c.SinceAnnotation(), Until: c.UntilAnnotation(), Platform: c.PlatformKey(),
 		},
-		PlatformNamespaces:  sortedSet(s.PlatformNamespaces),
-		CatalogueNamespaces: sortedSet(catalogueNamespaces),
-		ClusterName:         s.ClusterName,
-		Profiles:            sortedSet(profiles),
-		SharedResources:     sortedSet(resources),
+		PlatformNamespaces:       sortedSet(s.PlatformNamespaces),
+		CatalogueNamespaces:      sortedSet(catalogueNamespaces),
+		ProtectedNamespaceLabels: optionalSet(s.ProtectedNamespaceLabels),
+		ClusterName:              s.ClusterName,
+		Profiles:                 sortedSet(profiles),
+		SharedResources:          sortedSet(resources),
 		Enforcement: v1alpha1.LabelContractEnforcement{
 			Values:        slices.Clone(EnforcementValues),
 			WarningAfter:  metav1.Duration{Duration: s.WarningAfter},
@@ -62,11 +65,12 @@ func FromPublished(lc *v1alpha1.LabelContract) (Contract, Settings, error) {
 		return Contract{}, Settings{}, fmt.Errorf("LabelContract %s: %w", lc.Name, err)
 	}
 	return c, Settings{
-		PlatformNamespaces: slices.Clone(lc.PlatformNamespaces),
-		ClusterName:        lc.ClusterName,
-		WarningAfter:       lc.Enforcement.WarningAfter.Duration,
-		CriticalAfter:      lc.Enforcement.CriticalAfter.Duration,
-		MaxDisabled:        lc.Enforcement.MaxDisabled.Duration,
+		PlatformNamespaces:       slices.Clone(lc.PlatformNamespaces),
+		ProtectedNamespaceLabels: slices.Clone(lc.ProtectedNamespaceLabels),
+		ClusterName:              lc.ClusterName,
+		WarningAfter:             lc.Enforcement.WarningAfter.Duration,
+		CriticalAfter:            lc.Enforcement.CriticalAfter.Duration,
+		MaxDisabled:              lc.Enforcement.MaxDisabled.Duration,
 	}, nil
 }
 
@@ -99,4 +103,13 @@ func sortedSet(s []string) []string {
 		out = []string{}
 	}
 	return out
+}
+
+// optionalSet is sortedSet for an optional field: nil when empty, so a manager without the setting publishes
+// what an older one did.
+func optionalSet(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return sortedSet(s)
 }

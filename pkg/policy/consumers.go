@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	ciliumio "github.com/cilium/cilium/pkg/k8s/apis/cilium.io"
 	slimv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	ciliumlabels "github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/policy/api"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -19,6 +21,10 @@ import (
 	"github.com/netprofile/netprofile/pkg/conditions"
 	"github.com/netprofile/netprofile/pkg/contract"
 )
+
+// NameLabel is the label the API server sets on every Namespace to its name (kubernetes.io/metadata.name),
+// whoever writes the Namespace and whatever they send: the one label nobody can forge.
+const NameLabel = corev1.LabelMetadataName
 
 // Bounds of spec.consumers, the same as the CRD's rules: an object stored before the CRD had them, or with
 // validation off, is refused here rather than rendered into an oversized policy.
@@ -167,4 +173,80 @@ func (r Renderer) admit(ns string, nsLabels map[string]string, name string, cat 
 			name, ConsumersText(&sr.Spec), ns, name, name, r.Contract.AccessKey(name))
 	}
 	return nil
+}
+
+// TenantWritableKeys returns, sorted, the label keys spec.consumers selects on that a namespace's own users may
+// write: every key but NameLabel and the protected ones. Whoever may label a namespace (its admins, a
+// self-service portal, a GitOps repository the team merges into) can set such a label, or remove it for
+// NotIn and DoesNotExist, and so be admitted: {team: payments} is any tenant's to claim. nil when the
+// resource does not limit its consumers, or selects only on labels nobody but the platform can set.
+//
+// This is the one definition of "labels a tenant cannot forge": the SharedResource's ConsumersTrusted
+// condition and `kubectl netprofile lint` both use it.
+func TenantWritableKeys(c *v1alpha1.Consumers, protected []string) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	judge := func(k string) {
+		if k != NameLabel && !slices.Contains(protected, k) {
+			out = append(out, k)
+		}
+	}
+	for k := range c.NamespaceSelector.MatchLabels {
+		judge(k)
+	}
+	for _, e := range c.NamespaceSelector.MatchExpressions {
+		judge(e.Key)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ConsumersTrust is the ConsumersTrusted condition of a SharedResource: ok, reason and message; present false
+// when the resource does not limit its consumers (the condition is then absent).
+func (r Renderer) ConsumersTrust(sr *v1alpha1.SharedResource) (present, ok bool, reason, message string) {
+	c := sr.Spec.Consumers
+	if c == nil {
+		return false, false, "", ""
+	}
+	if keys := TenantWritableKeys(c, r.ProtectedNamespaceLabels); len(keys) > 0 {
+		return true, false, conditions.ReasonTenantWritableLabels, ForgeableMessage(sr.Name, ConsumersText(&sr.Spec), keys, r.ProtectedNamespaceLabels)
+	}
+	return true, true, conditions.ReasonUnforgeableLabels, fmt.Sprintf(
+		"spec.consumers (%s) selects only on labels a namespace's own users cannot write (the API server sets %s%s)",
+		ConsumersText(&sr.Spec), NameLabel, protectedText(r.ProtectedNamespaceLabels))
+}
+
+// ForgeableMessage says why a selector on tenant-writable keys admits whoever copies them, and what to select
+// on instead; the condition and lint say it in the same words.
+func ForgeableMessage(resource, selector string, keys, protected []string) string {
+	return fmt.Sprintf("spec.consumers of SharedResource %s (%s) selects on %s, which a namespace's own users may write: any namespace that sets %s is admitted and gets both halves of the grant. "+
+		"Select by name (matchExpressions: [{key: %s, operator: In, values: [...]}], set by the API server) or by a label only the platform may write (protected at admission: chart value admission.protectedNamespaceLabels.keys%s)",
+		resource, selector, quotedList(keys), oneOrThem(keys), NameLabel, protectedText(protected))
+}
+
+func quotedList(keys []string) string {
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = strconv.Quote(k)
+	}
+	if len(q) == 1 {
+		return "label " + q[0]
+	}
+	return "labels " + strings.Join(q, ", ")
+}
+
+func oneOrThem(keys []string) string {
+	if len(keys) == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func protectedText(protected []string) string {
+	if len(protected) == 0 {
+		return ""
+	}
+	return "; admission protects " + strings.Join(protected, ", ")
 }

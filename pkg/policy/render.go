@@ -42,6 +42,11 @@ type Renderer struct {
 	// 1.19, or with it off, a peer without the cluster key selects the pods of every cluster in a mesh).
 	// Empty leaves the key out, for Cilium to decide.
 	ClusterName string
+	// ProtectedNamespaceLabels are Namespace label keys a namespace's own users cannot write: admission lets
+	// only the platform set, change or remove them (the chart's admission.protectedNamespaceLabels). With
+	// kubernetes.io/metadata.name they are what spec.consumers may select on without a tenant forging its way
+	// in (TenantWritableKeys).
+	ProtectedNamespaceLabels []string
 }
 
 // Applied is the namespace policy that stands: the selection its labels record, the hash of its rules and
