@@ -816,7 +816,7 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			objs := mustRender(t, args...)
 			var domain, clusterName string
-			var platform []string
+			var platform, protected []string
 			var thresholds enforcement.Thresholds
 			for _, a := range managerArgs(t, objs) {
 				k, v, _ := strings.Cut(a, "=")
@@ -828,6 +828,8 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 					platform = strings.Split(v, ",")
 				case "--cluster-name":
 					clusterName = v
+				case "--protected-namespace-labels":
+					protected = strings.Split(v, ",")
 				case "--enforcement-warning-after":
 					thresholds.WarningAfter, err = time.ParseDuration(v)
 				case "--enforcement-critical-after":
@@ -864,7 +866,7 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 					cat.Baselines[b.Name] = b
 				}
 			}
-			want := c.Publish(contract.Settings{PlatformNamespaces: platform, ClusterName: clusterName, WarningAfter: thresholds.WarningAfter,
+			want := c.Publish(contract.Settings{PlatformNamespaces: platform, ProtectedNamespaceLabels: protected, ClusterName: clusterName, WarningAfter: thresholds.WarningAfter,
 				CriticalAfter: thresholds.CriticalAfter, MaxDisabled: thresholds.MaxDisabled}, profiles, resources, policy.CatalogueNamespaces(cat), nil)
 			u := find(objs, "LabelContract", domain)
 			if u == nil {
@@ -881,5 +883,36 @@ func TestLabelContractSeedIsThePublication(t *testing.T) {
 				t.Errorf("warningAfter %q, want %q", s, thresholds.WarningAfter.String())
 			}
 		})
+	}
+}
+
+// Protected Namespace labels: the manager trusts a key (and publishes it) only while the chart's policy that
+// protects it is installed; a key nothing protects is any tenant's to write.
+func TestProtectedNamespaceLabels(t *testing.T) {
+	keys := []string{"--set", "admission.protectedNamespaceLabels.keys={platform.example.com/tenant,platform.example.com/tier}",
+		"--set", "admission.protectedNamespaceLabels.writers={platform-admins}"}
+	const policy = release + "-protected-namespace-labels"
+	has := func(objs []*unstructured.Unstructured) (flag string, published []string, installed bool) {
+		for _, a := range managerArgs(t, objs) {
+			if v, ok := strings.CutPrefix(a, "--protected-namespace-labels="); ok {
+				flag = v
+			}
+		}
+		lc := &v1alpha1.LabelContract{}
+		into(t, find(objs, "LabelContract", "network-policy.homelab"), lc)
+		return flag, lc.ProtectedNamespaceLabels, find(objs, "ValidatingAdmissionPolicy", policy) != nil
+	}
+	if flag, published, installed := has(mustRender(t)); flag != "" || published != nil || installed {
+		t.Errorf("defaults: flag %q, published %v, policy %v; want none", flag, published, installed)
+	}
+	flag, published, installed := has(mustRender(t, keys...))
+	if flag != "platform.example.com/tenant,platform.example.com/tier" || !slices.Equal(published, []string{"platform.example.com/tenant", "platform.example.com/tier"}) || !installed {
+		t.Errorf("with keys: flag %q, published %v, policy %v", flag, published, installed)
+	}
+	if flag, published, installed := has(mustRender(t, append(keys, "--set", "admission.enabled=false")...)); flag != "" || published != nil || installed {
+		t.Errorf("admission off: flag %q, published %v, policy %v; a key nothing protects must not be trusted", flag, published, installed)
+	}
+	if _, err := render(t, append(keys, "--set", "admission.protectedNamespaceLabels.keys={Not A Key}")...); err == nil {
+		t.Error("a key that is not a label key must be refused by the schema")
 	}
 }

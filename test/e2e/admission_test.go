@@ -246,6 +246,35 @@ var _ = Describe("Guardrails at admission", Ordered, ContinueOnFailure, func() {
 		})
 	})
 
+	Context("with protected namespace labels", Ordered, func() {
+		const key = "platform.example.com/tenant"
+		var asWriter client.Client
+		BeforeAll(func() {
+			enableOptional("templates/admission-protected-labels.yaml", probe(asTenant, map[string]string{key: "payments"}),
+				"admission.protectedNamespaceLabels.keys={"+key+"}", "admission.protectedNamespaceLabels.writers={platform-team}")
+			// The tenant's RBAC, and the platform's group.
+			asWriter = impersonateGroups(tenant, "platform-team")
+			Expect(probe(asTenant, map[string]string{key: "payments"})()).To(MatchError(ContainSubstring("is protected")))
+		})
+
+		It("lets only the platform's groups set, change or remove them; every other label stays the tenant's", func() {
+			Expect(probe(asWriter, map[string]string{key: "payments"})()).To(Succeed())
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appName("protected"), Labels: map[string]string{key: "payments"}}}
+			Expect(asWriter.Create(ctx, ns)).To(Succeed())
+
+			says := And(ContainSubstring("label "+key+" on namespace "+ns.Name+" is protected"), ContainSubstring("(groups platform-team)"),
+				ContainSubstring("SharedResources trust it"))
+			Expect(patchLabels(asTenant, ns.Name, map[string]string{key: "web"})).To(MatchError(says), "changing it")
+			Expect(patchLabels(asTenant, ns.Name, nil, key)).To(MatchError(says), "removing it")
+			Expect(patchLabels(asMallory, ns.Name, map[string]string{key: "web"})).To(MatchError(says), "cluster-admin by a binding is no platform")
+			Expect(probe(asTenant, map[string]string{key: "payments"})()).To(MatchError(ContainSubstring("is protected")), "creating a namespace with it")
+
+			Expect(patchLabels(asTenant, ns.Name, map[string]string{"team": "payments"})).To(Succeed(), "another label")
+			Expect(patchLabels(asWriter, ns.Name, map[string]string{key: "web"})).To(Succeed())
+			Expect(patchLabels(asWriter, ns.Name, nil, key)).To(Succeed())
+		})
+	})
+
 	Context("with tenant policies refused in profiled namespaces", Ordered, func() {
 		const (
 			editor = "editor-eve"  // Kubernetes' edit role in her team's namespaces, and Cilium policies there
@@ -390,6 +419,18 @@ func impersonate(user string) client.Client {
 	GinkgoHelper()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	scheme, err := controllers.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+// impersonateGroups is impersonate with groups besides system:authenticated.
+func impersonateGroups(user string, groups ...string) client.Client {
+	GinkgoHelper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append([]string{"system:authenticated"}, groups...)}
 	scheme, err := controllers.NewScheme()
 	Expect(err).NotTo(HaveOccurred())
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

@@ -228,3 +228,12 @@ netprofile.labelBoundVariable defines variables.bounded for netprofile.labelBoun
 - name: bounded
   expression: variables.labels.size() <= {{ int .Values.admission.maxNamespaceLabels }}
 {{- end }}
+
+{{/*
+netprofile.protectedNamespaceLabels is the comma-separated list of Namespace label keys the manager may trust as
+the platform's: admission.protectedNamespaceLabels.keys while the policy that protects them is installed, else
+empty (a key nothing protects is any tenant's to write).
+*/}}
+{{- define "netprofile.protectedNamespaceLabels" -}}
+{{- if .Values.admission.enabled }}{{ join "," .Values.admission.protectedNamespaceLabels.keys }}{{ end }}
+{{- end }}
