@@ -72,6 +72,7 @@ func (g *globals) resolve(ctx context.Context) error {
 	if !platformSet {
 		g.platform = settings.PlatformNamespaces
 	}
+	g.protected = settings.ProtectedNamespaceLabels
 	if !g.flags.Changed(flagClusterName) && settings.ClusterName != "" {
 		g.cluster = settings.ClusterName
 	}

@@ -22,6 +22,7 @@ type lintOptions struct {
 	catalogue []string
 	rules     bool
 	mesh      bool
+	protected []string
 }
 
 func newLint(g *globals) *cobra.Command {
@@ -36,7 +37,9 @@ file:line, a rule id and a fix. Namespace manifests among the files mark namespa
 (istio.io/dataplane-mode: ambient), and are flagged when they carry netprofile's since-annotation (only
 netprofile writes it: a GitOps tool re-applying it is refused on every sync). networking.k8s.io/v1
 NetworkPolicies among the files, which Cilium enforces too, are decoded strictly, refused where the API server
-or Cilium would refuse them, and judged by beyond-labels. Exit code 1 when there are findings.
+or Cilium would refuse them, and judged by beyond-labels. SharedResources are flagged when spec.consumers
+selects on Namespace labels a namespace's own users may write (anything but kubernetes.io/metadata.name and
+--protected-namespace-labels). Exit code 1 when there are findings.
 
 Rules (--rules lists them): explicit default-deny, deny rules (they defeat the escape hatch), hard-coded IPs
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe
@@ -74,6 +77,7 @@ with their help, each finding at its file and line.`),
 	f.StringSliceVar(&o.ambient, "ambient-namespaces", nil, "namespaces in the Istio ambient mesh (they need HBONE rules)")
 	f.StringSliceVar(&o.external, "external-cidr", nil, "address ranges outside the cluster that CIDR rules may name")
 	f.BoolVar(&o.rules, "rules", false, "list the rule ids and exit")
+	f.StringSliceVar(&o.protected, "protected-namespace-labels", nil, "Namespace label keys admission lets only the platform write (the manager's --protected-namespace-labels), which a SharedResource's spec.consumers may select on; if unset, --cluster-defaults reads them from the cluster's LabelContract")
 	f.BoolVar(&o.mesh, "clustermesh", false, "the cluster is in a Cilium ClusterMesh: flag pod peers that name no cluster (their meaning depends on policy-default-local-cluster)")
 	f.StringSliceVar(&o.catalogue, "catalogue", nil, "directories or files with the catalogue the beyond-labels rule renders with (default: the shipped catalogue)")
 	outputFlag(cmd, &o.output, "text", "text", "json", "sarif")
@@ -103,6 +107,10 @@ func (o *lintOptions) run(ctx context.Context, g *globals, paths []string) error
 	}
 	opts.Render = &desired.Input{Renderer: r, Catalogue: cat, Scope: desired.All, Now: time.Now(), Thresholds: g.thresholds}
 	opts.ClusterMesh, opts.Cluster = o.mesh, r.ClusterName
+	opts.ProtectedNamespaceLabels = o.protected
+	if o.protected == nil {
+		opts.ProtectedNamespaceLabels = g.protected
+	}
 	l := lint.New(opts)
 	if err := l.AddPaths(g.stdin, paths...); err != nil {
 		return &exitError{code: ExitError, err: err}

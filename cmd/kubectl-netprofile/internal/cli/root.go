@@ -78,9 +78,11 @@ type globals struct {
 	stdout, stderr io.Writer
 
 	// config are kubectl's cluster access flags (--kubeconfig, --context, -n, --as, --request-timeout, ...).
-	config          *genericclioptions.ConfigFlags
-	domain          string
-	platform        []string
+	config   *genericclioptions.ConfigFlags
+	domain   string
+	platform []string
+	// protected are the Namespace label keys the cluster's LabelContract says admission protects (set by resolve).
+	protected       []string
 	cluster         string
 	clusterDefaults bool
 	// thresholds are the escape hatch's, as the cluster's manager runs with them (its LabelContract) or the

@@ -21,12 +21,14 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/netprofile/netprofile/api/v1alpha1"
 	"github.com/netprofile/netprofile/pkg/check"
 	"github.com/netprofile/netprofile/pkg/ciliumpolicy/compat"
 	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/desired"
 	"github.com/netprofile/netprofile/pkg/manifest"
 	"github.com/netprofile/netprofile/pkg/ownership"
+	"github.com/netprofile/netprofile/pkg/policy"
 )
 
 // Rule ids. Each finding carries one.
@@ -47,6 +49,7 @@ const (
 	RuleUnscopedCluster      = "cluster-unscoped-peer"
 	RuleSinceAnnotation      = "namespace-since-annotation"
 	RuleNetworkPolicyInvalid = "networkpolicy-invalid"
+	RuleForgeableConsumers   = "forgeable-consumers"
 )
 
 // Rules describes every rule id, for `lint --rules` and the README.
@@ -66,6 +69,7 @@ var Rules = map[string]string{
 	RulePlatformDNSIngress:   "kube-system's policies do not let the cluster's pods reach kube-dns on 53/UDP and 53/TCP (the baselines select kube-dns too)",
 	RuleUnscopedCluster:      "with --clustermesh: a pod peer without io.cilium.k8s.policy.cluster means this cluster's pods with Cilium's policy-default-local-cluster on (1.19 and later) and every cluster's with it off (1.18 and earlier): name the cluster",
 	RuleSinceAnnotation:      "a Namespace manifest carries netprofile's since-annotation (<domain>/enforcement-disabled-since): only netprofile writes that record, so admission refuses every sync that re-applies it, and without admission the file would forge when the escape hatch opened",
+	RuleForgeableConsumers:   "a SharedResource's spec.consumers selects on Namespace labels a namespace's own users may write: any tenant that copies them is admitted (select by kubernetes.io/metadata.name, or by a label admission protects)",
 	RuleBeyondLabels:         "a policy in a namespace with a profile (its Namespace manifest among the files) allows flows its labels do not: Cilium's engine names them; the profile's ceiling denies them, or, where it only reports, the policy widens the namespace",
 }
 
@@ -105,6 +109,9 @@ type Options struct {
 	Cluster string
 	// Reader reads the files (manifest.DefaultLimits when nil).
 	Reader *manifest.Reader
+	// ProtectedNamespaceLabels are the Namespace label keys admission lets only the platform write (the
+	// manager's --protected-namespace-labels); the forgeable-consumers rule trusts them.
+	ProtectedNamespaceLabels []string
 }
 
 // Linter collects policies from files, then reports on them together: the platform rules look at all the
@@ -219,6 +226,9 @@ func (l *Linter) addDocument(file string, root *yaml.Node) {
 		l.policies = append(l.policies, d)
 		l.decodeNetworkPolicy(d)
 		return
+	case apiVersion == v1alpha1.GroupVersion.String() && kind == "SharedResource":
+		l.lintSharedResource(file, root, meta)
+		return
 	case apiVersion != ciliumv2.SchemeGroupVersion.String() || (kind != ciliumv2.CNPKindDefinition && kind != ciliumv2.CCNPKindDefinition):
 		return
 	}
@@ -244,6 +254,33 @@ func (l *Linter) lintNamespace(file string, root, meta *yaml.Node) {
 	l.findings = append(l.findings, Finding{File: file, Line: line(key, root), Rule: RuleSinceAnnotation, Object: "Namespace " + str(meta, "name"),
 		Message: fmt.Sprintf("the annotation %s is netprofile's record of when it first saw enforcement disabled: admission refuses anyone else writing it, so every sync that applies this manifest is refused, and without that policy the file would move the record and the alerts' clock", since),
 		Hint:    fmt.Sprintf("remove the annotation from the manifest (netprofile writes it); to end a bypass at a time, set %s, and to end it now, remove %s", c.UntilAnnotation(), c.EnforcementKey())})
+}
+
+// lintSharedResource judges spec.consumers by the definition the manager's ConsumersTrusted condition uses.
+func (l *Linter) lintSharedResource(file string, root, meta *yaml.Node) {
+	node := get(get(root, "spec"), "consumers")
+	if node == nil {
+		return
+	}
+	// Through JSON: the API types carry JSON names only.
+	var raw any
+	var c v1alpha1.Consumers
+	if err := node.Decode(&raw); err != nil {
+		return // the API server's to refuse
+	}
+	if b, err := json.Marshal(raw); err != nil || json.Unmarshal(b, &c) != nil {
+		return
+	}
+	keys := policy.TenantWritableKeys(&c, l.opts.ProtectedNamespaceLabels)
+	if len(keys) == 0 {
+		return
+	}
+	name := str(meta, "name")
+	selector := policy.ConsumersText(&v1alpha1.SharedResourceSpec{Consumers: &c})
+	l.findings = append(l.findings, Finding{File: file, Line: line(node, root), Rule: RuleForgeableConsumers, Object: "SharedResource " + name,
+		Message: policy.ForgeableMessage(name, selector, keys, l.opts.ProtectedNamespaceLabels),
+		Hint: fmt.Sprintf("select the consumers by name (key %s, operator In) or by a label the platform protects (--%s, the chart's admission.protectedNamespaceLabels.keys)",
+			policy.NameLabel, "protected-namespace-labels")})
 }
 
 func (d *doc) specs() []*yaml.Node {

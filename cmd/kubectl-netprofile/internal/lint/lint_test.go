@@ -165,6 +165,16 @@ func TestLint(t *testing.T) {
 				o.Render = &in
 			},
 		},
+		"spec.consumers on a label a namespace's own users write; the name beside it is not flagged": {
+			file: "bad/forgeable-consumers.yaml", want: []string{lint.RuleForgeableConsumers},
+		},
+		"spec.consumers by name and by a label admission protects": {
+			file: "consumers/by-name-or-protected.yaml",
+			opts: func(o *lint.Options) { o.ProtectedNamespaceLabels = []string{"platform.example.com/tenant"} },
+		},
+		"a label nothing protects is any tenant's to write": {
+			file: "consumers/by-name-or-protected.yaml", want: []string{lint.RuleForgeableConsumers},
+		},
 		"the ambient list makes the platform template require HBONE": {
 			file: "good/app.yaml",
 			opts: func(o *lint.Options) {
