@@ -136,9 +136,9 @@ type NamespaceResult struct {
 // provider's owner narrowed who may use it, or deleted it, and a narrowing is applied. So the grant never
 // opens and is withdrawn even where it stood, and a refusal of that kind alone never consults what stood. The
 // provider half (Provider) admits namespaces by the same selector, and goes with its SharedResource, so both
-// halves agree. The one exception is KeepApplied (bad input beside it, and what stood cannot be reproduced,
-// which it cannot once a granted resource is gone): the standing policy stays whole until that is fixed; the
-// provider half still does not admit the namespace.
+// halves agree. The one exception is KeepApplied (bad input beside it, and what stood cannot be told from the
+// standing policy's parts or rendered): the standing policy stays whole until that is fixed; the provider
+// half still does not admit the namespace.
 func (r Renderer) Namespace(ns *corev1.Namespace, cat Catalogue, applied *Applied) (NamespaceResult, error) {
 	sel, problems := r.Contract.Parse(ns.Labels)
 	res := NamespaceResult{Selection: sel}
@@ -276,7 +276,9 @@ func (r Renderer) stood(namespace string, applied *Applied, cat Catalogue, needP
 	}
 	var sel contract.Selection
 	for _, g := range applied.Selection.Grants {
-		if slices.Contains(applied.Parts, "access/"+g) {
+		// A grant of a SharedResource that is gone is withdrawn (see gone), so it is no part of what a refused
+		// label keeps.
+		if slices.Contains(applied.Parts, "access/"+g) && r.gone(g, cat) == nil {
 			sel.Grants = append(sel.Grants, g)
 		}
 	}

@@ -610,3 +610,33 @@ func TestValidateNamesEachPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A deleted SharedResource is withdrawn beside bad input too: a refused label keeps its part of what stood,
+// and what stood is told from the policy's parts, so the gone grant is no part of it.
+func TestResourceDeletedBesideBadInput(t *testing.T) {
+	r := renderer()
+	labels := map[string]string{profileKey: "standard", access + "postgres": "true", access + "kube-api": "true"}
+	stood, err := r.Namespace(namespace("app", labels), samples(t).Catalogue(), nil)
+	if err != nil || !hasGrantRule(stood, "postgres") || !hasGrantRule(stood, "kube-api") {
+		t.Fatalf("standing policy: %v", err)
+	}
+	applied := r.AppliedOf(stood.Policies[0])
+	deleted := samples(t).Catalogue()
+	delete(deleted.Resources, "postgres")
+
+	bad := maps.Clone(labels)
+	bad[access+"kube-api"] = "yes"
+	res, err := r.Namespace(namespace("app", bad), deleted, applied)
+	if _, ok := errors.AsType[*policy.Refusal](err); !ok {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	if res.KeepApplied || hasGrantRule(res, "postgres") {
+		t.Fatalf("the deleted resource's grant must go: KeepApplied %v", res.KeepApplied)
+	}
+	if !hasGrantRule(res, "kube-api") || !slices.Contains(res.Kept, "access to kube-api") {
+		t.Errorf("the refused label keeps its grant: kept %v", res.Kept)
+	}
+	if got := conditions.SelectionText(res.Effective); got != `profile "standard" with access to kube-api` {
+		t.Errorf("effective %s", got)
+	}
+}
