@@ -50,7 +50,7 @@ var _ = Describe("A SharedResource whose spec.consumers keys on labels tenants m
 		Eventually(trust(sr)).Should(And(Not(BeNil()), HaveField("Status", metav1.ConditionFalse),
 			HaveField("Reason", conditions.ReasonTenantWritableLabels),
 			HaveField("Message", And(ContainSubstring(`selects on label "team", which a namespace's own users may write`),
-				ContainSubstring("kubernetes.io/metadata.name"), ContainSubstring("admission protects "+protectedLabel)))))
+				ContainSubstring("kubernetes.io/metadata.name"), ContainSubstring("admission protects network-policy.homelab/platform, "+protectedLabel)))))
 		Eventually(advEventsAbout("SharedResource", sr.Name)).Should(ContainElement(
 			HavePrefix("Warning " + conditions.ReasonTenantWritableLabels + " spec.consumers of SharedResource forgeable")))
 

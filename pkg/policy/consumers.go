@@ -203,6 +203,18 @@ func TenantWritableKeys(c *v1alpha1.Consumers, protected []string) []string {
 	return slices.Compact(out)
 }
 
+// ProtectedKeys are the Namespace label keys admission lets only the platform write: the configured ones
+// (--protected-namespace-labels) and the contract's platform mark, which the platform-namespaces policy
+// protects and the catalogue already trusts a namespace by. Sorted, once each.
+func ProtectedKeys(c contract.Contract, configured []string) []string {
+	return sortedUnique(append(slices.Clone(configured), c.PlatformKey()))
+}
+
+func sortedUnique(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
 // ConsumersTrust is the ConsumersTrusted condition of a SharedResource: ok, reason and message; present false
 // when the resource does not limit its consumers (the condition is then absent).
 func (r Renderer) ConsumersTrust(sr *v1alpha1.SharedResource) (present, ok bool, reason, message string) {
@@ -210,12 +222,13 @@ func (r Renderer) ConsumersTrust(sr *v1alpha1.SharedResource) (present, ok bool,
 	if c == nil {
 		return false, false, "", ""
 	}
-	if keys := TenantWritableKeys(c, r.ProtectedNamespaceLabels); len(keys) > 0 {
-		return true, false, conditions.ReasonTenantWritableLabels, ForgeableMessage(sr.Name, ConsumersText(&sr.Spec), keys, r.ProtectedNamespaceLabels)
+	protected := ProtectedKeys(r.Contract, r.ProtectedNamespaceLabels)
+	if keys := TenantWritableKeys(c, protected); len(keys) > 0 {
+		return true, false, conditions.ReasonTenantWritableLabels, ForgeableMessage(sr.Name, ConsumersText(&sr.Spec), keys, protected)
 	}
 	return true, true, conditions.ReasonUnforgeableLabels, fmt.Sprintf(
 		"spec.consumers (%s) selects only on labels a namespace's own users cannot write (the API server sets %s%s)",
-		ConsumersText(&sr.Spec), NameLabel, protectedText(r.ProtectedNamespaceLabels))
+		ConsumersText(&sr.Spec), NameLabel, protectedText(protected))
 }
 
 // ForgeableMessage says why a selector on tenant-writable keys admits whoever copies them, and what to select

@@ -60,7 +60,7 @@ func TestConsumersTrust(t *testing.T) {
 		t.Fatalf("team=payments: present %v ok %v reason %s", present, ok, reason)
 	}
 	for _, want := range []string{`selects on label "team", which a namespace's own users may write`, "any namespace that sets it is admitted",
-		"key: kubernetes.io/metadata.name, operator: In", "admission.protectedNamespaceLabels.keys", "admission protects platform.example.com/tenant"} {
+		"key: kubernetes.io/metadata.name, operator: In", "admission.protectedNamespaceLabels.keys", "admission protects network-policy.homelab/platform, platform.example.com/tenant"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q does not say %q", msg, want)
 		}
@@ -88,5 +88,18 @@ func TestConsumersByName(t *testing.T) {
 		if ok, err := policy.Admits(sr, map[string]string{policy.NameLabel: name, "team": "payments"}); err != nil || ok != want {
 			t.Errorf("namespace %s: Admits %v, %v; want %v", name, ok, err, want)
 		}
+	}
+}
+
+// The catalogue's platform mark is protected at admission (the platform-namespaces policy): selecting the
+// platform's own namespaces by it is trusted, with or without configured keys.
+func TestConsumersByPlatformMark(t *testing.T) {
+	r := renderer()
+	present, ok, reason, _ := r.ConsumersTrust(limited(t, metav1.LabelSelector{MatchLabels: map[string]string{r.Contract.PlatformKey(): "true"}}))
+	if !present || !ok || reason != conditions.ReasonUnforgeableLabels {
+		t.Errorf("by the platform mark: present %v ok %v reason %s", present, ok, reason)
+	}
+	if got := policy.ProtectedKeys(r.Contract, []string{"z.example.com/a", "network-policy.homelab/platform"}); !slices.Equal(got, []string{"network-policy.homelab/platform", "z.example.com/a"}) {
+		t.Errorf("ProtectedKeys = %q", got)
 	}
 }

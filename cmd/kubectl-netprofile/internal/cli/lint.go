@@ -38,8 +38,8 @@ file:line, a rule id and a fix. Namespace manifests among the files mark namespa
 netprofile writes it: a GitOps tool re-applying it is refused on every sync). networking.k8s.io/v1
 NetworkPolicies among the files, which Cilium enforces too, are decoded strictly, refused where the API server
 or Cilium would refuse them, and judged by beyond-labels. SharedResources are flagged when spec.consumers
-selects on Namespace labels a namespace's own users may write (anything but kubernetes.io/metadata.name and
---protected-namespace-labels). Exit code 1 when there are findings.
+selects on Namespace labels a namespace's own users may write (anything but kubernetes.io/metadata.name, the
+platform mark <domain>/platform and --protected-namespace-labels). Exit code 1 when there are findings.
 
 Rules (--rules lists them): explicit default-deny, deny rules (they defeat the escape hatch), hard-coded IPs
 in CIDR rules (link-local and --external-cidr ranges are fine), rules without explicit ports (health-probe

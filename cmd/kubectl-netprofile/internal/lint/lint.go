@@ -271,14 +271,15 @@ func (l *Linter) lintSharedResource(file string, root, meta *yaml.Node) {
 	if b, err := json.Marshal(raw); err != nil || json.Unmarshal(b, &c) != nil {
 		return
 	}
-	keys := policy.TenantWritableKeys(&c, l.opts.ProtectedNamespaceLabels)
+	protected := policy.ProtectedKeys(l.opts.contract(), l.opts.ProtectedNamespaceLabels)
+	keys := policy.TenantWritableKeys(&c, protected)
 	if len(keys) == 0 {
 		return
 	}
 	name := str(meta, "name")
 	selector := policy.ConsumersText(&v1alpha1.SharedResourceSpec{Consumers: &c})
 	l.findings = append(l.findings, Finding{File: file, Line: line(node, root), Rule: RuleForgeableConsumers, Object: "SharedResource " + name,
-		Message: policy.ForgeableMessage(name, selector, keys, l.opts.ProtectedNamespaceLabels),
+		Message: policy.ForgeableMessage(name, selector, keys, protected),
 		Hint: fmt.Sprintf("select the consumers by name (key %s, operator In) or by a label the platform protects (--%s, the chart's admission.protectedNamespaceLabels.keys)",
 			policy.NameLabel, "protected-namespace-labels")})
 }
