@@ -296,29 +296,35 @@ func (l *Linter) add(d *doc, n *yaml.Node, rule, msg, hint string) {
 	l.findings = append(l.findings, Finding{File: d.file, Line: line(n, d.root), Rule: rule, Object: d.object(), Message: msg, Hint: hint})
 }
 
-// decodeAndValidate runs Cilium's own checks: the CRD schema and the agent's Parse/Sanitize.
-func (l *Linter) decodeAndValidate(d *doc) {
+// decodeStrict decodes d into obj, refusing unknown fields: the API server prunes one (a typo such as
+// `toPort`), silently dropping a rule. It reports a failure as a finding (reference: what to check the field
+// names against) and returns false.
+func (l *Linter) decodeStrict(d *doc, obj any, reference string) bool {
 	var m any
 	if err := d.root.Decode(&m); err != nil {
 		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
-		return
+		return false
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
-		return
+		return false
 	}
-	// Strict: an unknown field (a typo such as `toPort`) is pruned by the API server, silently dropping a rule.
-	strict := func(into any) error {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		return dec.Decode(into)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
+		l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the "+reference)
+		return false
 	}
+	return true
+}
+
+// decodeAndValidate runs Cilium's own checks: the CRD schema and the agent's Parse/Sanitize.
+func (l *Linter) decodeAndValidate(d *doc) {
 	var obj any
 	if d.kind == ciliumv2.CNPKindDefinition {
 		cnp := &ciliumv2.CiliumNetworkPolicy{}
-		if err := strict(cnp); err != nil {
-			l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the CiliumNetworkPolicy reference (ports are strings)")
+		if !l.decodeStrict(d, cnp, "CiliumNetworkPolicy reference (ports are strings)") {
 			return
 		}
 		if cnp.Namespace == "" {
@@ -328,8 +334,7 @@ func (l *Linter) decodeAndValidate(d *doc) {
 		obj = cnp
 	} else {
 		ccnp := &ciliumv2.CiliumClusterwideNetworkPolicy{}
-		if err := strict(ccnp); err != nil {
-			l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the CiliumClusterwideNetworkPolicy reference (ports are strings)")
+		if !l.decodeStrict(d, ccnp, "CiliumClusterwideNetworkPolicy reference (ports are strings)") {
 			return
 		}
 		obj = ccnp
@@ -359,21 +364,8 @@ const networkPolicyKind = "NetworkPolicy"
 
 // decodeNetworkPolicy decodes a NetworkPolicy strictly and refuses what the API server or Cilium would.
 func (l *Linter) decodeNetworkPolicy(d *doc) {
-	var m any
-	if err := d.root.Decode(&m); err != nil {
-		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
-		return
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		l.add(d, d.root, RuleDecode, err.Error(), "fix the YAML")
-		return
-	}
 	knp := &networkingv1.NetworkPolicy{}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(knp); err != nil {
-		l.add(d, unknownField(d.root, err), RuleDecode, err.Error(), "check the field names and types against the NetworkPolicy reference")
+	if !l.decodeStrict(d, knp, "NetworkPolicy reference") {
 		return
 	}
 	if knp.Namespace == "" {
