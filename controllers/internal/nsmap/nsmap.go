@@ -1,7 +1,8 @@
 // Package nsmap turns Namespace label changes into reconcile requests for the catalogue objects the labels
 // refer to (profile names, shared-resource names), from both the old and the new labels, so a count drops as
 // soon as a label goes. Requests are delayed a little: a burst of namespace changes collapses into one status
-// write per object.
+// write per object. It also says which Namespaces the catalogue's peers name lack the platform mark
+// (Unmarked), and which Namespace events change that (MarkChanged).
 package nsmap
 
 import (
