@@ -136,29 +136,13 @@ func TestManifestRefuses(t *testing.T) {
 		"archives of another version": {version: "v1.2.4", says: "is not an archive of kubectl-netprofile v1.2.4"},
 		"an archive without the plugin": {
 			change: func(t *testing.T, dist string) {
-				b := tarOf(t, "README.md")
-				name := "kubectl-netprofile_" + version + "_linux_arm64.tar.gz"
-				if err := os.WriteFile(filepath.Join(dist, name), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				sum := sha256.Sum256(b)
-				if err := os.WriteFile(filepath.Join(dist, sumsFile), []byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				onlyArchive(t, dist, tarOf(t, "README.md"))
 			},
 			says: "holds no kubectl-netprofile",
 		},
 		"an archive without a LICENSE": {
 			change: func(t *testing.T, dist string) {
-				b := tarOf(t, "kubectl-netprofile", "README.md")
-				name := "kubectl-netprofile_" + version + "_linux_arm64.tar.gz"
-				if err := os.WriteFile(filepath.Join(dist, name), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				sum := sha256.Sum256(b)
-				if err := os.WriteFile(filepath.Join(dist, sumsFile), []byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				onlyArchive(t, dist, tarOf(t, "kubectl-netprofile", "README.md"))
 			},
 			says: "holds no LICENSE",
 		},
@@ -189,6 +173,19 @@ func TestManifestRefuses(t *testing.T) {
 				t.Errorf("error %v, want one that says %q", err, tc.says)
 			}
 		})
+	}
+}
+
+// onlyArchive makes b the linux/arm64 archive in dist and the only one the sums list.
+func onlyArchive(t *testing.T, dist string, b []byte) {
+	t.Helper()
+	name := "kubectl-netprofile_" + version + "_linux_arm64.tar.gz"
+	if err := os.WriteFile(filepath.Join(dist, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if err := os.WriteFile(filepath.Join(dist, sumsFile), []byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -394,9 +394,8 @@ type chartMetadata struct {
 	Annotations map[string]string `json:"annotations"`
 }
 
-// The chart is Apache-2.0, as the repository's LICENSE is: Artifact Hub shows the annotation's SPDX id, and the
-// packaged chart carries the license text itself (helm package takes LICENSE from the chart's directory).
-func TestChartLicense(t *testing.T) {
+func readChartMetadata(t *testing.T) chartMetadata {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -405,6 +404,13 @@ func TestChartLicense(t *testing.T) {
 	if err := yaml.Unmarshal(b, &md); err != nil {
 		t.Fatal(err)
 	}
+	return md
+}
+
+// The chart is Apache-2.0, as the repository's LICENSE is: Artifact Hub shows the annotation's SPDX id, and the
+// packaged chart carries the license text itself (helm package takes LICENSE from the chart's directory).
+func TestChartLicense(t *testing.T) {
+	md := readChartMetadata(t)
 	if got := md.Annotations["artifacthub.io/license"]; got != "Apache-2.0" {
 		t.Errorf("artifacthub.io/license %q, want Apache-2.0", got)
 	}
@@ -425,14 +431,7 @@ func TestChartLicense(t *testing.T) {
 // crds/, its examples with config/samples (decoded strictly), its images with what the chart renders, its icon
 // with a file in this repository.
 func TestChartMetadata(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var md chartMetadata
-	if err := yaml.Unmarshal(b, &md); err != nil {
-		t.Fatal(err)
-	}
+	md := readChartMetadata(t)
 	const repo = "https://github.com/netprofile/netprofile"
 	if md.Home != repo || !slices.Contains(md.Sources, repo) || len(md.Maintainers) == 0 || len(md.Keywords) == 0 || md.KubeVersion == "" {
 		t.Errorf("home %q, sources %v, maintainers %v, keywords %v, kubeVersion %q: all are needed", md.Home, md.Sources, md.Maintainers, md.Keywords, md.KubeVersion)
