@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/conditions"
@@ -56,28 +57,31 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 		switch p {
 		case finalize:
 			// PUT only: the finalize subresource takes no patch. The whole object, as the namespace controller
-			// sends it, with the metadata changed.
-			ns, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if ns.Labels == nil {
-				ns.Labels = map[string]string{}
-			}
-			if ns.Annotations == nil {
-				ns.Annotations = map[string]string{}
-			}
-			for into, from := range map[*map[string]string]map[string]any{&ns.Labels: labels, &ns.Annotations: annotations} {
-				for k, v := range from {
-					if v == nil {
-						delete(*into, k)
-					} else {
-						(*into)[k] = v.(string)
+			// sends it, with the metadata changed. A PUT carries the resourceVersion it read, so a status write
+			// of the manager's in between makes it a conflict that admission never judged: read and send again.
+			return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				ns, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if ns.Labels == nil {
+					ns.Labels = map[string]string{}
+				}
+				if ns.Annotations == nil {
+					ns.Annotations = map[string]string{}
+				}
+				for into, from := range map[*map[string]string]map[string]any{&ns.Labels: labels, &ns.Annotations: annotations} {
+					for k, v := range from {
+						if v == nil {
+							delete(*into, k)
+						} else {
+							(*into)[k] = v.(string)
+						}
 					}
 				}
-			}
-			_, err = cs.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
-			return err
+				_, err = cs.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
+				return err
+			})
 		default:
 			// A merge patch's null removes a key, and a null map all of them: send only what is given.
 			meta := map[string]any{}
