@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netprofile/netprofile/pkg/conditions"
+	"github.com/netprofile/netprofile/pkg/contract"
 	"github.com/netprofile/netprofile/pkg/enforcement"
 	"github.com/netprofile/netprofile/pkg/ownership"
 )
@@ -167,6 +169,8 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 				`NetworkProfile names are lower case: did you mean "gold"?`, "labels " + profileKey},
 			{"netprofile's since-annotation", nil, map[string]any{sinceKey: "2020-01-01T00:00:00Z"},
 				"is written only by netprofile", "annotations " + sinceKey},
+			{"the platform's mark", map[string]any{contract.Default().PlatformKey(): contract.PlatformMarked}, nil,
+				`needs the verb "mark-platform" on namespaces`, "labels " + contract.Default().PlatformKey()},
 		}
 		for _, user := range []struct{ name, ns string }{{tenant, tenantNS}, {rbAdmin, adminNS}} {
 			for _, a := range attempts {
@@ -183,7 +187,7 @@ var _ = Describe("Namespace metadata through the status and finalize subresource
 		}
 
 		By("netprofile's ServiceAccount: the same writes, and kube-system's Pod Security")
-		saAttempts := append(attempts[:4:4], attempt{"kube-system's Pod Security", map[string]any{"pod-security.kubernetes.io/enforce": "privileged"}, nil,
+		saAttempts := append(slices.Concat(attempts[:4], attempts[5:]), attempt{"kube-system's Pod Security", map[string]any{"pod-security.kubernetes.io/enforce": "privileged"}, nil,
 			"", "labels pod-security.kubernetes.io/enforce"})
 		for _, a := range saAttempts {
 			name := tenantNS
